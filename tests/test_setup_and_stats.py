@@ -1,0 +1,59 @@
+import os
+import random
+
+import numpy as np
+import pytest
+
+from rlrec_helpers.setup import TF_QUIET_ENV, seed_everything, setup
+from rlrec_helpers.stats import mean_ci, mean_ci_over_axis
+
+
+def test_tf_quiet_env_is_set():
+    for key, value in TF_QUIET_ENV.items():
+        assert os.environ[key] == value
+
+
+def test_setup_is_reproducible_without_tf():
+    rng1 = setup(seed=123)
+    a = (random.random(), np.random.rand(), rng1.random())
+    rng2 = setup(seed=123)
+    b = (random.random(), np.random.rand(), rng2.random())
+    assert a == b
+
+
+def test_seed_everything_seeds_tensorflow_and_determinism():
+    import tensorflow as tf
+
+    seed_everything(7, use_tf=True)
+    x = tf.random.uniform((3,)).numpy()
+    seed_everything(7, use_tf=True)
+    y = tf.random.uniform((3,)).numpy()
+    np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", True])
+def test_seed_must_be_non_negative_int(bad):
+    with pytest.raises(ValueError, match="seed"):
+        seed_everything(bad, use_tf=False)
+
+
+def test_mean_ci_matches_normal_formula():
+    x = np.arange(10.0)
+    ci = mean_ci(x)
+    se = x.std(ddof=1) / np.sqrt(10)
+    assert ci.mean == pytest.approx(4.5)
+    assert ci.high - ci.mean == pytest.approx(1.959964 * se, rel=1e-5)
+    assert ci.overlaps(mean_ci(x + 1)) and not ci.overlaps(mean_ci(x + 100))
+
+
+@pytest.mark.parametrize("bad", [[], [1.0, np.nan], [np.inf]])
+def test_mean_ci_rejects_empty_or_non_finite(bad):
+    with pytest.raises(ValueError, match="values"):
+        mean_ci(bad)
+
+
+def test_mean_ci_over_axis_shapes():
+    m, lo, hi = mean_ci_over_axis(np.ones((5, 7)))
+    assert m.shape == lo.shape == hi.shape == (7,)
+    with pytest.raises(ValueError, match="2-D"):
+        mean_ci_over_axis(np.ones(3))
