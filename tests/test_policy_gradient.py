@@ -1,0 +1,245 @@
+"""Tests for rlrec_helpers.policy_gradient: hand-computed values (ERRATA.md), invariances,
+finite differences on random instances, and REINFORCE converging to the exact gradient."""
+
+import numpy as np
+import pytest
+
+from rlrec_helpers import policy_gradient as pg
+
+S = pg.WORKED_EXAMPLE_STATES
+R1 = pg.worked_example_rewards("literal")
+R2 = pg.worked_example_rewards("diagonal")
+
+
+# ---------------------------------------------------------------- the §4.3 tables
+def test_reward_tables():
+    np.testing.assert_array_equal(R1, [[1, 0, 0], [0, 0, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(R2, np.eye(3))
+    assert S.shape == (3, 3)
+    np.testing.assert_array_equal(S[1], [4, 5, 6])
+    with pytest.raises(ValueError, match="reading"):
+        pg.worked_example_rewards("for all i")
+
+
+def test_feature_maps():
+    np.testing.assert_allclose(np.linalg.norm(pg.worked_example_features("normalised"), axis=1), 1.0)
+    np.testing.assert_allclose(pg.worked_example_features("centred")[1], 0.0)
+    b = pg.worked_example_features("bias")
+    assert b.shape == (3, 4)
+    np.testing.assert_allclose(b[:, 0], 1.0)
+    np.testing.assert_allclose(b[:, 1:].mean(axis=0), 0.0, atol=1e-12)
+    with pytest.raises(ValueError, match="kind"):
+        pg.worked_example_features("pca")
+
+
+# ---------------------------------------------------------------- values at θ = 0
+def test_p1_values_at_zero():
+    th = np.zeros(3)
+    np.testing.assert_allclose(pg.softmax_policy(th), [1 / 3] * 3)
+    assert pg.expected_reward(th, R1) == pytest.approx(1 / 9)
+    assert pg.expected_reward(th, R2) == pytest.approx(1 / 3)
+    np.testing.assert_allclose(pg.expected_reward_gradient(th, R1), np.array([2, -1, -1]) / 27, atol=1e-15)
+    np.testing.assert_allclose(pg.expected_reward_gradient(th, R2), 0.0, atol=1e-15)
+
+
+def test_p1_cannot_learn_diagonal():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        th = rng.normal(scale=3, size=3)
+        assert pg.expected_reward(th, R2) == pytest.approx(1 / 3)
+        np.testing.assert_allclose(pg.expected_reward_gradient(th, R2), 0.0, atol=1e-15)
+
+
+def test_p2_raw_values_at_zero():
+    th = np.zeros((3, 3))
+    g1 = pg.expected_reward_gradient(th, R1, S)
+    np.testing.assert_allclose(g1 * 27, [[2, 4, 6], [-1, -2, -3], [-1, -2, -3]], atol=1e-12)
+    g2 = pg.expected_reward_gradient(th, R2, S)
+    np.testing.assert_allclose(g2 * 3, [[-1, -1, -1], [0, 0, 0], [1, 1, 1]], atol=1e-12)
+    pi = pg.softmax_policy(th, S)
+    assert pi.shape == (3, 3)
+    np.testing.assert_allclose(pi, 1 / 3)
+
+
+def test_hessian_eigenvalues_raw_features():
+    h = pg.expected_reward_hessian(np.zeros((3, 3)), R2, S)
+    ev = np.linalg.eigvalsh(h)
+    assert ev[0] == pytest.approx(-5.897, abs=2e-3)
+    assert ev[-1] == pytest.approx(5.897, abs=2e-3)
+    assert 2 / ev[-1] == pytest.approx(0.339, abs=2e-3)
+
+
+def test_gradient_sums_to_zero_over_actions():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        n_s, n_a, d = rng.integers(1, 7, size=3)
+        r = rng.normal(size=(n_s, n_a))
+        phi = rng.normal(size=(n_s, d))
+        g = pg.expected_reward_gradient(rng.normal(size=(n_a, d)), r, phi)
+        np.testing.assert_allclose(g.sum(axis=0), 0.0, atol=1e-12)
+        g1 = pg.expected_reward_gradient(rng.normal(size=n_a), r)
+        assert abs(g1.sum()) < 1e-12
+
+
+# ---------------------------------------------------------------- softmax properties
+def test_shift_invariance():
+    rng = np.random.default_rng(2)
+    th = rng.normal(size=4)
+    for c in (-7.0, 0.5, 100.0):
+        np.testing.assert_allclose(pg.softmax_policy(th + c), pg.softmax_policy(th), atol=1e-14)
+    # the article's update θ¹ = θ⁰ + α[1,1,1] leaves π and J unchanged
+    for alpha in (0.1, 1.0, 10.0):
+        assert pg.expected_reward(np.full(3, alpha), R1) == pytest.approx(pg.expected_reward(np.zeros(3), R1))
+
+
+def test_stable_at_large_logits():
+    th = np.array([1000.0, -1000.0, 999.0])
+    p = pg.softmax_policy(th)
+    assert np.all(np.isfinite(p))
+    np.testing.assert_allclose(p, [1 / (1 + np.exp(-1)), 0.0, np.exp(-1) / (1 + np.exp(-1))], rtol=1e-12)
+    phi = np.array([[1.0], [-1.0]])
+    P = pg.softmax_policy(np.array([[1000.0], [0.0], [-1000.0]]), phi)
+    np.testing.assert_allclose(P, [[1, 0, 0], [0, 0, 1]], atol=1e-300)
+    g = pg.expected_reward_gradient(np.array([[1000.0], [0.0], [-1000.0]]), np.eye(2, 3), phi)
+    assert np.all(np.isfinite(g))
+
+
+# ---------------------------------------------------------------- finite differences
+@pytest.mark.parametrize("seed", range(12))
+def test_gradient_matches_finite_differences_random(seed):
+    rng = np.random.default_rng(100 + seed)
+    n_s, n_a, d = (int(x) for x in rng.integers(1, 7, size=3))
+    r = rng.normal(size=(n_s, n_a))
+    phi = rng.normal(size=(n_s, d))
+    dist = rng.dirichlet(np.ones(n_s))
+    th = rng.normal(size=(n_a, d))
+    exact = pg.expected_reward_gradient(th, r, phi, dist)
+    fd = pg.finite_difference_gradient(lambda t: pg.expected_reward(t, r, phi, dist), th)
+    assert exact.shape == th.shape
+    np.testing.assert_allclose(exact, fd, atol=1e-8)
+    th1 = rng.normal(size=n_a)
+    fd1 = pg.finite_difference_gradient(lambda t: pg.expected_reward(t, r, None, dist), th1)
+    np.testing.assert_allclose(pg.expected_reward_gradient(th1, r, None, dist), fd1, atol=1e-8)
+
+
+def test_expected_reward_matches_explicit_sum():
+    rng = np.random.default_rng(3)
+    r = rng.normal(size=(4, 5))
+    phi = rng.normal(size=(4, 2))
+    th = rng.normal(size=(5, 2))
+    dist = np.array([0.1, 0.2, 0.3, 0.4])
+    total = 0.0
+    for s in range(4):
+        logits = th @ phi[s]
+        p = np.exp(logits) / np.exp(logits).sum()
+        total += dist[s] * (p * r[s]).sum()
+    assert pg.expected_reward(th, r, phi, dist) == pytest.approx(total, rel=1e-12)
+
+
+# ---------------------------------------------------------------- REINFORCE
+@pytest.mark.parametrize("baseline", [None, "value", 0.5])
+def test_reinforce_converges_to_exact(baseline):
+    rng = np.random.default_rng(4)
+    phi = pg.worked_example_features("bias")
+    th = rng.normal(scale=0.5, size=(3, 4))
+    exact = pg.expected_reward_gradient(th, R2, phi)
+    est = pg.reinforce_gradient_estimate(th, R2, phi, n_samples=400_000, baseline=baseline, rng=rng)
+    assert est.shape == exact.shape
+    np.testing.assert_allclose(est, exact, atol=6e-3)
+    # P1 on the literal reading
+    est1 = pg.reinforce_gradient_estimate(np.zeros(3), R1, n_samples=400_000, baseline=baseline, rng=rng)
+    np.testing.assert_allclose(est1, np.array([2, -1, -1]) / 27, atol=4e-3)
+
+
+def test_reinforce_baseline_reduces_variance():
+    phi = pg.worked_example_features("bias")
+    th = np.zeros((3, 4))
+    rng = np.random.default_rng(5)
+    plain = np.array([pg.reinforce_gradient_estimate(th, R2, phi, n_samples=50, rng=rng) for _ in range(400)])
+    based = np.array([pg.reinforce_gradient_estimate(th, R2, phi, n_samples=50, baseline="value", rng=rng)
+                      for _ in range(400)])
+    assert based.var(axis=0).sum() < 0.7 * plain.var(axis=0).sum()
+
+
+def test_reinforce_variance_falls_as_one_over_n():
+    rng = np.random.default_rng(6)
+    th = np.zeros((3, 3))
+    small = np.array([pg.reinforce_gradient_estimate(th, R2, S, n_samples=20, rng=rng) for _ in range(300)])
+    large = np.array([pg.reinforce_gradient_estimate(th, R2, S, n_samples=200, rng=rng) for _ in range(300)])
+    ratio = small.var(axis=0).sum() / large.var(axis=0).sum()
+    assert 6 < ratio < 16  # 10 in expectation
+
+
+# ---------------------------------------------------------------- gradient ascent
+def test_gradient_ascent_reaches_one_with_bias_features():
+    phi = pg.worked_example_features("bias")
+    hist = pg.gradient_ascent(np.zeros((3, 4)), R2, phi, alpha=1.0, n_iters=300)
+    assert hist["theta"].shape == (301, 3, 4)
+    assert hist["J"].shape == (301,)
+    assert hist["policy"].shape == (301, 3, 3)
+    assert hist["J"][0] == pytest.approx(1 / 3)
+    assert hist["J"][-1] > 0.99
+    assert np.all(np.diff(hist["J"]) > -1e-12)  # monotone with a safe alpha
+
+
+def test_gradient_ascent_caps():
+    centred = pg.gradient_ascent(np.zeros((3, 3)), R2, pg.worked_example_features("centred"),
+                                 alpha=5.0, n_iters=400)
+    assert centred["J"][-1] == pytest.approx(7 / 9, abs=1e-3)
+    assert centred["J"].max() < 7 / 9 + 1e-12
+    p1 = pg.gradient_ascent(np.zeros(3), R1, alpha=5.0, n_iters=400)
+    assert 0.33 < p1["J"][-1] < 1 / 3
+    run = pg.worked_example_run(1.0, "none", "diagonal", n_iters=5)
+    np.testing.assert_allclose(run["J"], 1 / 3)
+
+
+# ---------------------------------------------------------------- validation
+def test_validation_names_the_argument():
+    th = np.zeros((3, 3))
+    with pytest.raises(ValueError, match="theta"):
+        pg.expected_reward(np.zeros((3, 2)), R2, S)
+    with pytest.raises(ValueError, match="theta"):
+        pg.softmax_policy(np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match="theta"):
+        pg.expected_reward_gradient(np.array([[np.inf, 0, 0]] * 3), R2, S)
+    with pytest.raises(ValueError, match="rewards"):
+        pg.expected_reward(th, np.eye(4), S)
+    with pytest.raises(ValueError, match="rewards"):
+        pg.expected_reward(np.zeros(3), np.ones(3))
+    with pytest.raises(ValueError, match="features"):
+        pg.softmax_policy(th, np.ones(3))
+    with pytest.raises(ValueError, match="state_dist"):
+        pg.expected_reward(th, R2, S, state_dist=[0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match="state_dist"):
+        pg.expected_reward(th, R2, S, state_dist=[1.5, -0.5, 0.0])
+    with pytest.raises(ValueError, match="state_dist"):
+        pg.expected_reward_gradient(th, R2, S, state_dist=[0.5, 0.5])
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="n_samples"):
+        pg.reinforce_gradient_estimate(th, R2, S, n_samples=0, rng=rng)
+    with pytest.raises(ValueError, match="baseline"):
+        pg.reinforce_gradient_estimate(th, R2, S, n_samples=5, baseline="mean", rng=rng)
+    with pytest.raises(ValueError, match="rng"):
+        pg.reinforce_gradient_estimate(th, R2, S, n_samples=5, rng=0)
+    with pytest.raises(ValueError, match="alpha"):
+        pg.gradient_ascent(th, R2, S, alpha=-1.0, n_iters=3)
+    with pytest.raises(ValueError, match="n_iters"):
+        pg.gradient_ascent(th, R2, S, alpha=0.1, n_iters=-1)
+
+
+# ---------------------------------------------------------------- notebook-03 plot and widget wrappers
+def test_plot_and_widget_wrappers(capsys):
+    import matplotlib.pyplot as plt
+
+    from rlrec_helpers import plotting, widgets
+
+    hist = pg.worked_example_run(1.0, "bias", "diagonal", n_iters=20)
+    ax_j, ax_pi = plotting.plot_ascent_history(hist, title="t")
+    assert ax_j.get_xlabel() and ax_j.get_ylabel() and ax_pi.get_xlabel() and ax_pi.get_ylabel()
+    plt.close("all")
+    j = widgets.show_worked_example(1.0, "bias", "diagonal", n_iters=20)
+    assert j == pytest.approx(hist["J"][-1])
+    assert "J20=" in capsys.readouterr().out
+    w = widgets.worked_example_widget()
+    assert {c.description for c in w.children if hasattr(c, "description")} >= {"α", "features", "reading"}
+    plt.close("all")
