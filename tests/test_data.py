@@ -1,0 +1,168 @@
+"""Tests for rlrec_helpers.data: the Open Bandit Dataset sample (needs `make data` once).
+
+Tests that damage files work on copies in tmp_path, never on data/open_bandit/.
+"""
+
+import io
+import shutil
+import tarfile
+
+import numpy as np
+import pytest
+
+from rlrec_helpers import data
+from rlrec_helpers.data import (
+    CAMPAIGNS,
+    DEFAULT_DATA_DIR,
+    FILE_SHA256,
+    load_bts_prior,
+    load_open_bandit,
+)
+
+
+@pytest.fixture
+def sample_copy(tmp_path):
+    dest = tmp_path / "open_bandit"
+    shutil.copytree(DEFAULT_DATA_DIR, dest)
+    return dest
+
+
+def test_sample_is_fetched_and_verified():
+    assert data.verify_all() == [], "run `make data` first"
+
+
+@pytest.mark.parametrize("policy,clicks", [("random", 38), ("bts", 42)])
+def test_all_campaign_shapes_and_clicks(policy, clicks):
+    d = load_open_bandit(policy, "all")
+    n = 10_000
+    assert d.n_rounds == n and d.n_actions == 80 and d.len_list == 3
+    assert d.action.dtype == np.int64 and d.position.dtype == np.int64
+    assert d.reward.dtype == np.float64 and d.propensity.dtype == np.float64
+    assert d.context.dtype == np.float32 and d.context.shape[0] == n
+    assert d.affinity.shape == (n, 80)
+    assert d.item_context.shape[0] == 80
+    assert int(d.reward.sum()) == clicks
+    assert set(np.unique(d.position)) == {0, 1, 2}
+    assert d.action.min() >= 0 and d.action.max() < 80
+    assert np.all((d.propensity > 0) & (d.propensity <= 1))
+    assert d.on_policy_value() == pytest.approx(clicks / n)
+
+
+def test_random_policy_propensity_is_uniform():
+    for campaign in CAMPAIGNS:
+        d = load_open_bandit("random", campaign)
+        np.testing.assert_allclose(d.propensity, 1.0 / d.n_actions)
+
+
+def test_bootstrap_and_subset_keep_shapes():
+    d = load_open_bandit("random", "all")
+    b = d.bootstrap(np.random.default_rng(0))
+    assert b.n_rounds == d.n_rounds and b.context.shape == d.context.shape
+    s = d.subset(np.arange(10))
+    assert s.n_rounds == 10 and np.array_equal(s.action, d.action[:10])
+
+
+def test_bts_prior():
+    alpha, beta = load_bts_prior("all")
+    assert alpha.shape == beta.shape == (80,)
+    assert alpha[:3].tolist() == [47.0, 8.0, 62.0]
+    assert np.all(alpha > 0) and np.all(beta > 0)
+    for campaign in CAMPAIGNS:
+        a, _ = load_bts_prior(campaign)
+        assert a.shape == (data.N_ITEMS[campaign],)
+
+
+def test_unknown_policy_or_campaign_raises():
+    with pytest.raises(ValueError, match="behavior_policy"):
+        load_open_bandit("greedy", "all")
+    with pytest.raises(ValueError, match="campaign"):
+        load_open_bandit("random", "kids")
+
+
+def test_missing_file_names_make_data(sample_copy):
+    (sample_copy / "random/all/all.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="make data"):
+        load_open_bandit("random", "all", data_dir=sample_copy, verify=True)
+    with pytest.raises(FileNotFoundError, match="make data"):
+        load_open_bandit("random", "all", data_dir=sample_copy, verify=False)
+    assert data.verify_all(sample_copy) == ["random/all/all.csv"]
+
+
+def test_corrupt_file_names_make_data(sample_copy):
+    path = sample_copy / "bts/all/all.csv"
+    raw = bytearray(path.read_bytes())
+    raw[-3] = ord("9") if raw[-3] != ord("9") else ord("8")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="make data"):
+        load_open_bandit("bts", "all", data_dir=sample_copy, verify=True)
+
+
+def test_corrupt_prior_names_make_data(sample_copy):
+    (sample_copy / "prior_bts.yaml").write_text("all:\n  alpha:\n    - 1.0\n")
+    with pytest.raises(ValueError, match="make data"):
+        load_bts_prior("all", data_dir=sample_copy, verify=True)
+
+
+def test_schema_violation_without_hash_check(sample_copy):
+    path = sample_copy / "random/all/all.csv"
+    text = path.read_text().replace(",click,", ",klick,", 1)
+    path.write_text(text)
+    with pytest.raises(ValueError, match="click"):
+        load_open_bandit("random", "all", data_dir=sample_copy, verify=False)
+
+
+def test_bad_propensity_is_rejected(sample_copy):
+    import pandas as pd
+
+    path = sample_copy / "random/all/all.csv"
+    df = pd.read_csv(path, index_col=0)
+    df.loc[df.index[5], "propensity_score"] = 0.0
+    df.to_csv(path)
+    with pytest.raises(ValueError, match="propensity_score"):
+        load_open_bandit("random", "all", data_dir=sample_copy, verify=False)
+
+
+def test_user_directory_like_full_size_dataset(sample_copy):
+    """A user-given directory (the full-size layout) loads without pinned digests."""
+    d = load_open_bandit("random", "men", data_dir=sample_copy)
+    assert d.n_actions == 34 and d.n_rounds == 10_000
+
+
+def test_fetch_if_missing_is_offline_when_present(sample_copy, monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("fetch --if-missing must not download when files are present")
+
+    monkeypatch.setattr(data, "_download_archive", boom)
+    assert data.fetch(sample_copy, if_missing=True) == sample_copy
+    assert data.main(["fetch", "--if-missing", "--dest", str(sample_copy)]) == 0
+    assert data.main(["verify", "--dest", str(sample_copy)]) == 0
+    (sample_copy / "bts/men/men.csv").unlink()
+    assert data.main(["verify", "--dest", str(sample_copy)]) == 1
+    with pytest.raises(AssertionError, match="must not download"):
+        data.fetch(sample_copy, if_missing=True)
+
+
+def test_fetch_restores_a_missing_file_from_the_cached_archive(sample_copy, tmp_path, monkeypatch):
+    archive = data.DEFAULT_DOWNLOAD_DIR / data.ARCHIVE_NAME
+    assert archive.is_file(), "run `make data` first"
+    monkeypatch.setattr(data, "_download_archive", lambda download_dir: archive)
+    (sample_copy / "random/women/women.csv").unlink()
+    data.fetch(sample_copy, if_missing=True)
+    assert data.verify_all(sample_copy) == []
+
+
+def test_extract_rejects_tampered_archive(tmp_path):
+    archive = tmp_path / "fake.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for rel in FILE_SHA256:
+            payload = b"not the real file\n"
+            info = tarfile.TarInfo(data._archive_member(rel))
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    with pytest.raises(ValueError, match="sha256"):
+        data.extract(archive, tmp_path / "out")
+
+
+def test_prior_parser_rejects_garbage():
+    with pytest.raises(ValueError, match="unexpected line"):
+        data._parse_prior_yaml("all:\n  alpha:\n    nonsense\n")

@@ -1,0 +1,268 @@
+"""Tests for rlrec_helpers.ope: estimators, validation, bootstrap, OBD protocol, Chen sims."""
+
+import numpy as np
+import pytest
+
+from rlrec_helpers import ope
+from rlrec_helpers.data import load_bts_prior, load_open_bandit
+
+
+@pytest.fixture(scope="module")
+def bandit():
+    return ope.SyntheticBandit.make(n_contexts=5, n_actions=4, seed=3)
+
+
+def _rep_estimates(bandit, n_rep=400, n=500, seed=0, q_hat_fn=None):
+    rng = np.random.default_rng(seed)
+    out = {"IPS": [], "DR": [], "SNIPS": []}
+    for _ in range(n_rep):
+        log = bandit.log(n, rng)
+        q_hat = q_hat_fn(log) if q_hat_fn else np.zeros_like(log["action_dist"])
+        out["IPS"].append(ope.ips(log["reward"], log["action"], log["propensity"], log["action_dist"]))
+        out["SNIPS"].append(ope.snips(log["reward"], log["action"], log["propensity"], log["action_dist"]))
+        out["DR"].append(ope.dr(log["reward"], log["action"], log["propensity"], log["action_dist"], q_hat))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def test_ips_and_dr_are_unbiased(bandit):
+    truth = bandit.true_value()
+    # a deliberately wrong reward model: DR must stay unbiased because the propensities are right
+    wrong_q = lambda log: np.full_like(log["action_dist"], 0.9)
+    est = _rep_estimates(bandit, q_hat_fn=wrong_q)
+    for name in ("IPS", "DR"):
+        x = est[name]
+        se = x.std(ddof=1) / np.sqrt(x.size)
+        assert abs(x.mean() - truth) < 4 * se, (name, x.mean(), truth, se)
+    # and the test can fail: a biased estimator (the naive on-log mean) is detected
+    rng = np.random.default_rng(1)
+    naive = np.array([bandit.log(500, rng)["reward"].mean() for _ in range(400)])
+    se = naive.std(ddof=1) / np.sqrt(naive.size)
+    assert abs(naive.mean() - truth) > 4 * se
+
+
+def test_dr_with_true_model_has_lower_variance_than_ips(bandit):
+    true_q = lambda log: bandit.q[log["context"]]
+    est = _rep_estimates(bandit, n_rep=200, q_hat_fn=true_q)
+    assert est["DR"].std() < est["IPS"].std()
+
+
+def test_snips_of_behaviour_policy_is_on_policy_mean(bandit):
+    rng = np.random.default_rng(0)
+    log = bandit.log(1000, rng)
+    behaviour = bandit.behavior[log["context"]]
+    v = ope.snips(log["reward"], log["action"], log["propensity"], behaviour)
+    assert v == pytest.approx(log["reward"].mean(), abs=1e-12)
+    assert ope.ips(log["reward"], log["action"], log["propensity"], behaviour) == pytest.approx(
+        log["reward"].mean(), abs=1e-12)
+
+
+def test_dr_equals_ips_when_reward_model_is_zero(bandit):
+    log = bandit.log(800, np.random.default_rng(2))
+    zero = np.zeros_like(log["action_dist"])
+    args = (log["reward"], log["action"], log["propensity"], log["action_dist"])
+    assert ope.dr(*args, zero) == pytest.approx(ope.ips(*args), abs=1e-12)
+    assert ope.dm(log["action_dist"], zero) == 0.0
+
+
+def test_dm_with_true_model_is_exact_in_expectation(bandit):
+    log = bandit.log(20_000, np.random.default_rng(4))
+    v = ope.dm(log["action_dist"], bandit.q[log["context"]])
+    assert v == pytest.approx(bandit.true_value(), abs=0.01)
+
+
+def test_switch_dr_interpolates_between_dm_and_dr(bandit):
+    log = bandit.log(800, np.random.default_rng(5))
+    args = (log["reward"], log["action"], log["propensity"], log["action_dist"])
+    q = np.full_like(log["action_dist"], 0.3)
+    assert ope.switch_dr(*args, q, tau=1e9) == pytest.approx(ope.dr(*args, q))
+    assert ope.switch_dr(*args, q, tau=1e-9) == pytest.approx(ope.dm(log["action_dist"], q))
+    with pytest.raises(ValueError, match="tau"):
+        ope.switch_dr(*args, q, tau=0)
+
+
+def test_weight_capping_bounds_weights(bandit):
+    log = bandit.log(500, np.random.default_rng(6))
+    w = ope.importance_weights(log["action"], log["propensity"], log["action_dist"], max_weight=2.0)
+    assert w.max() <= 2.0
+    with pytest.raises(ValueError, match="max_weight"):
+        ope.importance_weights(log["action"], log["propensity"], log["action_dist"], max_weight=0)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
+def test_bad_propensity_raises(bad):
+    d = np.full((3, 2), 0.5)
+    with pytest.raises(ValueError, match="propensity"):
+        ope.ips([1.0, 0.0, 1.0], np.array([0, 1, 0]), [0.5, bad, 0.5], d)
+
+
+def test_action_dist_not_summing_to_one_raises():
+    d = np.array([[0.5, 0.4], [0.5, 0.5]])
+    with pytest.raises(ValueError, match="sum to 1"):
+        ope.snips([1.0, 0.0], np.array([0, 1]), [0.5, 0.5], d)
+    with pytest.raises(ValueError, match="sum to 1"):
+        ope.dm(d, np.zeros_like(d))
+
+
+def test_mismatched_lengths_raise():
+    d = np.full((3, 2), 0.5)
+    with pytest.raises(ValueError, match="same length"):
+        ope.ips([1.0, 0.0], np.array([0, 1, 0]), [0.5, 0.5, 0.5], d)
+    with pytest.raises(ValueError, match="rows"):
+        ope.ips([1.0, 0.0, 1.0], np.array([0, 1, 0]), [0.5, 0.5, 0.5], d[:2])
+    with pytest.raises(ValueError, match="q_hat"):
+        ope.dr([1.0, 0.0, 1.0], np.array([0, 1, 0]), [0.5, 0.5, 0.5], d, np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="action"):
+        ope.ips([1.0, 0.0, 1.0], np.array([0, 2, 0]), [0.5, 0.5, 0.5], d)
+    with pytest.raises(ValueError, match="reward"):
+        ope.ips([1.0, np.nan, 1.0], np.array([0, 1, 0]), [0.5, 0.5, 0.5], d)
+
+
+def test_bootstrap_ci_covers_truth_and_validates(bandit):
+    log = bandit.log(3000, np.random.default_rng(7))
+    arrays = {k: log[k] for k in ("reward", "action", "propensity", "action_dist")}
+    ci = ope.bootstrap_ci(ope.ips, arrays, n_boot=300, seed=0)
+    assert ci.low < ci.mean < ci.high
+    assert ci.low < bandit.true_value() < ci.high
+    assert ci.n == 300
+    with pytest.raises(ValueError, match="first dimension"):
+        ope.bootstrap_ci(ope.ips, {**arrays, "reward": log["reward"][:10]}, n_boot=10)
+    with pytest.raises(ValueError, match="n_boot"):
+        ope.bootstrap_ci(ope.ips, arrays, n_boot=1)
+
+
+def test_select_position():
+    d = np.arange(2 * 3 * 2, dtype=float).reshape(2, 3, 2)
+    out = ope.select_position(d, np.array([1, 0]))
+    np.testing.assert_array_equal(out, [d[0, :, 1], d[1, :, 0]])
+    with pytest.raises(ValueError, match="position"):
+        ope.select_position(d, np.array([2, 0]))
+
+
+def test_bts_action_dist_columns_are_distributions():
+    alpha = np.array([50.0, 10.0, 1.0, 1.0])
+    beta = np.array([50.0, 90.0, 99.0, 99.0])
+    dist = ope.bts_action_dist(alpha, beta, len_list=2, n_sim=20_000, seed=0)
+    assert dist.shape == (4, 2)
+    np.testing.assert_allclose(dist.sum(axis=0), 1.0)
+    assert dist[0, 0] > 0.99  # item 0 (mean 0.5) is almost always on top
+    with pytest.raises(ValueError, match="len_list"):
+        ope.bts_action_dist(alpha, beta, len_list=5)
+    with pytest.raises(ValueError, match="positive"):
+        ope.bts_action_dist(-alpha, beta)
+
+
+def test_click_model_recovers_a_strong_item_effect():
+    rng = np.random.default_rng(0)
+    n, a_n = 20_000, 5
+    a = rng.integers(0, a_n, n)
+    pos = rng.integers(0, 3, n)
+    x = rng.integers(0, 2, (n, 2)).astype(float)
+    p = np.where(a == 2, 0.3, 0.05)
+    r = (rng.random(n) < p).astype(float)
+    m = ope.fit_click_model(x, a, pos, r, n_actions=a_n, l2=1.0)
+    q = m.predict(x[:3], pos[:3])
+    assert q.shape == (3, a_n)
+    assert np.all(np.abs(q[:, 2] - 0.3) < 0.03) and np.all(np.abs(q[:, 0] - 0.05) < 0.02)
+    q_cf = ope.cross_fit_q_hat(x, a, pos, r, n_actions=a_n, l2=1.0)
+    assert q_cf.shape == (n, a_n) and np.all((q_cf > 0) & (q_cf < 1))
+
+
+def test_obd_bts_from_random_logs():
+    rand, bts = load_open_bandit("random", "all"), load_open_bandit("bts", "all")
+    alpha, beta = load_bts_prior("all")
+    slot = ope.bts_action_dist(alpha, beta, n_sim=20_000, seed=0)
+    est = ope.obd_estimates(rand, slot)
+    truth = bts.on_policy_value()
+    assert truth == pytest.approx(0.0042)
+    for name, v in est.items():  # every estimate is in the right ballpark (40 clicks!)
+        assert 0.5 * truth < v < 1.5 * truth, (name, v)
+    rel = ope.obd_relative_errors(rand, slot, truth, n_runs=3, seed=0)
+    assert rel["estimates"].shape == (3, 4) and np.all(rel["DM"] >= 0)
+
+
+# ---------------------------------------------------------------- Chen et al. 2019
+
+
+def test_chen_gradient_matches_finite_differences():
+    r, b = ope.chen_sim2()
+    theta = np.random.default_rng(0).normal(size=r.size)
+    f = lambda t: ope.expected_slate_reward(ope.softmax(t), r, 2)
+    eps = 1e-6
+    fd = np.array([(f(theta + eps * e) - f(theta - eps * e)) / (2 * eps) for e in np.eye(r.size)])
+    np.testing.assert_allclose(ope.chen_gradient(theta, r, b, "topk", k=2), fd, atol=1e-6)
+    g_std = ope.chen_gradient(theta, r, b, "standard")
+    fd_std = np.array([(ope.softmax(theta + eps * e) @ r - ope.softmax(theta - eps * e) @ r) / (2 * eps)
+                       for e in np.eye(r.size)])
+    np.testing.assert_allclose(g_std, fd_std, atol=1e-6)
+    with pytest.raises(ValueError, match="correction"):
+        ope.chen_gradient(theta, r, b, "magic")
+
+
+def test_topk_correction_values():
+    np.testing.assert_allclose(ope.topk_correction([0.0, 0.5, 1.0], 2), [2.0, 1.0, 0.0])
+    np.testing.assert_allclose(ope.topk_correction([0.3], 1), [1.0])
+    with pytest.raises(ValueError, match="k"):
+        ope.topk_correction([0.3], 0)
+
+
+def test_chen_simulation_1():
+    r, b = ope.chen_sim1()
+    unc = ope.run_chen_simulation(r, b, "none", lr=0.2, n_steps=5000)
+    np.testing.assert_allclose(unc["pi"][-1], r * b / np.sum(r * b), atol=1e-3)
+    assert unc["expected_reward"][-1] == pytest.approx(5.5, abs=0.2)
+    cor = ope.run_chen_simulation(r, b, "standard", lr=0.2, n_steps=5000)
+    assert cor["pi"][-1, -1] >= 0.95 and cor["expected_reward"][-1] >= 9.5
+
+
+def test_chen_simulation_2():
+    r, b = ope.chen_sim2()
+    std = ope.run_chen_simulation(r, b, "standard", k=2, lr=0.2, n_steps=5000)
+    top = ope.run_chen_simulation(r, b, "topk", k=2, lr=0.2, n_steps=5000)
+    assert std["pi"][-1, 0] >= 0.99
+    assert top["pi"][-1, 1] >= 0.35
+    assert top["pi"][-1, 0] == pytest.approx(10 / 19, abs=0.01)  # the analytic optimum
+    assert top["slate_reward"][-1] >= 1.3 * std["slate_reward"][-1]
+
+
+def test_chen_summary_and_notebook07_plots_and_widget():
+    out = ope.chen_summary(1, "none", n_steps=3000)
+    assert out["expected_reward"] == pytest.approx(5.5, abs=0.2) and out["pi"].shape == (10,)
+    with pytest.raises(ValueError, match="sim"):
+        ope.chen_summary(3)
+
+    import matplotlib.pyplot as plt
+
+    from rlrec_helpers import plotting, widgets
+    from rlrec_helpers.stats import MeanCI
+
+    ax = plotting.plot_policy_distributions({"a": out["pi"], "b": out["pi"][::-1]}, xlabel="item",
+                                            ylabel="probability")
+    assert len(ax.patches) == 20
+    with pytest.raises(ValueError, match="same length"):
+        plotting.plot_policy_distributions({"a": np.ones(3), "b": np.ones(2)}, xlabel="x", ylabel="y")
+    ax = plotting.plot_estimates_vs_truth(["IPS"], [MeanCI(1.0, 0.5, 1.5, 10)], 1.2, xlabel="estimator",
+                                          ylabel="value")
+    assert ax.get_lines()[-1].get_ydata()[0] == pytest.approx(1.2)
+    plt.close("all")
+    w = widgets.chen_simulation_widget()
+    assert {c.description for c in w.children[:-1]} >= {"simulation", "correction", "K", "step size"}
+    plt.close("all")
+
+
+def test_bootstrap_estimates_agree_with_the_scalar_estimators(bandit):
+    log = bandit.log(2000, np.random.default_rng(8))
+    q = bandit.q[log["context"]] * 0.8
+    args = (log["reward"], log["action"], log["propensity"], log["action_dist"])
+    table = ope.bootstrap_estimates(*args, q, n_boot=400, seed=0)
+    assert table["IPS"].mean == pytest.approx(ope.ips(*args))
+    assert table["SNIPS"].mean == pytest.approx(ope.snips(*args))
+    assert table["DM"].mean == pytest.approx(ope.dm(log["action_dist"], q))
+    assert table["DR"].mean == pytest.approx(ope.dr(*args, q))
+    slow = ope.bootstrap_ci(ope.ips, dict(zip(("reward", "action", "propensity", "action_dist"), args)),
+                            n_boot=400, seed=1)
+    assert table["IPS"].low == pytest.approx(slow.low, rel=0.15)
+    assert table["IPS"].high == pytest.approx(slow.high, rel=0.15)
+    for ci in table.values():
+        assert ci.low <= ci.mean <= ci.high
+    with pytest.raises(ValueError, match="n_boot"):
+        ope.bootstrap_estimates(*args, q, n_boot=1)
