@@ -1,0 +1,114 @@
+"""Benchmark for notebook 06: the REINFORCE recommender against its baselines.
+
+Prints, for each preset, the reference policies and the trained agents evaluated with greedy
+slates on one shared evaluation seed set (mean ± 95% CI over episodes), the per-seed results
+of 5 training seeds with their mean and spread, the wall time to reach 0.95 × quality-greedy,
+and the compiled-vs-eager training-step throughput ratio.
+
+    .venv/bin/python benchmarks/recommender.py                 # everything (slow: ~30 min idle)
+    .venv/bin/python benchmarks/recommender.py --preset default --seeds 0 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from rlrec_helpers.agents import reinforce as R
+from rlrec_helpers.agents.baselines import (
+    SLATEQ_REFERENCE_RETURN,
+    InterestQualityBlendPolicy,
+    LinUCBSlatePolicy,
+    LongTermValuePolicy,
+    MyopicPolicy,
+    QualityGreedyPolicy,
+    RandomPolicy,
+    tune_blend,
+)
+from rlrec_helpers.simulator import evaluate
+from rlrec_helpers.stats import mean_ci
+
+EVAL_SEED = 12345
+N_EVAL = 1000
+
+
+def fmt(ci) -> str:
+    return f"{ci.mean:8.2f}  [{ci.low:7.2f}, {ci.high:7.2f}]"
+
+
+def references(preset: str) -> dict:
+    lam, _ = tune_blend(preset)
+    pols = {"random": RandomPolicy(0), "myopic (privileged)": MyopicPolicy(),
+            "quality-greedy (privileged)": QualityGreedyPolicy(),
+            "long-term heuristic (privileged)": LongTermValuePolicy(),
+            f"blend λ={lam:g} (privileged, tuned)": InterestQualityBlendPolicy(lam),
+            "LinUCB bandit (myopic)": LinUCBSlatePolicy()}
+    return {name: evaluate(p, preset, n_episodes=N_EVAL, seed=EVAL_SEED).mean_return
+            for name, p in pols.items()}
+
+
+def train_seed(preset: str, seed: int, history_free: bool = False):
+    cfg = replace(R.TRAIN_PRESETS[preset], seed=seed, eval_every=10, eval_episodes=300)
+    acfg = R.AgentConfig.for_env(preset, use_history=not history_free)
+    agent, hist = R.train_reinforce(preset, cfg, agent_config=acfg, progress=False)
+    res = R.evaluate_agent(agent, preset, N_EVAL, seed=EVAL_SEED).mean_return
+    return res, hist
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--preset", action="append", choices=sorted(R.TRAIN_PRESETS), default=None)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    a = ap.parse_args(argv)
+    presets = a.preset or ["default", "costly_browsing"]
+
+    print("== training-step throughput (batch 256, 20 steps, GRU 64), same process")
+    thr = R.step_throughput(batch_size=256, length=20, n_steps=10)
+    print(f"eager {thr['eager']:.2f} steps/s, tf.function {thr['compiled']:.2f} steps/s, "
+          f"ratio {thr['ratio']:.1f}x (target >= 5x)")
+
+    for preset in presets:
+        print(f"\n== preset {preset}: greedy slates, {N_EVAL} episodes, evaluation seed {EVAL_SEED}")
+        refs = references(preset)
+        for name, ci in refs.items():
+            print(f"{name:38s} {fmt(ci)}")
+        if preset == "default":
+            print(f"{'SlateQ (Ie et al. 2019, published)':38s} {SLATEQ_REFERENCE_RETURN:8.2f}")
+        qg = refs["quality-greedy (privileged)"].mean
+        my = refs["myopic (privileged)"].mean
+        blend = [v for k, v in refs.items() if k.startswith("blend")][0]
+        kinds = [False, True] if preset == "costly_browsing" else [False]
+        finals = {}
+        for hf in kinds:
+            label = "history-free control" if hf else "REINFORCE (GRU)"
+            finals[hf] = []
+            for seed in a.seeds:
+                t0 = time.perf_counter()
+                ci, hist = train_seed(preset, seed, hf)
+                took = time.perf_counter() - t0
+                reach = np.nonzero(hist["eval_return"] >= 0.95 * qg)[0]
+                t95 = f"{hist['eval_wall_time'][reach[0]]:6.1f} s" if reach.size else "   never"
+                finals[hf].append(ci)
+                extra = ""
+                if preset == "default":
+                    ok = ci.mean >= 0.97 * qg and ci.mean >= 1.5 * my
+                    extra = f" x QG {ci.mean / qg:.3f}, x myopic {ci.mean / my:.3f} {'PASS' if ok else 'FAIL'}"
+                elif not hf:
+                    ok = ci.low > refs["quality-greedy (privileged)"].high and ci.mean >= 0.97 * blend.mean
+                    extra = f" x blend {ci.mean / blend.mean:.3f} {'PASS' if ok else 'FAIL'}"
+                print(f"{label} seed {seed}: {fmt(ci)}  train {took:6.1f} s, "
+                      f"0.95 x QG reached after {t95}{extra}")
+            means = np.array([c.mean for c in finals[hf]])
+            spread = mean_ci(means)
+            print(f"{label}: mean over seeds {spread.mean:.2f} [{spread.low:.2f}, {spread.high:.2f}], "
+                  f"std {means.std(ddof=1) if means.size > 1 else 0.0:.2f}, min {means.min():.2f}")
+        if preset == "costly_browsing":
+            sep = all(g.low > h.high for g, h in zip(finals[False], finals[True]))
+            print(f"GRU CI above the history-free control's CI for every seed: {sep}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1095 @@
+"""A full TensorFlow/Keras REINFORCE recommender (article §3.2 and §5, done properly).
+
+The agent is a *slate policy*: at every step the simulator (``rlrec_helpers.simulator``)
+offers ``N`` candidate documents and the agent shows ``K`` of them. Nothing here looks at the
+user's true interests; the only inputs are what a real recommender sees.
+
+**State encoder.** A GRU reads the user's response history, one vector per step
+(:func:`encode_feedback`, width ``2 T + 4`` for ``T`` topic clusters):
+
+* ``shown`` (T): how many documents of each cluster the previous slate showed;
+* ``clicked`` (T): one-hot of the clicked document's cluster (zeros for no click);
+* ``no_click`` (1): 1 if the previous slate got no click;
+* ``watch`` (1): minutes watched at the previous step / document length;
+* ``first`` (1): 1 at the first step of a session (start token);
+* ``step`` (1): step index / 100.
+
+Both the shown slate and the clicks are in the state: "shown but not clicked" is the
+evidence that a user dislikes a cluster.
+
+**Scoring head** (Chen et al., WSDM 2019). With GRU state ``s_t`` (H,) and candidate inputs
+``x_i``, ``logit_i = s_t · E x_i + w · x_i`` (item embedding ``E``, feature term ``w``), and
+``π(i | s_t) = softmax_i(logit)`` over the N candidates. ``x_i`` is the candidate's features
+(cluster one-hot [+ noisy quality]) followed, by default, by two statistics of the user's
+history with the candidate's cluster (:func:`cluster_statistics`: a click-rate interest
+estimate and the amount of evidence), computed from shown slates and clicks only.
+
+**Slates.** Training samples K candidates without replacement from the Plackett–Luce model
+with these logits (the Gumbel-top-K trick); serving takes the K largest logits (greedy).
+The log-probability of an ordered slate ``(a_1..a_K)`` is
+``Σ_k [logit_{a_k} − logsumexp(logits of the candidates not yet chosen)]``.
+
+**Training** (:func:`train_reinforce`): batched rollouts in ``BatchEnv``; discounted
+returns-to-go ``G_t = Σ_{t'≥t} γ^{t'−t} r_{t'}``; a baseline, either ``"mean"`` (per-timestep
+mean of ``G_t`` over the users still active at ``t``) or ``"value"`` (a learned value head
+``V(s_t)`` on the stop-gradient of the GRU state, fitted by MSE) or ``"none"``; optional
+normalisation of the advantages by their standard deviation; an entropy bonus on the
+candidate softmax. Finished users are masked out of the loss, the baseline and the entropy.
+The update is one ``tf.function``-compiled step (:class:`ReinforceTrainer`).
+
+**Serving** (:meth:`ReinforceAgent.recommend`): ``recommend(history, candidates, k)`` returns
+the indices of the k best candidates and their softmax probabilities. Agents save to and load
+from ``.keras`` files (:meth:`ReinforceAgent.save`, :meth:`ReinforceAgent.load`).
+
+Command line (pre-trained weights shipped in ``data/pretrained/``)::
+
+    python -m rlrec_helpers.agents.reinforce train --preset default --out data/pretrained/reinforce_default.keras
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from rlrec_helpers.setup import quiet_tensorflow
+
+quiet_tensorflow()
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+BASELINES = ("mean", "value", "none")
+#: Published best learned policy on RecSim's interest-evolution environment (Ie et al. 2019,
+#: SlateQ, arXiv:1905.12767), printed as a reference row.
+SLATEQ_REFERENCE_RETURN = 174.6
+_NEG = -1e9  # "minus infinity" for masked logits (keeps softmax finite)
+N_STATS = 2  # per-candidate history statistics (see cluster_statistics)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Shape of the policy network.
+
+    Attributes:
+        n_topics: number of topic clusters T (>= 1).
+        n_features: candidate feature width F (T, or T + 1 with a noisy quality column).
+        slate_size: K, documents per slate (>= 1).
+        hidden: GRU units H, also the item-embedding width (>= 1).
+        use_history: False builds the *history-free control*: the encoder's input and the
+            cluster statistics are zeroed, so the policy depends on the step index and the
+            candidates only, never on the user's responses.
+        doc_length: minutes per document, scales the watch-time input (> 0).
+        cluster_stats: append to each candidate's features two statistics of the user's
+            history with the candidate's cluster (:func:`cluster_statistics`: smoothed click
+            rate per shown document and how much evidence there is). They are computed from
+            what was shown and clicked only, and make personalisation easy to learn.
+    """
+
+    n_topics: int = 20
+    n_features: int = 20
+    slate_size: int = 3
+    hidden: int = 64
+    use_history: bool = True
+    doc_length: float = 4.0
+    cluster_stats: bool = True
+
+    def validate(self) -> "AgentConfig":
+        for name in ("n_topics", "n_features", "slate_size", "hidden"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if self.n_features < self.n_topics:
+            raise ValueError(f"n_features must be >= n_topics={self.n_topics}, got {self.n_features}")
+        if not self.doc_length > 0:
+            raise ValueError(f"doc_length must be > 0, got {self.doc_length}")
+        return self
+
+    @property
+    def item_dim(self) -> int:
+        """Width of a candidate's input to the scoring head: F (+ 2 with ``cluster_stats``)."""
+        return self.n_features + (N_STATS if self.cluster_stats else 0)
+
+    @property
+    def input_dim(self) -> int:
+        """Width of one encoded history step: 2 T + 4."""
+        return 2 * self.n_topics + 4
+
+    @classmethod
+    def for_env(cls, env_config, **overrides) -> "AgentConfig":
+        """The agent shape matching a simulator config (or preset name)."""
+        from rlrec_helpers.simulator import get_preset
+
+        c = get_preset(env_config)
+        n_features = c.n_topics + (0 if c.quality_signal_noise is None else 1)
+        kw = dict(n_topics=c.n_topics, n_features=n_features, slate_size=c.slate_size,
+                  doc_length=float(c.doc_length))
+        kw.update(overrides)
+        return cls(**kw).validate()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """REINFORCE hyper-parameters (defaults: the ``default`` training preset).
+
+    Attributes:
+        n_iters: number of rollout + update iterations.
+        batch_size: users per rollout (one episode each).
+        gamma: discount in [0, 1].
+        lr: Adam learning rate.
+        lr_end: if set, the learning rate decays linearly from ``lr`` to ``lr_end`` over
+            ``n_iters`` updates (steadier final policies).
+        baseline: ``"mean"``, ``"value"`` or ``"none"`` (see module docstring).
+        normalize: divide the advantages by their standard deviation over active steps.
+        entropy_coef: weight of the entropy bonus (>= 0).
+        value_coef: weight of the value-head MSE (always fitted, used only by ``"value"``).
+        max_grad_norm: global gradient-norm clip (> 0).
+        max_len: cap on rollout length in steps.
+        eval_every / eval_episodes: greedy evaluation on a fixed seed every that many
+            iterations (0 = never); evaluation time is excluded from ``wall_time``.
+        seed: seeds the network initialisation, the slate sampling and the rollouts.
+    """
+
+    n_iters: int = 150
+    batch_size: int = 128
+    gamma: float = 0.99
+    lr: float = 3e-3
+    lr_end: float | None = None
+    baseline: str = "mean"
+    normalize: bool = True
+    entropy_coef: float = 0.01
+    value_coef: float = 0.5
+    max_grad_norm: float = 1.0
+    max_len: int = 1000
+    eval_every: int = 0
+    eval_episodes: int = 300
+    seed: int = 0
+
+    def validate(self) -> "TrainConfig":
+        for name in ("n_iters", "batch_size", "max_len", "eval_episodes"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.lr_end is not None and not self.lr_end > 0:
+            raise ValueError(f"lr_end must be > 0 or None, got {self.lr_end}")
+        if self.baseline not in BASELINES:
+            raise ValueError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
+        if self.entropy_coef < 0 or self.value_coef < 0:
+            raise ValueError("entropy_coef and value_coef must be >= 0")
+        if not self.max_grad_norm > 0:
+            raise ValueError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        return self
+
+
+#: Training presets used for the shipped weights, the benchmark and the notebook.
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    "default": TrainConfig(n_iters=100, batch_size=128, gamma=0.99, lr=5e-3, lr_end=3e-4,
+                           entropy_coef=0.003),
+    "costly_browsing": TrainConfig(n_iters=400, batch_size=128, gamma=0.97, lr=5e-3, lr_end=3e-4,
+                                   entropy_coef=0.003),
+}
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def encode_feedback(shown_clusters, clicked, watch_time, step, *, n_topics: int,
+                    doc_length: float = 4.0, first=None) -> np.ndarray:
+    """One encoder input row per user: (B, 2 T + 4) float32.
+
+    Args:
+        shown_clusters: (B, K) int clusters of the previous slate (ignored where ``first``).
+        clicked: (B,) int slate position clicked at the previous step, -1 for none.
+        watch_time: (B,) float minutes watched at the previous step.
+        step: (B,) or scalar int step index of the decision being made (0 = session start).
+        first: (B,) bool start-of-session flags; default ``step == 0``.
+    """
+    shown = np.asarray(shown_clusters, dtype=np.int64)
+    clicked = np.asarray(clicked, dtype=np.int64)
+    b = clicked.shape[0]
+    step = np.broadcast_to(np.asarray(step, dtype=np.float32), (b,))
+    first = (step == 0) if first is None else np.asarray(first, dtype=bool)
+    x = np.zeros((b, 2 * n_topics + 4), dtype=np.float32)
+    rows = np.nonzero(~first)[0]
+    if rows.size:
+        np.add.at(x, (np.repeat(rows, shown.shape[1]), shown[rows].ravel()), 1.0)
+        hit = rows[clicked[rows] >= 0]
+        cc = shown[hit, clicked[hit]]
+        x[hit, n_topics + cc] = 1.0
+        x[rows, 2 * n_topics] = (clicked[rows] < 0).astype(np.float32)
+        x[rows, 2 * n_topics + 1] = np.asarray(watch_time, dtype=np.float32)[rows] / doc_length
+    x[:, 2 * n_topics + 2] = first.astype(np.float32)
+    x[:, 2 * n_topics + 3] = step / 100.0
+    return x
+
+
+def cluster_statistics(shows: np.ndarray, clicks: np.ndarray) -> np.ndarray:
+    """Per-user, per-cluster history statistics: (B, T) counts -> (B, T, 2) float32.
+
+    Column 0: the smoothed click rate per shown document, rescaled to the interest range,
+    ``5 · (clicks + 0.6) / (shows + 3) − 1`` (a document is clicked with probability about
+    (u + 1) / 5 next to two neutral ones, so this is a crude interest estimate; 0 with no
+    evidence); column 1: evidence, ``shows / (shows + 4)`` (0 for a cluster never shown, → 1).
+    """
+    shows = np.asarray(shows, dtype=np.float32)
+    clicks = np.asarray(clicks, dtype=np.float32)
+    return np.stack([5.0 * (clicks + 0.6) / (shows + 3.0) - 1.0, shows / (shows + 4.0)], axis=-1)
+
+
+def augment_candidates(features: np.ndarray, clusters: np.ndarray, stats: np.ndarray) -> np.ndarray:
+    """Append each candidate's cluster statistics: (B, N, F), (B, N), (B, T, 2) -> (B, N, F + 2)."""
+    per_cand = np.take_along_axis(stats, np.asarray(clusters)[..., None], axis=1)
+    return np.concatenate([np.asarray(features, np.float32), per_cand.astype(np.float32)], axis=-1)
+
+
+def _history_counts(h: dict, n_topics: int) -> tuple[np.ndarray, np.ndarray]:
+    """(shows (L + 1, T), clicks (L + 1, T)) cumulative counts before each decision."""
+    n = h["clicked"].shape[0]
+    shows = np.zeros((n + 1, n_topics), np.float32)
+    clicks = np.zeros((n + 1, n_topics), np.float32)
+    for t in range(n):
+        shows[t + 1], clicks[t + 1] = shows[t], clicks[t]
+        np.add.at(shows[t + 1], h["shown_clusters"][t], 1.0)
+        if h["clicked"][t] >= 0:
+            clicks[t + 1, h["shown_clusters"][t, h["clicked"][t]]] += 1.0
+    return shows, clicks
+
+
+def _validate_history(history, n_topics: int) -> dict[str, np.ndarray]:
+    """Check a serving history; return arrays shown (L, K) int, clicked (L,), watch (L,)."""
+    if history is None:
+        return {"shown_clusters": np.zeros((0, 1), np.int64), "clicked": np.zeros(0, np.int64),
+                "watch_time": np.zeros(0)}
+    if not isinstance(history, Mapping):
+        raise ValueError("history must be a dict with keys 'shown_clusters' (L, K), 'clicked' (L,) "
+                         f"and 'watch_time' (L,), got {type(history).__name__}")
+    missing = {"shown_clusters", "clicked", "watch_time"} - set(history)
+    if missing:
+        raise ValueError(f"history is missing keys {sorted(missing)}")
+    try:
+        shown = np.asarray(history["shown_clusters"])
+        clicked = np.asarray(history["clicked"])
+        watch = np.asarray(history["watch_time"], dtype=float)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"history arrays must be rectangular numbers: {err}") from None
+    if shown.ndim != 2 or (shown.size and shown.shape[1] < 1):
+        raise ValueError(f"history['shown_clusters'] must have shape (L, K), got {shown.shape}")
+    n = shown.shape[0]
+    if clicked.shape != (n,) or watch.shape != (n,):
+        raise ValueError(f"history['clicked'] and history['watch_time'] must have shape ({n},), "
+                         f"got {clicked.shape} and {watch.shape}")
+    if n and (not np.issubdtype(shown.dtype, np.integer) or not np.issubdtype(clicked.dtype, np.integer)):
+        raise ValueError("history['shown_clusters'] and history['clicked'] must be integers")
+    if n and (shown.min() < 0 or shown.max() >= n_topics):
+        raise ValueError(f"history['shown_clusters'] must be in [0, {n_topics}), got range "
+                         f"[{shown.min()}, {shown.max()}]")
+    if n and (clicked.min() < -1 or clicked.max() >= shown.shape[1]):
+        raise ValueError(f"history['clicked'] must be -1 or a slate position in [0, {shown.shape[1]}), "
+                         f"got range [{clicked.min()}, {clicked.max()}]")
+    if not np.all(np.isfinite(watch)) or (watch < 0).any():
+        raise ValueError("history['watch_time'] must be finite and >= 0")
+    return {"shown_clusters": shown.astype(np.int64), "clicked": clicked.astype(np.int64),
+            "watch_time": watch}
+
+
+def encode_history(history, config: AgentConfig) -> np.ndarray:
+    """Encoder inputs for a served history of L steps: (L + 1, 2 T + 4) float32.
+
+    Row 0 is the start token; row t + 1 encodes the slate shown at step t and the response.
+    ``history`` is a dict of ``shown_clusters`` (L, K) int, ``clicked`` (L,) int (-1 = no
+    click) and ``watch_time`` (L,) float minutes; ``None`` means an empty history.
+    """
+    h = _validate_history(history, config.n_topics)
+    n = h["clicked"].shape[0]
+    rows = [encode_feedback(np.zeros((1, 1), np.int64), [-1], [0.0], 0,
+                            n_topics=config.n_topics, doc_length=config.doc_length)]
+    if n:
+        rows.append(encode_feedback(h["shown_clusters"], h["clicked"], h["watch_time"],
+                                    np.arange(1, n + 1), n_topics=config.n_topics,
+                                    doc_length=config.doc_length))
+    return np.concatenate(rows, axis=0)
+
+
+# --------------------------------------------------------------------------- network
+
+
+@keras.saving.register_keras_serializable(package="rlrec")
+class PolicyNetwork(keras.Model):
+    """GRU state encoder + Chen et al. scoring head + value head (Keras 3).
+
+    ``call({"history": (B, L, D), "candidates": (B, L, N, F')})`` (F' = ``item_dim``: the
+    candidate features, plus the cluster statistics when configured) returns
+    ``{"logits": (B, L, N), "value": (B, L), "state": (B, L, H)}``, where state t has read
+    history rows 0..t. :meth:`step` advances the GRU by one row for online serving.
+    """
+
+    def __init__(self, n_topics: int = 20, n_features: int = 20, slate_size: int = 3,
+                 hidden: int = 64, use_history: bool = True, doc_length: float = 4.0,
+                 cluster_stats: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.agent_config = AgentConfig(int(n_topics), int(n_features), int(slate_size),
+                                        int(hidden), bool(use_history), float(doc_length),
+                                        bool(cluster_stats)).validate()
+        h = self.agent_config.hidden
+        self.gru = keras.layers.GRU(h, return_sequences=True, name="gru")
+        self.item_embedding = keras.layers.Dense(h, use_bias=False, name="item_embedding")
+        self.feature_term = keras.layers.Dense(1, use_bias=False, name="feature_term")
+        self.value_hidden = keras.layers.Dense(32, activation="relu", name="value_hidden")
+        self.value_out = keras.layers.Dense(1, name="value_out")
+        self.build(None)
+
+    def build(self, input_shape=None):
+        c = self.agent_config
+        if not self.gru.built:
+            self.gru.build((None, None, c.input_dim))
+            self.item_embedding.build((None, c.item_dim))
+            self.feature_term.build((None, c.item_dim))
+            self.value_hidden.build((None, c.hidden))
+            self.value_out.build((None, 32))
+        self.built = True
+
+    def get_config(self):
+        base = super().get_config()
+        base.update(asdict(self.agent_config))
+        return base
+
+    def _gate(self, x):
+        return x if self.agent_config.use_history else tf.zeros_like(x)
+
+    def encode(self, history):
+        """GRU states (B, L, H) for encoder inputs (B, L, D)."""
+        return self.gru(self._gate(history))
+
+    def step(self, x, h):
+        """One GRU step: inputs (B, D), state (B, H) -> new state (B, H)."""
+        out, _ = self.gru.cell(self._gate(x), h)
+        return out
+
+    def score(self, state, candidates):
+        """Logits (..., N) for states (..., H) and candidate inputs (..., N, F')."""
+        c = self.agent_config
+        if c.cluster_stats and not c.use_history:  # the control never sees history statistics
+            keep = np.r_[np.ones(c.n_features), np.zeros(N_STATS)].astype(np.float32)
+            candidates = candidates * keep
+        emb = self.item_embedding(candidates)  # (..., N, H)
+        return tf.einsum("...h,...nh->...n", state, emb) + tf.squeeze(self.feature_term(candidates), -1)
+
+    def value(self, state):
+        """Value head on the stop-gradient of the state: (..., H) -> (...)."""
+        return tf.squeeze(self.value_out(self.value_hidden(tf.stop_gradient(state))), -1)
+
+    def call(self, inputs):
+        state = self.encode(inputs["history"])
+        return {"logits": self.score(state, inputs["candidates"]), "value": self.value(state),
+                "state": state}
+
+
+# --------------------------------------------------------------------------- slates
+
+
+def gumbel_top_k(logits: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Sample ordered slates (B, k) without replacement from Plackett–Luce(logits (B, N)).
+
+    Adding i.i.d. Gumbel noise and taking the k largest, in decreasing order, is an exact
+    Plackett–Luce draw.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    if not 1 <= k <= logits.shape[-1]:
+        raise ValueError(f"k must be in [1, {logits.shape[-1]}], got {k}")
+    g = logits - np.log(-np.log(rng.random(logits.shape).clip(1e-300, 1.0 - 1e-16)))
+    return greedy_top_k(g, k)
+
+
+def greedy_top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices (B, k) of the k largest scores per row, in decreasing order (ties: lower index)."""
+    scores = np.asarray(scores)
+    if not 1 <= k <= scores.shape[-1]:
+        raise ValueError(f"k must be in [1, {scores.shape[-1]}], got {k}")
+    return np.argsort(-scores, axis=-1, kind="stable")[..., :k]
+
+
+def slate_log_prob(logits, slates):
+    """Plackett–Luce log-probability of ordered slates: logits (..., N), slates (..., K) int -> (...)."""
+    logits = tf.convert_to_tensor(logits, tf.float32)
+    slates = tf.cast(slates, tf.int32)
+    n = tf.shape(logits)[-1]
+    taken = tf.zeros_like(logits)
+    total = tf.zeros_like(logits[..., 0])
+    for j in range(slates.shape[-1]):
+        avail = tf.where(taken > 0, tf.cast(_NEG, logits.dtype), logits)
+        chosen = tf.gather(logits, slates[..., j:j + 1], batch_dims=len(logits.shape) - 1)[..., 0]
+        total += chosen - tf.reduce_logsumexp(avail, axis=-1)
+        taken += tf.one_hot(slates[..., j], n, dtype=logits.dtype)
+    return total
+
+
+def softmax_entropy(logits):
+    """Entropy (nats) of softmax(logits) over the last axis."""
+    logp = tf.nn.log_softmax(logits, axis=-1)
+    return -tf.reduce_sum(tf.exp(logp) * logp, axis=-1)
+
+
+# --------------------------------------------------------------------------- returns
+
+
+def discounted_returns(rewards: np.ndarray, mask: np.ndarray, gamma: float) -> np.ndarray:
+    """Returns-to-go G_t = Σ_{t'≥t} γ^{t'−t} r_t' over active steps: (B, L) -> (B, L).
+
+    Steps with ``mask == 0`` (user finished) get G = 0 and contribute nothing.
+    """
+    r = np.asarray(rewards, dtype=np.float64) * np.asarray(mask, dtype=np.float64)
+    out = np.zeros_like(r)
+    acc = np.zeros(r.shape[0])
+    for t in range(r.shape[1] - 1, -1, -1):
+        acc = r[:, t] + gamma * acc
+        out[:, t] = acc
+    return out * mask
+
+
+def timestep_mean_baseline(returns, mask):
+    """Per-timestep mean of the returns over still-active users: (B, L) -> (L,) (TF or numpy)."""
+    returns = tf.convert_to_tensor(returns, tf.float32)
+    mask = tf.convert_to_tensor(mask, tf.float32)
+    return tf.reduce_sum(returns * mask, 0) / tf.maximum(tf.reduce_sum(mask, 0), 1.0)
+
+
+def reinforce_loss(logits, values, slates, returns, mask, *, baseline: str = "mean",
+                   normalize: bool = True, entropy_coef: float = 0.0, value_coef: float = 0.5):
+    """The REINFORCE surrogate loss and its parts, all masked by ``mask`` (B, L).
+
+    Args:
+        logits: (B, L, N) candidate logits; values: (B, L) value-head outputs;
+        slates: (B, L, K) ordered shown slates; returns: (B, L) returns-to-go.
+    Returns:
+        dict with ``loss`` (minimised), ``policy_loss``, ``entropy``, ``value_loss``,
+        ``advantage_std`` (scalars).
+    """
+    mask = tf.cast(mask, tf.float32)
+    returns = tf.cast(returns, tf.float32)
+    denom = tf.maximum(tf.reduce_sum(mask), 1.0)
+    if baseline == "mean":
+        adv = returns - timestep_mean_baseline(returns, mask)[None, :]
+    elif baseline == "value":
+        adv = returns - tf.stop_gradient(values)
+    elif baseline == "none":
+        adv = returns
+    else:
+        raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
+    adv = adv * mask
+    std = tf.sqrt(tf.reduce_sum(tf.square(adv)) / denom - tf.square(tf.reduce_sum(adv) / denom) + 1e-8)
+    if normalize:
+        adv = adv / (std + 1e-6)
+    logp = slate_log_prob(logits, slates)
+    policy_loss = -tf.reduce_sum(tf.stop_gradient(adv) * logp * mask) / denom
+    entropy = tf.reduce_sum(softmax_entropy(logits) * mask) / denom
+    value_loss = tf.reduce_sum(tf.square(values - returns) * mask) / denom
+    loss = policy_loss - entropy_coef * entropy + value_coef * value_loss
+    return {"loss": loss, "policy_loss": policy_loss, "entropy": entropy,
+            "value_loss": value_loss, "advantage_std": std}
+
+
+class ReinforceTrainer:
+    """Owns the optimiser and the update step for one :class:`PolicyNetwork`.
+
+    ``trainer.step(batch)`` applies one REINFORCE update; the batch is a dict of numpy
+    arrays ``history`` (B, L, D), ``candidates`` (B, L, N, F), ``slates`` (B, L, K),
+    ``returns`` (B, L), ``mask`` (B, L). ``compiled=False`` runs the same Python function
+    eagerly (used to measure the speed-up of ``tf.function``).
+    """
+
+    def __init__(self, model: PolicyNetwork, config: TrainConfig, *, compiled: bool = True):
+        self.model = model
+        self.config = config.validate()
+        lr = config.lr
+        if config.lr_end is not None:
+            lr = keras.optimizers.schedules.PolynomialDecay(config.lr, max(config.n_iters, 1),
+                                                            end_learning_rate=config.lr_end, power=1.0)
+        self.optimizer = keras.optimizers.Adam(learning_rate=lr)
+        self.optimizer.build(model.trainable_variables)
+        c = model.agent_config
+        spec = (tf.TensorSpec([None, None, c.input_dim], tf.float32),
+                tf.TensorSpec([None, None, None, c.item_dim], tf.float32),
+                tf.TensorSpec([None, None, c.slate_size], tf.int32),
+                tf.TensorSpec([None, None], tf.float32),
+                tf.TensorSpec([None, None], tf.float32))
+        self._step = tf.function(self._raw_step, input_signature=spec) if compiled else self._raw_step
+
+    def _raw_step(self, history, candidates, slates, returns, mask):
+        cfg = self.config
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            out = self.model({"history": history, "candidates": candidates})
+            parts = reinforce_loss(out["logits"], out["value"], slates, returns, mask,
+                                   baseline=cfg.baseline, normalize=cfg.normalize,
+                                   entropy_coef=cfg.entropy_coef, value_coef=cfg.value_coef)
+        grads = tape.gradient(parts["loss"], variables)
+        grads, norm = tf.clip_by_global_norm(grads, cfg.max_grad_norm)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        parts["grad_norm"] = norm
+        return parts
+
+    def step(self, batch: Mapping[str, np.ndarray]) -> dict[str, float]:
+        out = self._step(tf.constant(batch["history"], tf.float32),
+                         tf.constant(batch["candidates"], tf.float32),
+                         tf.constant(batch["slates"], tf.int32),
+                         tf.constant(batch["returns"], tf.float32),
+                         tf.constant(batch["mask"], tf.float32))
+        return {k: float(v) for k, v in out.items()}
+
+
+# --------------------------------------------------------------------------- the agent
+
+
+class ReinforceAgent:
+    """A trained (or fresh) policy network behind the simulator's slate-policy interface.
+
+    * ``reset(batch_size)`` / ``act(obs, env)``: the ``SlatePolicy`` protocol of
+      ``rlrec_helpers.simulator`` (greedy slates unless ``sample=True``). ``act`` runs the
+      network in numpy (same equations, ~10x faster than a TF call per step) with the
+      weights read at the first ``act`` after each ``reset``.
+    * ``recommend(history, candidates, k)``: serving for one user.
+    * ``save(path)`` / ``ReinforceAgent.load(path, expected=...)``: ``.keras`` files.
+
+    Args:
+        model: a :class:`PolicyNetwork`, or an :class:`AgentConfig` to build a fresh one.
+        sample: draw Plackett–Luce slates (training) instead of greedy ones (serving).
+        seed: seeds the slate sampling.
+    """
+
+    def __init__(self, model: PolicyNetwork | AgentConfig | None = None, *, sample: bool = False,
+                 seed: int = 0):
+        if model is None:
+            model = AgentConfig()
+        if isinstance(model, AgentConfig):
+            model = PolicyNetwork(**asdict(model.validate()))
+        if not isinstance(model, PolicyNetwork):
+            raise ValueError(f"model must be a PolicyNetwork or AgentConfig, got {type(model).__name__}")
+        self.model = model
+        self.config = model.agent_config
+        self.sample = bool(sample)
+        self.rng = np.random.default_rng(seed)
+        c = self.config
+        self._tf_step = tf.function(
+            self._raw_act,
+            input_signature=(tf.TensorSpec([None, c.input_dim], tf.float32),
+                             tf.TensorSpec([None, c.hidden], tf.float32),
+                             tf.TensorSpec([None, None, c.item_dim], tf.float32)))
+        self.reset(1)
+
+    def _raw_act(self, x, h, candidates):
+        h = self.model.step(x, h)
+        return h, self.model.score(h, candidates)
+
+    # -- SlatePolicy protocol ---------------------------------------------------------
+    def reset(self, batch_size: int) -> None:
+        """Start ``batch_size`` new sessions (clears the GRU state and the last slates)."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        b = int(batch_size)
+        self._h = np.zeros((b, self.config.hidden), np.float32)
+        self._shown = np.zeros((b, self.config.slate_size), np.int64)
+        self._t = np.zeros(b, np.int64)
+        self.last_input = None
+        self.last_logits = None
+        self._np = None  # weights are (re)read at the first act() after reset()
+        self._shows = np.zeros((b, self.config.n_topics), np.float32)
+        self._clicks = np.zeros((b, self.config.n_topics), np.float32)
+        self.last_candidates = None
+
+    def _numpy_weights(self) -> dict[str, np.ndarray]:
+        cell = self.model.gru.cell
+        return {"kernel": cell.kernel.numpy(), "recurrent": cell.recurrent_kernel.numpy(),
+                "bias": cell.bias.numpy(), "embed": self.model.item_embedding.kernel.numpy(),
+                "w": self.model.feature_term.kernel.numpy()[:, 0]}
+
+    def _numpy_step(self, x, h, feats):
+        """The GRU step and scoring head of :class:`PolicyNetwork` in numpy (fast rollouts).
+
+        Keras GRU, ``reset_after=True``, gate order (z, r, candidate)."""
+        p = self._np
+        if not self.config.use_history:
+            x = np.zeros_like(x)
+            if self.config.cluster_stats:
+                feats = feats.copy()
+                feats[..., self.config.n_features:] = 0.0
+        xz, xr, xh = np.split(x @ p["kernel"] + p["bias"][0], 3, axis=-1)
+        hz, hr, hh = np.split(h @ p["recurrent"] + p["bias"][1], 3, axis=-1)
+        z = 1.0 / (1.0 + np.exp(-(xz + hz)))
+        r = 1.0 / (1.0 + np.exp(-(xr + hr)))
+        cand = np.tanh(xh + r * hh)
+        h = (z * h + (1.0 - z) * cand).astype(np.float32)
+        logits = np.einsum("bh,bnh->bn", h, feats @ p["embed"]) + feats @ p["w"]
+        return h, logits
+
+    def _check_obs(self, obs) -> np.ndarray:
+        feats = np.asarray(obs["candidate_features"], dtype=np.float32)
+        if feats.ndim != 3 or feats.shape[0] != self._h.shape[0] or feats.shape[2] != self.config.n_features:
+            raise ValueError(f"obs['candidate_features'] must have shape ({self._h.shape[0]}, N, "
+                             f"{self.config.n_features}), got {feats.shape}; call reset(batch_size) "
+                             "or load a model built for this environment")
+        if feats.shape[1] < self.config.slate_size:
+            raise ValueError(f"slate_size={self.config.slate_size} is larger than the "
+                             f"{feats.shape[1]} candidates")
+        return feats
+
+    def act(self, obs: Mapping[str, np.ndarray], env=None) -> np.ndarray:
+        """Slates (B, K) of distinct candidate indices for one simulator step."""
+        feats = self._check_obs(obs)
+        x = encode_feedback(self._shown, obs["clicked"], obs["watch_time"], self._t,
+                            n_topics=self.config.n_topics, doc_length=self.config.doc_length)
+        clusters = np.asarray(obs["candidate_clusters"])
+        if self.config.cluster_stats:
+            rows = np.nonzero(self._t > 0)[0]
+            if rows.size:
+                k = self._shown.shape[1]
+                np.add.at(self._shows, (np.repeat(rows, k), self._shown[rows].ravel()), 1.0)
+                clicked = np.asarray(obs["clicked"])[rows]
+                hit = rows[clicked >= 0]
+                self._clicks[hit, self._shown[hit, np.asarray(obs["clicked"])[hit]]] += 1.0
+            feats = augment_candidates(feats, clusters, cluster_statistics(self._shows, self._clicks))
+            if not self.config.use_history:
+                feats[..., self.config.n_features:] = 0.0
+        if self._np is None:
+            self._np = self._numpy_weights()
+        h, logits = self._numpy_step(x, self._h, feats)
+        k = self.config.slate_size
+        slates = gumbel_top_k(logits, k, self.rng) if self.sample else greedy_top_k(logits, k)
+        self._shown = np.take_along_axis(clusters, slates, axis=1)
+        self.last_candidates = feats
+        self._h = h
+        self._t = self._t + 1
+        self.last_input, self.last_logits = x, logits
+        return slates
+
+    def current_cluster_logits(self) -> np.ndarray:
+        """Implied per-cluster preference after the last ``act``: (B, T) logits of a document
+        of each cluster (one-hot features, quality column 0, the user's cluster statistics)."""
+        c = self.config
+        b = self._h.shape[0]
+        feats = np.zeros((b, c.n_topics, c.n_features), np.float32)
+        feats[:, :, :c.n_topics] = np.eye(c.n_topics)
+        if c.cluster_stats:
+            cl = np.broadcast_to(np.arange(c.n_topics), (b, c.n_topics))
+            feats = augment_candidates(feats, cl, cluster_statistics(self._shows, self._clicks))
+            if not c.use_history:
+                feats[..., c.n_features:] = 0.0
+        p = self._np if self._np is not None else self._numpy_weights()
+        return np.einsum("bh,bnh->bn", self._h, feats @ p["embed"]) + feats @ p["w"]
+
+    # -- serving ----------------------------------------------------------------------
+    def state_sequence(self, history) -> np.ndarray:
+        """GRU states (L + 1, H) after reading the start token and each step of ``history``."""
+        x = encode_history(history, self.config)
+        return self.model.encode(tf.constant(x[None]))[0].numpy()
+
+    def recommend(self, history, candidates, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k candidates for one user (article §3.2 step 7).
+
+        Args:
+            history: dict ``shown_clusters`` (L, K) int, ``clicked`` (L,) int (-1 = no click),
+                ``watch_time`` (L,) float minutes, or ``None`` for a new user.
+            candidates: (N, F) candidate features (cluster one-hot [+ quality signal]).
+            k: slate size, 1 <= k <= N (default: the configured slate size).
+        Returns:
+            ``(indices (k,) int64, scores (k,) float)``, scores = π(i | state), decreasing.
+        """
+        cand = np.asarray(candidates, dtype=np.float32)
+        if cand.ndim != 2 or cand.shape[1] != self.config.n_features:
+            raise ValueError(f"candidates must have shape (N, {self.config.n_features}), got {cand.shape}")
+        if not np.all(np.isfinite(cand)):
+            raise ValueError("candidates must be finite")
+        k = self.config.slate_size if k is None else k
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= cand.shape[0]:
+            raise ValueError(f"k must be an integer in [1, {cand.shape[0]}] (the candidate count), got {k!r}")
+        state = self.state_sequence(history)[-1]
+        if self.config.cluster_stats:
+            shows, clicks = _history_counts(_validate_history(history, self.config.n_topics),
+                                            self.config.n_topics)
+            cl = np.argmax(cand[:, :self.config.n_topics], axis=1)
+            cand = augment_candidates(cand[None], cl[None], cluster_statistics(shows[-1:], clicks[-1:]))[0]
+        logits = self.model.score(tf.constant(state[None]), tf.constant(cand[None]))[0].numpy()
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        idx = greedy_top_k(logits[None], int(k))[0]
+        return idx.astype(np.int64), probs[idx]
+
+    def cluster_preferences(self, history) -> np.ndarray:
+        """Implied per-cluster preference over a session: (L + 1, T) logits of a document of
+        each cluster (one-hot features, quality column 0) after 0..L steps of ``history``."""
+        states = self.state_sequence(history)
+        c = self.config
+        feats = np.zeros((c.n_topics, c.n_features), np.float32)
+        feats[:, :c.n_topics] = np.eye(c.n_topics)
+        f = np.broadcast_to(feats, (states.shape[0],) + feats.shape)
+        if c.cluster_stats:
+            shows, clicks = _history_counts(_validate_history(history, c.n_topics), c.n_topics)
+            cl = np.broadcast_to(np.arange(c.n_topics), (states.shape[0], c.n_topics))
+            f = augment_candidates(f, cl, cluster_statistics(shows, clicks))
+            if not c.use_history:
+                f[..., c.n_features:] = 0.0
+        return self.model.score(tf.constant(states), tf.constant(np.ascontiguousarray(f))).numpy()
+
+    # -- persistence ------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the network to a ``.keras`` file (the name must end in ``.keras``)."""
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ValueError(f"path must end in '.keras', got {str(path)!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.model.save(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, expected: AgentConfig | None = None, **kwargs) -> "ReinforceAgent":
+        """Load a ``.keras`` file written by :meth:`save`.
+
+        Raises ``ValueError`` if the file is missing, is not a :class:`PolicyNetwork`, or its
+        configuration differs from ``expected`` (e.g. weights for another preset or size).
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"path {str(path)!r} is not a file")
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as err:  # keras raises several types for foreign files
+            raise ValueError(f"could not load a PolicyNetwork from {str(path)!r}: {err}") from None
+        if not isinstance(model, PolicyNetwork):
+            raise ValueError(f"{str(path)!r} holds a {type(model).__name__}, not a PolicyNetwork")
+        if expected is not None and model.agent_config != expected:
+            raise ValueError(f"model file {str(path)!r} was built for {model.agent_config}, "
+                             f"expected {expected}")
+        return cls(model, **kwargs)
+
+
+# --------------------------------------------------------------------------- rollouts
+
+
+def rollout(agent: ReinforceAgent, env, *, max_len: int = 1000, seed: int | None = None) -> dict[str, np.ndarray]:
+    """Run one episode for each of the env's B users with ``agent`` (sampling or greedy).
+
+    Returns a batch for :meth:`ReinforceTrainer.step` without ``returns``: ``history``
+    (B, L, D), ``candidates`` (B, L, N, F), ``slates`` (B, L, K) int32, ``rewards`` (B, L),
+    ``mask`` (B, L) (1 while the user was active when the slate was shown), plus
+    ``episode_return`` (B,) and ``length`` (B,).
+    """
+    obs = env.reset(seed=seed)
+    b = env.batch_size
+    agent.reset(b)
+    xs, cands, slates, rewards, masks = [], [], [], [], []
+    for _ in range(max_len):
+        active = np.asarray(obs["active"], dtype=bool)
+        if not active.any():
+            break
+        slate = agent.act(obs, env)
+        xs.append(agent.last_input)
+        cands.append(agent.last_candidates)
+        slates.append(slate.astype(np.int32))
+        masks.append(active.astype(np.float32))
+        obs, reward, _, _ = env.step(slate)
+        rewards.append(np.asarray(reward, np.float64) * active)
+    stack = lambda a: np.stack(a, axis=1)  # noqa: E731
+    out = {"history": stack(xs), "candidates": stack(cands), "slates": stack(slates),
+           "rewards": stack(rewards), "mask": stack(masks)}
+    out["episode_return"] = out["rewards"].sum(axis=1)
+    out["length"] = out["mask"].sum(axis=1)
+    return out
+
+
+def evaluate_agent(agent, env_config, n_episodes: int = 1000, seed: int = 12345, batch_size: int = 1000):
+    """Greedy evaluation on the simulator's shared seed set (``simulator.evaluate``)."""
+    from rlrec_helpers.simulator import evaluate
+
+    old = getattr(agent, "sample", None)
+    if old is not None:
+        agent.sample = False
+    try:
+        return evaluate(agent, env_config, n_episodes=n_episodes, seed=seed, batch_size=batch_size)
+    finally:
+        if old is not None:
+            agent.sample = old
+
+
+def train_reinforce(env_config="default", config: TrainConfig | None = None, *,
+                    agent_config: AgentConfig | None = None, agent: ReinforceAgent | None = None,
+                    progress: bool = True, eval_seed: int = 777,
+                    callback: Callable[[int, dict], None] | None = None) -> tuple[ReinforceAgent, dict[str, np.ndarray]]:
+    """Train a REINFORCE agent in ``BatchEnv``; return ``(agent, history)``.
+
+    Args:
+        env_config: simulator preset name or ``SimulatorConfig``.
+        config: :class:`TrainConfig` (default ``TrainConfig()``).
+        agent_config: network shape (default: :meth:`AgentConfig.for_env`).
+        agent: continue training this agent instead of building a new one.
+        progress: show a tqdm bar.
+    Returns:
+        The agent (greedy mode) and a history of per-iteration arrays: ``iteration``,
+        ``env_steps`` (cumulative user-steps), ``return`` (mean undiscounted return of the
+        sampled training episodes), ``length``, ``entropy``, ``loss``, ``policy_loss``,
+        ``value_loss``, ``wall_time`` (s, excluding evaluation), and, with ``eval_every``,
+        ``eval_iteration`` / ``eval_return`` / ``eval_wall_time``.
+    """
+    from rlrec_helpers.simulator import BatchEnv, get_preset
+
+    cfg = (config or TrainConfig()).validate()
+    env_cfg = get_preset(env_config)
+    keras.utils.set_random_seed(cfg.seed)
+    if agent is None:
+        acfg = agent_config or AgentConfig.for_env(env_cfg)
+        agent = ReinforceAgent(acfg, sample=True, seed=cfg.seed)
+    else:
+        agent.sample = True
+        agent.rng = np.random.default_rng(cfg.seed)
+    trainer = ReinforceTrainer(agent.model, cfg)
+    env = BatchEnv(env_cfg, cfg.batch_size, seed=cfg.seed)
+    keys = ("return", "length", "entropy", "loss", "policy_loss", "value_loss", "env_steps", "wall_time")
+    hist: dict[str, list] = {k: [] for k in keys}
+    hist.update(eval_iteration=[], eval_return=[], eval_wall_time=[])
+    steps, clock = 0, 0.0
+    iterator = range(cfg.n_iters)
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, desc=f"REINFORCE ({cfg.baseline})", leave=False)
+    for it in iterator:
+        t0 = time.perf_counter()
+        batch = rollout(agent, env, max_len=cfg.max_len, seed=cfg.seed * 1_000_003 + it)
+        batch["returns"] = discounted_returns(batch["rewards"], batch["mask"], cfg.gamma)
+        stats = trainer.step(batch)
+        clock += time.perf_counter() - t0
+        steps += int(batch["mask"].sum())
+        for k in ("entropy", "loss", "policy_loss", "value_loss"):
+            hist[k].append(stats[k])
+        hist["return"].append(float(batch["episode_return"].mean()))
+        hist["length"].append(float(batch["length"].mean()))
+        hist["env_steps"].append(steps)
+        hist["wall_time"].append(clock)
+        if cfg.eval_every and ((it + 1) % cfg.eval_every == 0 or it == cfg.n_iters - 1):
+            res = evaluate_agent(agent, env_cfg, n_episodes=cfg.eval_episodes, seed=eval_seed,
+                                 batch_size=min(cfg.eval_episodes, 1000))
+            agent.sample = True
+            hist["eval_iteration"].append(it + 1)
+            hist["eval_return"].append(res.mean_return.mean)
+            hist["eval_wall_time"].append(clock)
+        if progress:
+            iterator.set_postfix(ret=f"{hist['return'][-1]:.1f}", ent=f"{stats['entropy']:.2f}")
+        if callback is not None:
+            callback(it, stats)
+    agent.sample = False
+    out = {k: np.asarray(v, dtype=float) for k, v in hist.items()}
+    out["iteration"] = np.arange(1, cfg.n_iters + 1)
+    return agent, out
+
+
+def step_throughput(batch_size: int = 256, length: int = 20, n_candidates: int = 10,
+                    n_steps: int = 10, seed: int = 0, agent_config: AgentConfig | None = None) -> dict[str, float]:
+    """Training-step throughput (updates/s), compiled vs eager, on one synthetic batch.
+
+    Both run the same Python step function on the same model in the same process; the
+    compiled one is warmed up (traced) first. Returns ``compiled``, ``eager`` and ``ratio``.
+    """
+    acfg = agent_config or AgentConfig()
+    keras.utils.set_random_seed(seed)
+    batch = synthetic_batch(acfg, batch_size, length, n_candidates, seed=seed)
+    out = {}
+    for name, compiled in (("eager", False), ("compiled", True)):
+        model = PolicyNetwork(**asdict(acfg))
+        trainer = ReinforceTrainer(model, TrainConfig(), compiled=compiled)
+        trainer.step(batch)  # warm-up (tracing for the compiled step)
+        t0 = time.perf_counter()
+        for _ in range(n_steps):
+            trainer.step(batch)
+        out[name] = n_steps / (time.perf_counter() - t0)
+    out["ratio"] = out["compiled"] / out["eager"]
+    return out
+
+
+def synthetic_batch(config: AgentConfig, batch_size: int, length: int, n_candidates: int = 10,
+                    seed: int = 0) -> dict[str, np.ndarray]:
+    """A random, well-formed training batch (for tests and the throughput measurement)."""
+    rng = np.random.default_rng(seed)
+    c = config
+    clusters = rng.integers(0, c.n_topics, size=(batch_size, length, n_candidates))
+    cand = np.zeros((batch_size, length, n_candidates, c.item_dim), np.float32)
+    np.put_along_axis(cand[..., :c.n_topics], clusters[..., None], 1.0, axis=-1)
+    slates = np.argsort(rng.random((batch_size, length, n_candidates)), axis=-1)[..., :c.slate_size]
+    lengths = rng.integers(1, length + 1, size=batch_size)
+    mask = (np.arange(length)[None, :] < lengths[:, None]).astype(np.float32)
+    hist = np.zeros((batch_size, length, c.input_dim), np.float32)
+    for t in range(length):
+        shown = np.take_along_axis(clusters[:, t - 1], slates[:, t - 1], 1) if t else np.zeros((batch_size, c.slate_size), int)
+        clicked = rng.integers(-1, c.slate_size, size=batch_size)
+        hist[:, t] = encode_feedback(shown, clicked, 4.0 * (clicked >= 0), t, n_topics=c.n_topics,
+                                     doc_length=c.doc_length)
+    rewards = 4.0 * rng.integers(0, 2, size=(batch_size, length)) * mask
+    return {"history": hist, "candidates": cand, "slates": slates.astype(np.int32),
+            "rewards": rewards, "mask": mask, "returns": discounted_returns(rewards, mask, 0.99)}
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def session_trace(policy, env_config="default", *, n_users: int = 200, seed: int = 4242,
+                  max_len: int = 1000) -> dict[str, np.ndarray]:
+    """Run one greedy session per user and record what was shown (for plots and asserts).
+
+    Returns ``shown_clusters`` (B, L, K), ``mask`` (B, L) (user active), ``rewards`` (B, L),
+    ``interests`` (B, L, T) (privileged, for plots only: the true interests when the slate
+    was chosen), ``length`` (B,), ``episode_return`` (B,), and for a :class:`ReinforceAgent`
+    ``preferences`` (B, L, T): the implied per-cluster logit ``s_t · E e_c + w · e_c``.
+    """
+    from rlrec_helpers.simulator import BatchEnv, get_preset
+
+    env = BatchEnv(get_preset(env_config), n_users, seed=seed)
+    obs = env.reset(seed=seed)
+    policy.reset(n_users)
+    old = getattr(policy, "sample", None)
+    if old is not None:
+        policy.sample = False
+    shown, masks, rewards, interests, prefs = [], [], [], [], []
+    try:
+        for _ in range(max_len):
+            active = np.asarray(obs["active"], bool)
+            if not active.any():
+                break
+            interests.append(env.privileged()["interests"].copy())
+            slate = policy.act(obs, env)
+            if isinstance(policy, ReinforceAgent):
+                prefs.append(policy.current_cluster_logits())
+            shown.append(np.take_along_axis(np.asarray(obs["candidate_clusters"]), slate, 1))
+            masks.append(active)
+            obs, reward, _, _ = env.step(slate)
+            rewards.append(np.asarray(reward) * active)
+    finally:
+        if old is not None:
+            policy.sample = old
+    out = {"shown_clusters": np.stack(shown, 1), "mask": np.stack(masks, 1),
+           "rewards": np.stack(rewards, 1), "interests": np.stack(interests, 1)}
+    if prefs:
+        out["preferences"] = np.stack(prefs, 1)
+    out["length"] = out["mask"].sum(1)
+    out["episode_return"] = out["rewards"].sum(1)
+    return out
+
+
+def cluster_mix(trace: Mapping[str, np.ndarray], n_topics: int) -> np.ndarray:
+    """Share of shown documents per cluster over all active steps: (T,) summing to 1."""
+    m = trace["mask"][..., None]
+    counts = np.array([((trace["shown_clusters"] == c) * m).sum() for c in range(n_topics)], float)
+    return counts / counts.sum()
+
+
+def preference_interest_correlation(trace: Mapping[str, np.ndarray], max_steps: int = 40) -> np.ndarray:
+    """Mean over active users of corr_c(implied preference change, true interest) per step.
+
+    The change is ``pref_t − pref_0`` (what the history added to the initial preference);
+    the correlation is Pearson's across the T clusters. Shape (max_steps,); NaN where no user
+    is active or the change is constant (step 0).
+    """
+    pref, u, mask = trace["preferences"], trace["interests"], trace["mask"]
+    steps = min(max_steps, pref.shape[1])
+    out = np.full(steps, np.nan)
+    for t in range(1, steps):
+        a = pref[:, t] - pref[:, 0]
+        a = a - a.mean(1, keepdims=True)
+        b = u[:, t] - u[:, t].mean(1, keepdims=True)
+        den = np.sqrt((a * a).sum(1) * (b * b).sum(1))
+        ok = mask[:, t] & (den > 1e-12)
+        if ok.any():
+            out[t] = float(((a * b).sum(1)[ok] / den[ok]).mean())
+    return out
+
+
+#: Shipped pre-trained weights (see ``data/pretrained/README.md`` for the commands).
+PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "pretrained"
+
+
+def pretrained_path(preset: str, history_free: bool = False) -> Path:
+    """Path of the shipped weights for a preset (``..._history_free.keras`` for the control)."""
+    name = f"reinforce_{preset}{'_history_free' if history_free else ''}.keras"
+    return PRETRAINED_DIR / name
+
+
+def load_pretrained(preset: str = "default", history_free: bool = False) -> ReinforceAgent:
+    """Load the shipped agent for ``preset``; ``ValueError`` if missing or for another config."""
+    expected = AgentConfig.for_env(preset, use_history=not history_free)
+    return ReinforceAgent.load(pretrained_path(preset, history_free), expected=expected)
+
+
+def retrain_and_compare(env_config="default", *, gamma: float = 0.99, entropy_coef: float = 0.01,
+                        slate_size: int = 3, n_iters: int = 20, batch_size: int = 64, seed: int = 0,
+                        n_eval: int = 300, eval_seed: int = 31337, use_pretrained: bool = True) -> dict:
+    """Train a small agent with the given γ, entropy weight and slate size; compare it with
+    quality-greedy and (when the slate size is the shipped one) the shipped pre-trained agent.
+
+    Returns a dict: ``trained``, ``quality_greedy`` and ``pretrained`` (or None) mean greedy
+    returns over ``n_eval`` episodes of one shared seed, and the training ``history``.
+    """
+    from rlrec_helpers.simulator import QualityGreedyPolicy, evaluate, get_preset
+
+    base = get_preset(env_config)
+    if isinstance(slate_size, bool) or not isinstance(slate_size, (int, np.integer)) or \
+            not 1 <= slate_size <= base.n_candidates:
+        raise ValueError(f"slate_size must be an integer in [1, {base.n_candidates}], got {slate_size!r}")
+    env_cfg = replace(base, slate_size=int(slate_size))
+    cfg = TrainConfig(n_iters=n_iters, batch_size=batch_size, gamma=gamma, entropy_coef=entropy_coef,
+                      seed=seed)
+    agent, hist = train_reinforce(env_cfg, cfg, progress=False)
+    out = {"trained": evaluate_agent(agent, env_cfg, n_eval, seed=eval_seed).mean_return.mean,
+           "quality_greedy": evaluate(QualityGreedyPolicy(), env_cfg, n_episodes=n_eval,
+                                      seed=eval_seed).mean_return.mean,
+           "pretrained": None, "history": hist}
+    name = env_config if isinstance(env_config, str) else None
+    if use_pretrained and name is not None and slate_size == base.slate_size \
+            and pretrained_path(name).is_file():
+        out["pretrained"] = evaluate_agent(load_pretrained(name), env_cfg, n_eval,
+                                           seed=eval_seed).mean_return.mean
+    return out
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m rlrec_helpers.agents.reinforce")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train an agent and save it as .keras")
+    t.add_argument("--preset", default="default", help="simulator and training preset")
+    t.add_argument("--out", required=True, help="output .keras path")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--history-free", action="store_true", help="train the history-free control")
+    t.add_argument("--n-iters", type=int, default=None)
+    t.add_argument("--eval-episodes", type=int, default=1000)
+    a = p.parse_args(argv)
+    cfg = replace(TRAIN_PRESETS.get(a.preset, TrainConfig()), seed=a.seed)
+    if a.n_iters is not None:
+        cfg = replace(cfg, n_iters=a.n_iters)
+    acfg = AgentConfig.for_env(a.preset, use_history=not a.history_free)
+    t0 = time.perf_counter()
+    agent, hist = train_reinforce(a.preset, cfg, agent_config=acfg, progress=True)
+    took = time.perf_counter() - t0
+    path = agent.save(a.out)
+    res = evaluate_agent(agent, a.preset, n_episodes=a.eval_episodes)
+    print(json.dumps({"out": str(path), "preset": a.preset, "train_config": asdict(cfg),
+                      "agent_config": asdict(acfg), "train_seconds": round(took, 1),
+                      "greedy_return": round(res.mean_return.mean, 4),
+                      "ci": [round(res.mean_return.low, 4), round(res.mean_return.high, 4)]}, indent=1))
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,361 @@
+"""Tests for rlrec_helpers.agents.reinforce and rlrec_helpers.agents.baselines."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from rlrec_helpers.agents import reinforce as R
+
+TINY = R.AgentConfig(n_topics=5, n_features=5, slate_size=2, hidden=8)
+TINY_NOSTATS = replace(TINY, cluster_stats=False)
+
+
+def _history(n=4, k=2, seed=0, n_topics=5):
+    rng = np.random.default_rng(seed)
+    clicked = rng.integers(-1, k, size=n)
+    return {"shown_clusters": rng.integers(0, n_topics, size=(n, k)), "clicked": clicked,
+            "watch_time": np.where(clicked >= 0, 4.0, 0.0)}
+
+
+def _candidates(n=6, n_topics=5, seed=1):
+    rng = np.random.default_rng(seed)
+    return np.eye(n_topics, dtype=np.float32)[rng.integers(0, n_topics, size=n)]
+
+
+# ------------------------------------------------------------------ encoding
+
+
+def test_encode_feedback_hand_computed():
+    x = R.encode_feedback(np.array([[1, 1, 3], [0, 2, 4]]), np.array([2, -1]), np.array([4.0, 0.0]),
+                          np.array([5, 0]), n_topics=5, doc_length=4.0)
+    assert x.shape == (2, 14)
+    # user 0: shown counts, clicked cluster 3, watch 1.0, not first, step 0.05
+    np.testing.assert_allclose(x[0, :5], [0, 2, 0, 1, 0])
+    np.testing.assert_allclose(x[0, 5:10], [0, 0, 0, 1, 0])
+    np.testing.assert_allclose(x[0, 10:], [0, 1, 0, 0.05])
+    # user 1 is at step 0: only the start flag
+    np.testing.assert_allclose(x[1], np.r_[np.zeros(12), 1, 0])
+
+
+def test_encode_history_start_token_and_rows():
+    h = _history(3)
+    x = R.encode_history(h, TINY)
+    assert x.shape == (4, TINY.input_dim)
+    assert x[0, -2] == 1 and x[1:, -2].sum() == 0
+    np.testing.assert_allclose(x[1:, :5].sum(axis=1), 2.0)  # two shown docs per step
+    np.testing.assert_allclose(x[1:, 10], (h["clicked"] < 0).astype(float))
+    assert R.encode_history(None, TINY).shape == (1, TINY.input_dim)
+
+
+# ------------------------------------------------------------------ slates
+
+
+def test_slate_log_prob_sums_to_one_over_ordered_slates():
+    logits = np.array([[0.3, -1.0, 2.0, 0.5, 0.0]], np.float32)
+    slates = np.array(list(itertools.permutations(range(5), 2)))
+    lp = R.slate_log_prob(np.repeat(logits, len(slates), 0), slates).numpy()
+    assert np.exp(lp).sum() == pytest.approx(1.0, abs=1e-5)
+    # first factor is the softmax
+    p = np.exp(logits[0]) / np.exp(logits[0]).sum()
+    i, j = 2, 0
+    expected = p[i] * p[j] / (1 - p[i])
+    got = np.exp(R.slate_log_prob(logits, np.array([[i, j]])).numpy()[0])
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_gumbel_top_k_matches_plackett_luce():
+    rng = np.random.default_rng(0)
+    logits = np.array([0.3, -1.0, 2.0, 0.5])
+    s = R.gumbel_top_k(np.tile(logits, (40000, 1)), 2, rng)
+    assert all(len(set(row)) == 2 for row in s[:200])
+    slates = list(itertools.permutations(range(4), 2))
+    lp = R.slate_log_prob(np.tile(logits, (len(slates), 1)).astype(np.float32), np.array(slates)).numpy()
+    codes = s[:, 0] * 4 + s[:, 1]
+    for (a, b), p in zip(slates, np.exp(lp)):
+        freq = np.mean(codes == a * 4 + b)
+        assert abs(freq - p) < 4 * np.sqrt(p * (1 - p) / len(s)) + 1e-3
+
+
+def test_greedy_top_k_and_k_validation():
+    assert R.greedy_top_k(np.array([[0.1, 3.0, 2.0, -1.0]]), 3).tolist() == [[1, 2, 0]]
+    with pytest.raises(ValueError, match="k"):
+        R.greedy_top_k(np.zeros((1, 3)), 4)
+    with pytest.raises(ValueError, match="k"):
+        R.gumbel_top_k(np.zeros((1, 3)), 0, np.random.default_rng(0))
+
+
+# ------------------------------------------------------------------ returns and loss
+
+
+def test_discounted_returns_respects_mask():
+    r = np.array([[1.0, 2.0, 3.0, 99.0]])
+    m = np.array([[1.0, 1.0, 1.0, 0.0]])
+    g = R.discounted_returns(r, m, 0.5)
+    np.testing.assert_allclose(g, [[1 + 0.5 * 2 + 0.25 * 3, 2 + 0.5 * 3, 3, 0]])
+
+
+def test_timestep_mean_baseline_ignores_finished_users():
+    g = np.array([[10.0, 4.0], [2.0, 100.0]])
+    m = np.array([[1.0, 1.0], [1.0, 0.0]])
+    np.testing.assert_allclose(R.timestep_mean_baseline(g, m).numpy(), [6.0, 4.0])
+
+
+@pytest.mark.parametrize("baseline", R.BASELINES)
+def test_loss_ignores_masked_steps(baseline):
+    import tensorflow as tf
+
+    b = R.synthetic_batch(TINY, 6, 5, n_candidates=6, seed=3)
+    rng = np.random.default_rng(0)
+    logits = tf.constant(rng.normal(size=(6, 5, 6)).astype(np.float32))
+    values = tf.constant(rng.normal(size=(6, 5)).astype(np.float32))
+    out1 = R.reinforce_loss(logits, values, b["slates"], b["returns"], b["mask"], baseline=baseline,
+                            entropy_coef=0.1)
+    junk = np.where(b["mask"][..., None] > 0, 0.0, 50.0).astype(np.float32)
+    ret2 = np.where(b["mask"] > 0, b["returns"], 1e4)
+    out2 = R.reinforce_loss(logits + junk, values + junk[..., 0], b["slates"], ret2, b["mask"],
+                            baseline=baseline, entropy_coef=0.1)
+    for key in ("loss", "policy_loss", "entropy", "value_loss"):
+        assert float(out1[key]) == pytest.approx(float(out2[key]), rel=1e-5, abs=1e-6)
+
+
+def test_loss_gradient_is_reinforce_without_baseline():
+    import tensorflow as tf
+
+    logits = tf.Variable(np.array([[[0.2, -0.3, 1.0]]], np.float32))
+    slates = np.array([[[2, 0]]])
+    g = np.array([[3.0]], np.float32)
+    with tf.GradientTape() as tape:
+        out = R.reinforce_loss(logits, tf.zeros((1, 1)), slates, g, np.ones((1, 1)), baseline="none",
+                               normalize=False, value_coef=0.0)
+    grad = tape.gradient(out["loss"], logits).numpy()
+    with tf.GradientTape() as tape:
+        lp = R.slate_log_prob(logits, slates)
+    expected = -3.0 * tape.gradient(lp, logits).numpy()
+    np.testing.assert_allclose(grad, expected, rtol=1e-5)
+
+
+def test_bad_baseline_and_configs_raise():
+    with pytest.raises(ValueError, match="baseline"):
+        R.reinforce_loss(np.zeros((1, 1, 3)), np.zeros((1, 1)), np.zeros((1, 1, 2), int), np.zeros((1, 1)),
+                         np.ones((1, 1)), baseline="median")
+    with pytest.raises(ValueError, match="gamma"):
+        R.TrainConfig(gamma=1.5).validate()
+    with pytest.raises(ValueError, match="baseline"):
+        R.TrainConfig(baseline="x").validate()
+    with pytest.raises(ValueError, match="hidden"):
+        R.AgentConfig(hidden=0).validate()
+    with pytest.raises(ValueError, match="n_features"):
+        R.AgentConfig(n_topics=5, n_features=3).validate()
+
+
+def test_training_step_raises_logprob_of_good_slates():
+    """A few compiled steps on one batch move probability toward positive-advantage slates."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    b = R.synthetic_batch(TINY, 32, 6, n_candidates=6, seed=0)
+    # reward: 1 when the first shown document is of cluster 0, else 0 (advantage > 0 there)
+    first_cluster = np.take_along_axis(b["candidates"][..., :5].argmax(-1), b["slates"][..., :1], -1)[..., 0]
+    good = (first_cluster == 0).astype(np.float32)
+    b["returns"] = good * b["mask"]
+    model = R.PolicyNetwork(**vars(TINY))
+    trainer = R.ReinforceTrainer(model, R.TrainConfig(lr=0.05, entropy_coef=0.0, gamma=0.0))
+
+    def mean_logp_good():
+        out = model({"history": b["history"], "candidates": b["candidates"]})
+        lp = R.slate_log_prob(out["logits"], b["slates"]).numpy()
+        sel = (good > 0) & (b["mask"] > 0)
+        return lp[sel].mean()
+
+    before = mean_logp_good()
+    for _ in range(10):
+        stats = trainer.step(b)
+    assert np.isfinite(stats["loss"])
+    assert mean_logp_good() > before + 0.3
+
+
+def test_compiled_and_eager_steps_agree():
+    import keras
+
+    b = R.synthetic_batch(TINY, 8, 4, n_candidates=6, seed=2)
+    outs = []
+    for compiled in (True, False):
+        keras.utils.set_random_seed(1)
+        model = R.PolicyNetwork(**vars(TINY))
+        trainer = R.ReinforceTrainer(model, R.TrainConfig(), compiled=compiled)
+        outs.append([trainer.step(b)["loss"] for _ in range(3)])
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------ agent and serving
+
+
+class _FakeEnv:
+    """Minimal observation generator (random candidates and clicks) for interface tests."""
+
+    def __init__(self, b, n=6, t=5, seed=0):
+        self.rng = np.random.default_rng(seed)
+        self.b, self.n, self.t = b, n, t
+
+    def obs(self, clicked=None):
+        cl = self.rng.integers(0, self.t, size=(self.b, self.n))
+        clicked = np.full(self.b, -1) if clicked is None else clicked
+        return {"candidate_features": np.eye(self.t, dtype=np.float32)[cl], "candidate_clusters": cl,
+                "clicked": clicked, "clicked_cluster": np.full(self.b, -1),
+                "watch_time": 4.0 * (clicked >= 0), "active": np.ones(self.b, bool)}
+
+
+@pytest.mark.parametrize("config", [TINY, TINY_NOSTATS], ids=["stats", "no-stats"])
+def test_numpy_act_matches_tensorflow_and_recommend(config):
+    import tensorflow as tf
+
+    agent = R.ReinforceAgent(config)
+    env = _FakeEnv(3)
+    agent.reset(3)
+    h = np.zeros((3, TINY.hidden), np.float32)
+    obs = env.obs()
+    shown_hist, clicks = [], []
+    for t in range(4):
+        slates = agent.act(obs, env)
+        assert slates.shape == (3, 2) and all(len(set(r)) == 2 for r in slates)
+        h2, lg = agent._tf_step(tf.constant(agent.last_input), tf.constant(h),
+                                tf.constant(agent.last_candidates))
+        h = h2.numpy()
+        np.testing.assert_allclose(agent.last_logits, lg.numpy(), atol=1e-4)
+        shown_hist.append(np.take_along_axis(obs["candidate_clusters"], slates, 1)[0])
+        c = env.rng.integers(-1, 2, size=3)
+        clicks.append(c[0])
+        obs = env.obs(c)
+    # the serving path sees the same history for user 0 and gives the same ranking
+    history = {"shown_clusters": np.array(shown_hist), "clicked": np.array(clicks),
+               "watch_time": [4.0 * (c >= 0) for c in clicks]}
+    agent.act(obs, env)
+    idx, scores = agent.recommend(history, obs["candidate_features"][0], k=2)
+    np.testing.assert_array_equal(idx, np.argsort(-agent.last_logits[0], kind="stable")[:2])
+    assert np.all(np.diff(scores) <= 0) and 0 < scores.sum() <= 1
+
+
+def test_recommend_validation():
+    agent = R.ReinforceAgent(TINY)
+    cand = _candidates()
+    idx, scores = agent.recommend(_history(), cand, 3)
+    assert idx.shape == (3,) and len(set(idx.tolist())) == 3
+    with pytest.raises(ValueError, match="k"):
+        agent.recommend(_history(), cand, 7)
+    with pytest.raises(ValueError, match="candidates"):
+        agent.recommend(_history(), cand[:, :3], 2)
+    bad = _history()
+    bad["shown_clusters"] = bad["shown_clusters"] + 10
+    with pytest.raises(ValueError, match="shown_clusters"):
+        agent.recommend(bad, cand, 2)
+    bad = _history()
+    bad["clicked"] = bad["clicked"][:-1]
+    with pytest.raises(ValueError, match="clicked"):
+        agent.recommend(bad, cand, 2)
+    bad = _history()
+    bad["clicked"] = np.full(4, 5)
+    with pytest.raises(ValueError, match="clicked"):
+        agent.recommend(bad, cand, 2)
+    bad = _history()
+    bad["watch_time"] = np.full(4, np.nan)
+    with pytest.raises(ValueError, match="watch_time"):
+        agent.recommend(bad, cand, 2)
+    with pytest.raises(ValueError, match="missing"):
+        agent.recommend({"clicked": [0]}, cand, 2)
+    with pytest.raises(ValueError, match="history"):
+        agent.recommend([[1, 2]], cand, 2)
+    with pytest.raises(ValueError):
+        agent.recommend({"shown_clusters": [[1, 2], [3]], "clicked": [0, 1], "watch_time": [4, 4]}, cand, 2)
+    with pytest.raises(ValueError, match="batch_size"):
+        agent.reset(0)
+
+
+def test_save_load_identical_and_config_mismatch(tmp_path):
+    import keras
+
+    agent = R.ReinforceAgent(TINY)
+    path = agent.save(tmp_path / "agent.keras")
+    loaded = R.ReinforceAgent.load(path, expected=TINY)
+    for seed in range(3):
+        h, c = _history(5, seed=seed), _candidates(seed=seed)
+        a, b = agent.recommend(h, c, 3), loaded.recommend(h, c, 3)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    with pytest.raises(ValueError, match="expected"):
+        R.ReinforceAgent.load(path, expected=replace(TINY, hidden=16))
+    with pytest.raises(ValueError, match="not a file"):
+        R.ReinforceAgent.load(tmp_path / "missing.keras")
+    with pytest.raises(ValueError, match=".keras"):
+        agent.save(tmp_path / "agent.h5")
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(ValueError, match="PolicyNetwork"):
+        R.ReinforceAgent.load(tmp_path / "other.keras")
+
+
+def test_act_rejects_observations_from_another_configuration():
+    agent = R.ReinforceAgent(TINY)
+    agent.reset(2)
+    obs = _FakeEnv(2, t=7).obs()  # 7 features, the model expects 5
+    with pytest.raises(ValueError, match="candidate_features"):
+        agent.act(obs)
+
+
+def test_history_free_control_ignores_responses():
+    agent = R.ReinforceAgent(replace(TINY, use_history=False))
+    p1 = agent.cluster_preferences(_history(6, seed=0))
+    p2 = agent.cluster_preferences(_history(6, seed=1))
+    np.testing.assert_allclose(p1, p2, atol=1e-6)
+    full = R.ReinforceAgent(TINY)
+    assert np.abs(full.cluster_preferences(_history(6, seed=0))
+                  - full.cluster_preferences(_history(6, seed=1))).max() > 1e-4
+
+
+def test_step_throughput_reports_both_modes():
+    out = R.step_throughput(batch_size=8, length=4, n_steps=2, agent_config=TINY)
+    assert set(out) == {"compiled", "eager", "ratio"} and out["ratio"] > 0  # no wall-clock target
+
+
+def test_cluster_statistics_hand_computed():
+    st = R.cluster_statistics(np.array([[0.0, 2.0, 6.0]]), np.array([[0.0, 1.0, 6.0]]))
+    np.testing.assert_allclose(st[0, :, 0], [0.0, 5 * 1.6 / 5 - 1, 5 * 6.6 / 9 - 1], rtol=1e-6)
+    np.testing.assert_allclose(st[0, :, 1], [0.0, 2 / 6, 6 / 10])
+    h = {"shown_clusters": np.array([[1, 2], [1, 3]]), "clicked": np.array([0, -1]), "watch_time": [4.0, 0.0]}
+    shows, clicks = R._history_counts(h, 5)
+    np.testing.assert_allclose(shows[-1], [0, 2, 1, 1, 0])
+    np.testing.assert_allclose(clicks[-1], [0, 1, 0, 0, 0])
+    np.testing.assert_allclose(shows[0], 0)
+
+
+# ------------------------------------------------------------------ notebook-06 plot helpers
+
+
+def test_notebook06_plot_helpers_validate_and_draw():
+    import matplotlib.pyplot as plt
+
+    from rlrec_helpers import plotting
+
+    ax = plotting.plot_distributions({"a": np.arange(10), "b": np.arange(5, 20)}, xlabel="session length (steps)")
+    assert ax.get_xlabel() == "session length (steps)" and len(ax.patches) == 2
+    with pytest.raises(ValueError, match="non-empty"):
+        plotting.plot_distributions({"a": []}, xlabel="x")
+    a, b = plotting.plot_preference_tracking(np.zeros((6, 4)), np.ones((6, 4)), [0, 2])
+    assert len(a.lines) == 2 and b.get_ylabel().startswith("true interest")
+    with pytest.raises(ValueError, match="implied"):
+        plotting.plot_preference_tracking(np.zeros((6, 4)), np.zeros((5, 4)), [0])
+    plt.close("all")
+
+
+def test_preference_interest_correlation_on_a_constructed_trace():
+    rng = np.random.default_rng(0)
+    u = rng.uniform(-1, 1, size=(50, 1, 6)).repeat(8, axis=1)
+    pref = np.zeros((50, 8, 6))
+    pref[:, 4:] = 2.0 * u[:, 4:] + 1.0  # the encoder "learns" the interests from step 4 on
+    trace = {"preferences": pref, "interests": u, "mask": np.ones((50, 8), bool)}
+    corr = R.preference_interest_correlation(trace, max_steps=8)
+    assert np.isnan(corr[0]) and np.all(np.isnan(corr[1:4]))  # no change yet: undefined
+    np.testing.assert_allclose(corr[4:], 1.0, atol=1e-9)
