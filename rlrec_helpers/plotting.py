@@ -146,3 +146,198 @@ def plot_bars_with_ci(
     if title:
         ax.set_title(title)
     return ax
+
+
+# --- notebook 07: off-policy learning and evaluation ---
+
+
+def plot_policy_distributions(
+    policies: Mapping[str, np.ndarray],
+    *,
+    xlabel: str,
+    ylabel: str,
+    item_labels: Sequence[str] | None = None,
+    title: str | None = None,
+    ax=None,
+):
+    """Grouped bars: one group per item, one bar per policy (name -> (A,) probabilities)."""
+    _require_labels(xlabel, ylabel)
+    names = list(policies)
+    mats = [np.asarray(policies[n], dtype=float) for n in names]
+    n_items = mats[0].shape[0]
+    if any(m.shape != (n_items,) for m in mats):
+        raise ValueError("every policy must be a 1-D array of the same length")
+    labels = list(item_labels) if item_labels is not None else [str(i + 1) for i in range(n_items)]
+    ax = _axes(ax)
+    width = 0.8 / len(names)
+    xs = np.arange(n_items)
+    for j, (name, m) in enumerate(zip(names, mats)):
+        ax.bar(xs + (j - (len(names) - 1) / 2) * width, m, width=width, label=name)
+    ax.set_xticks(xs)
+    ax.set_xticklabels(labels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_estimates_vs_truth(
+    names: Sequence[str],
+    cis: Sequence,
+    truth: float,
+    *,
+    xlabel: str,
+    ylabel: str,
+    truth_label: str = "ground truth",
+    title: str | None = None,
+    ax=None,
+):
+    """Point estimates with CI bars (objects with mean/low/high) and a dashed truth line."""
+    ax = plot_bars_with_ci(names, [c.mean for c in cis], [c.low for c in cis],
+                           [c.high for c in cis], xlabel=xlabel, ylabel=ylabel, title=title, ax=ax)
+    ax.axhline(truth, linestyle="--", color="0.3", linewidth=1.2, label=truth_label)
+    ax.legend(fontsize="small")
+    return ax
+
+
+# --- notebook 03: policy gradient worked example ---
+
+
+def plot_ascent_history(
+    history: Mapping[str, np.ndarray],
+    *,
+    title: str | None = None,
+    state_labels: Sequence[str] | None = None,
+    action_labels: Sequence[str] | None = None,
+):
+    """Two panels for one gradient-ascent run: J(θ_k) over iterations, and the final π(a|s).
+
+    Args:
+        history: the dict returned by ``policy_gradient.gradient_ascent`` (keys ``J``, ``policy``).
+    Returns:
+        The two ``Axes`` (left: J curve, right: final policy heatmap).
+    """
+    js = np.asarray(history["J"], dtype=float)
+    policy = np.asarray(history["policy"], dtype=float)[-1]
+    n_states, n_actions = policy.shape
+    rows = list(state_labels) if state_labels is not None else [f"s{i + 1}" for i in range(n_states)]
+    cols = list(action_labels) if action_labels is not None else [f"e{j + 1}" for j in range(n_actions)]
+    fig, (ax_j, ax_pi) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
+    ax_j.plot(np.arange(js.size), js)
+    ax_j.set_xlabel("iteration k")
+    ax_j.set_ylabel("J(θ_k) (expected reward per step)")
+    ax_j.set_ylim(-0.02, 1.02)
+    plot_heatmap(policy, row_labels=rows, col_labels=cols, xlabel="action a", ylabel="state s",
+                 title=f"final π(a|s), J = {js[-1]:.4f}", ax=ax_pi, cbar_label="probability")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return ax_j, ax_pi
+
+
+# --- notebook 06: REINFORCE recommender ---
+
+
+def plot_distributions(
+    samples: Mapping[str, np.ndarray],
+    *,
+    xlabel: str,
+    ylabel: str = "share of sessions",
+    bins: int = 30,
+    title: str | None = None,
+    ax=None,
+):
+    """Overlaid step histograms (normalised to shares) of 1-D samples, e.g. session lengths."""
+    _require_labels(xlabel, ylabel)
+    arrays = {k: np.asarray(v, dtype=float).ravel() for k, v in samples.items()}
+    if not arrays or any(a.size == 0 for a in arrays.values()):
+        raise ValueError("samples must map names to non-empty arrays")
+    lo = min(a.min() for a in arrays.values())
+    hi = max(a.max() for a in arrays.values())
+    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
+    ax = _axes(ax)
+    for name, a in arrays.items():
+        ax.hist(a, bins=edges, weights=np.full(a.size, 1.0 / a.size), histtype="step",
+                linewidth=1.6, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_preference_tracking(
+    implied: np.ndarray,
+    interests: np.ndarray,
+    clusters: Sequence[int],
+    *,
+    xlabel: str = "session step",
+    title: str | None = None,
+):
+    """Two panels over one session: the encoder's implied preference per cluster (left) and
+    the user's true (privileged) interest in the same clusters (right).
+
+    Args:
+        implied: (L, T) implied per-cluster logits; interests: (L, T) true interests in [-1, 1].
+        clusters: which clusters to draw (one line each, same colour in both panels).
+    Returns:
+        The two axes.
+    """
+    implied = np.asarray(implied, dtype=float)
+    interests = np.asarray(interests, dtype=float)
+    if implied.shape != interests.shape or implied.ndim != 2:
+        raise ValueError(f"implied and interests must both be (L, T), got {implied.shape} and {interests.shape}")
+    fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
+    steps = np.arange(implied.shape[0])
+    for c in clusters:
+        (line,) = ax_a.plot(steps, implied[:, c] - implied[0, c], label=f"cluster {c}")
+        ax_b.plot(steps, interests[:, c], color=line.get_color(), label=f"cluster {c}")
+    ax_a.set_xlabel(xlabel)
+    ax_a.set_ylabel("implied preference change (logit)")
+    ax_a.set_title("what the encoder inferred")
+    ax_b.set_xlabel(xlabel)
+    ax_b.set_ylabel("true interest (privileged)")
+    ax_b.set_title("the user's hidden interests")
+    ax_b.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return ax_a, ax_b
+
+
+# --- notebook 02: bandits ---
+
+
+def plot_regret_curves(
+    curves: Mapping[str, np.ndarray],
+    *,
+    reference_curves: Mapping[str, np.ndarray] | None = None,
+    xlabel: str = "step t (recommendations)",
+    ylabel: str = "cumulative pseudo-regret (clicks)",
+    title: str | None = None,
+    ax=None,
+    n_points: int = 400,
+):
+    """Cumulative regret per policy (mean and 95% band over runs) plus dashed reference curves.
+
+    Args:
+        curves: name -> (n_runs, T) cumulative regret, one row per seed.
+        reference_curves: name -> (T,) curve drawn dashed (e.g. the Lai–Robbins C·ln t).
+        n_points: at most this many evenly spaced steps are drawn (keeps figures light).
+    """
+    _require_labels(xlabel, ylabel)
+    first = np.asarray(next(iter(curves.values())))
+    T = first.shape[-1]
+    idx = np.unique(np.linspace(0, T - 1, min(n_points, T)).astype(int))
+    ax = plot_learning_curves({k: np.asarray(v)[..., idx] for k, v in curves.items()},
+                              x=idx + 1, xlabel=xlabel, ylabel=ylabel, title=title, ax=ax)
+    for name, ref in (reference_curves or {}).items():
+        ref = np.asarray(ref, dtype=float)
+        if ref.shape != (T,):
+            raise ValueError(f"reference curve {name!r} must have shape ({T},), got {ref.shape}")
+        ax.plot(idx + 1, ref[idx], linestyle="--", color="0.3", linewidth=1.2, label=name)
+    ax.legend(fontsize="small")
+    return ax

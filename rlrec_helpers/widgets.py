@@ -26,3 +26,144 @@ def _interactive(fn, **controls):
 
 def _show_figure() -> None:
     plt.show()
+
+
+# --- notebook 07: off-policy correction ---
+
+
+def chen_simulation_widget():
+    """Sliders over Chen et al.'s simulations: correction, K and step size -> final policy.
+
+    Wraps :func:`rlrec_helpers.ope.chen_summary`.
+    """
+    from rlrec_helpers.ope import CORRECTIONS, chen_summary
+    from rlrec_helpers.plotting import plot_policy_distributions
+
+    def show(sim=2, correction="topk", k=2, lr=0.2):
+        out = chen_summary(sim, correction, k=k, lr=lr, n_steps=3000)
+        print(f"expected reward of one draw: {out['expected_reward']:.4f}; "
+              f"expected reward of a {k}-draw slate: {out['slate_reward']:.4f}")
+        plot_policy_distributions({correction: out["pi"]}, xlabel="item", ylabel="π(item)",
+                                  title=f"simulation {sim} after 3000 exact gradient steps")
+        _show_figure()
+
+    return _interactive(
+        show,
+        sim=widgets.Dropdown(options=[1, 2], value=2, description="simulation"),
+        correction=widgets.Dropdown(options=list(CORRECTIONS), value="topk", description="correction"),
+        k=widgets.IntSlider(value=2, min=1, max=5, description="K"),
+        lr=widgets.FloatLogSlider(value=0.2, base=10, min=-2, max=0.5, step=0.1, description="step size"),
+    )
+
+
+# --- notebook 03: policy gradient worked example ---
+
+
+def show_worked_example(alpha: float = 1.0, feature_map: str = "bias", reading: str = "diagonal",
+                        n_iters: int = 300) -> float:
+    """Run exact gradient ascent on the §4.3 task, print the final J and draw it; return final J.
+
+    Wraps :func:`rlrec_helpers.policy_gradient.worked_example_run` and
+    :func:`rlrec_helpers.plotting.plot_ascent_history`.
+    """
+    import numpy as np
+
+    from rlrec_helpers.plotting import plot_ascent_history
+    from rlrec_helpers.policy_gradient import worked_example_run
+
+    hist = worked_example_run(alpha, feature_map, reading, n_iters=n_iters)
+    drops = int((np.diff(hist["J"]) < -1e-9).sum())
+    print(f"alpha={alpha:.4g}, features={feature_map}, reading={reading}: "
+          f"J0={hist['J'][0]:.4f}, J{n_iters}={hist['J'][-1]:.4f}, steps where J fell: {drops}")
+    plot_ascent_history(hist, title=f"α = {alpha:.3g}, features = {feature_map}, reading = {reading}")
+    _show_figure()
+    return float(hist["J"][-1])
+
+
+def worked_example_widget():
+    """Controls for α (log scale), the feature map and the reward reading of §4.3."""
+    from rlrec_helpers.policy_gradient import FEATURE_MAPS, READINGS
+
+    return _interactive(
+        show_worked_example,
+        alpha=widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=1.7, step=0.05, description="α"),
+        feature_map=widgets.Dropdown(options=["none", *FEATURE_MAPS], value="bias", description="features"),
+        reading=widgets.Dropdown(options=list(READINGS), value="diagonal", description="reading"),
+        n_iters=widgets.fixed(300),
+    )
+
+
+# --- notebook 06: REINFORCE recommender ---
+
+
+def reinforce_widget(preset: str = "default"):
+    """Sliders for γ, the entropy weight and the slate size: retrain a small agent live and
+    compare it with quality-greedy and the shipped pre-trained agent.
+
+    Wraps :func:`rlrec_helpers.agents.reinforce.retrain_and_compare`.
+    """
+    from rlrec_helpers.agents.reinforce import retrain_and_compare
+    from rlrec_helpers.plotting import plot_learning_curves
+
+    def show(gamma=0.99, entropy_coef=0.01, slate_size=3, n_iters=20):
+        out = retrain_and_compare(preset, gamma=gamma, entropy_coef=entropy_coef,
+                                  slate_size=slate_size, n_iters=n_iters)
+        refs = {"quality-greedy (privileged)": out["quality_greedy"]}
+        if out["pretrained"] is not None:
+            refs["shipped pre-trained agent"] = out["pretrained"]
+        print(f"small agent: {out['trained']:.4f}; quality-greedy: {out['quality_greedy']:.4f}; "
+              f"pre-trained: {'n/a' if out['pretrained'] is None else format(out['pretrained'], '.4f')}")
+        h = out["history"]
+        plot_learning_curves({"training return (sampled slates)": h["return"]}, x=h["env_steps"],
+                             xlabel="environment steps (user-steps)", ylabel="return (minutes)",
+                             references=refs, title=f"{preset}: γ={gamma}, entropy {entropy_coef}, K={slate_size}")
+        _show_figure()
+
+    return _interactive(
+        show,
+        gamma=widgets.FloatSlider(value=0.99, min=0.8, max=1.0, step=0.01, description="γ"),
+        entropy_coef=widgets.FloatLogSlider(value=0.01, base=10, min=-4, max=-0.5, step=0.25,
+                                            description="entropy"),
+        slate_size=widgets.IntSlider(value=3, min=1, max=6, description="slate size"),
+        n_iters=widgets.IntSlider(value=20, min=5, max=80, step=5, description="iterations"),
+    )
+
+
+# --- notebook 02: bandits ---
+
+
+def show_bandit_comparison(epsilon: float = 0.1, n_arms: int = 10, gap: float = 0.1,
+                           horizon: int = 2000, n_runs: int = 20, seed: int = 0) -> dict:
+    """Regret of greedy, ε-greedy, UCB1 and Thompson sampling on a Bernoulli testbed
+    (best arm 0.5, the others 0.5 − gap): print the final regrets and draw the curves.
+
+    Wraps :func:`rlrec_helpers.bandits.compare_on_testbed` and
+    :func:`rlrec_helpers.plotting.plot_regret_curves`; returns name -> mean final regret.
+    """
+    from rlrec_helpers.bandits import compare_on_testbed
+    from rlrec_helpers.plotting import plot_regret_curves
+
+    out = compare_on_testbed(epsilon=epsilon, n_arms=n_arms, gap=gap, horizon=horizon,
+                             n_runs=n_runs, seed=seed)
+    finals = {name: float(c[:, -1].mean()) for name, c in out["curves"].items()}
+    print(f"{n_arms} arms, gap {gap:.3g}, ε = {epsilon:.3g}, T = {horizon}, {n_runs} runs; "
+          f"Lai–Robbins C·ln T = {out['lai_robbins'][-1]:.1f}")
+    for name, value in finals.items():
+        print(f"  {name:<28} mean regret(T) = {value:.1f}")
+    plot_regret_curves(out["curves"], reference_curves={"Lai–Robbins C·ln t": out["lai_robbins"]},
+                       title=f"{n_arms} arms, gap {gap:.3g}, ε = {epsilon:.3g}")
+    _show_figure()
+    return finals
+
+
+def bandit_regret_widget():
+    """Sliders for ε, the number of arms and the gap; redraws the regret curves."""
+    return _interactive(
+        show_bandit_comparison,
+        epsilon=widgets.FloatSlider(value=0.1, min=0.0, max=0.5, step=0.01, description="ε"),
+        n_arms=widgets.IntSlider(value=10, min=2, max=50, description="arms"),
+        gap=widgets.FloatSlider(value=0.1, min=0.01, max=0.5, step=0.01, description="gap"),
+        horizon=widgets.fixed(2000),
+        n_runs=widgets.fixed(20),
+        seed=widgets.fixed(0),
+    )
