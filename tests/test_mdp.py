@@ -1,0 +1,82 @@
+"""Tests for rlrec_helpers.mdp: DP solvers agree, TD control reaches the DP optimum, bad input fails."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from rlrec_helpers import mdp as M
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return M.recommendation_mdp()
+
+
+def test_recommendation_mdp_is_valid_and_documented(rec):
+    assert rec.P.shape == (4, 3, 4) and rec.R.shape == (4, 3)
+    np.testing.assert_allclose(rec.P.sum(axis=2), 1.0)
+    assert M.recommendation_mdp.__doc__ and "churn" in M.recommendation_mdp.__doc__.lower()
+
+
+def test_policy_iteration_and_value_iteration_agree(rec):
+    pi = M.policy_iteration(rec)
+    vi = M.value_iteration(rec, tol=1e-12)
+    np.testing.assert_array_equal(pi.policy, vi.policy)
+    np.testing.assert_allclose(pi.V, vi.V, atol=1e-8)
+
+
+def test_exact_solve_equals_iterative(rec):
+    policy = M.myopic_policy(rec)
+    exact = M.evaluate_policy_exact(rec, policy)
+    iterative = M.evaluate_policy_iterative(rec, policy, tol=1e-12)
+    np.testing.assert_allclose(exact, iterative, atol=1e-8)
+
+
+def test_optimal_policy_beats_myopic_in_the_long_run(rec):
+    opt = M.policy_iteration(rec)
+    myopic_v = M.evaluate_policy_exact(rec, M.myopic_policy(rec))
+    assert np.all(opt.V >= myopic_v - 1e-9)
+    assert np.any(opt.V > myopic_v + 1e-3), "the lesson needs myopic to be suboptimal"
+
+
+def test_q_learning_converges_to_dp_optimum(rec):
+    opt = M.policy_iteration(rec)
+    Q, hist = M.q_learning(rec, n_episodes=3000, alpha=0.5, alpha_power=0.6, epsilon=0.2, rng=0)
+    live = [s for s in range(rec.P.shape[0]) if not np.allclose(opt.Q[s], 0)]
+    np.testing.assert_array_equal(M.greedy_policy(Q)[live], opt.policy[live])
+    assert np.max(np.abs(Q[live] - opt.Q[live])) / np.max(np.abs(opt.Q)) < 0.15
+
+
+def test_sarsa_learns_a_good_policy(rec):
+    opt = M.policy_iteration(rec)
+    Q, _ = M.sarsa(rec, n_episodes=3000, alpha=0.5, alpha_power=0.6, epsilon=0.1, rng=1)
+    v = M.evaluate_policy_exact(rec, M.greedy_policy(Q))
+    assert np.all(v >= 0.9 * opt.V - 1e-9)
+
+
+def test_discounted_return():
+    assert M.discounted_return([1.0, 1.0, 1.0], 0.5) == pytest.approx(1.75)
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        (dict(P=np.full((2, 1, 2), 0.6), R=np.zeros((2, 1)), gamma=0.9), "P"),
+        (dict(P=np.full((2, 1, 2), 0.5), R=np.zeros((3, 1)), gamma=0.9), "R"),
+        (dict(P=np.full((2, 1, 2), 0.5), R=np.zeros((2, 1)), gamma=1.5), "gamma"),
+        (dict(P=np.full((2, 1, 3), 1 / 3), R=np.zeros((2, 1)), gamma=0.9), "P"),
+    ],
+)
+def test_bad_input_is_rejected(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        M.TabularMDP(**kwargs)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_states=st.integers(1, 6), n_actions=st.integers(1, 4), seed=st.integers(0, 10_000),
+       gamma=st.floats(0.0, 0.95))
+def test_pi_equals_vi_on_random_mdps(n_states, n_actions, seed, gamma):
+    mdp = M.random_mdp(n_states, n_actions, gamma=gamma, rng=seed)
+    pi = M.policy_iteration(mdp)
+    vi = M.value_iteration(mdp, tol=1e-12)
+    np.testing.assert_allclose(pi.V, vi.V, atol=1e-6)
