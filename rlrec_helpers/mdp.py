@@ -635,7 +635,7 @@ def recommendation_mdp(gamma: float = 0.9) -> TabularMDP:
     Expected reward R[s, a] (minutes per visit)::
 
                    popular  niche  fresh
-        new            6      2      4
+        new            6      2      3
         engaged       10      7      8
         bored          4      2      3
         churned        0      0      0
@@ -647,7 +647,7 @@ def recommendation_mdp(gamma: float = 0.9) -> TabularMDP:
         new,     fresh     0    0.70  0.10  0.20
         engaged, popular   0    0.40  0.50  0.10
         engaged, niche     0    0.85  0.10  0.05
-        engaged, fresh     0    0.75  0.20  0.05
+        engaged, fresh     0    0.60  0.30  0.10
         bored,   popular   0    0.05  0.55  0.40
         bored,   niche     0    0.20  0.45  0.35
         bored,   fresh     0    0.50  0.30  0.20
@@ -662,15 +662,36 @@ def recommendation_mdp(gamma: float = 0.9) -> TabularMDP:
     """
     S, A = len(RECOMMENDATION_STATES), len(RECOMMENDATION_ACTIONS)
     R = np.array([
-        [6.0, 2.0, 4.0],
+        [6.0, 2.0, 3.0],
         [10.0, 7.0, 8.0],
         [4.0, 2.0, 3.0],
         [0.0, 0.0, 0.0],
     ])
     P = np.zeros((S, A, S))
     P[0] = [[0, 0.50, 0.40, 0.10], [0, 0.30, 0.20, 0.50], [0, 0.70, 0.10, 0.20]]
-    P[1] = [[0, 0.40, 0.50, 0.10], [0, 0.85, 0.10, 0.05], [0, 0.75, 0.20, 0.05]]
+    P[1] = [[0, 0.40, 0.50, 0.10], [0, 0.85, 0.10, 0.05], [0, 0.60, 0.30, 0.10]]
     P[2] = [[0, 0.05, 0.55, 0.40], [0, 0.20, 0.45, 0.35], [0, 0.50, 0.30, 0.20]]
     P[3, :, 3] = 1.0
     return TabularMDP(P, R, gamma, states=RECOMMENDATION_STATES, actions=RECOMMENDATION_ACTIONS,
                       mu=np.array([1.0, 0.0, 0.0, 0.0]), reward_unit="minutes")
+
+
+def optimal_vs_myopic(gamma: float) -> dict:
+    """Solve the recommendation MDP at discount ``gamma`` and compare with the myopic policy.
+
+    Returns a dict with the optimal policy (action names per state), the optimal and myopic
+    state values V(s) (minutes of discounted watch time) and ``gain`` = V* - V_myopic.
+    ``gamma`` must lie in [0, 1).
+    """
+    if not 0.0 <= float(gamma) < 1.0:
+        raise ValueError(f"gamma must be in [0, 1) for an infinite-horizon comparison, got {gamma}")
+    mdp = recommendation_mdp(gamma=float(gamma))
+    opt = policy_iteration(mdp)
+    v_myopic = evaluate_policy_exact(mdp, myopic_policy(mdp))
+    return {
+        "states": mdp.states,
+        "optimal_policy": tuple(mdp.actions[a] for a in opt.policy),
+        "V_optimal": opt.V,
+        "V_myopic": v_myopic,
+        "gain": opt.V - v_myopic,
+    }

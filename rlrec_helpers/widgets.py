@@ -167,3 +167,24 @@ def bandit_regret_widget():
         n_runs=widgets.fixed(20),
         seed=widgets.fixed(0),
     )
+
+
+# --- notebook 01: RL basics (discount factor) ---
+def show_optimal_vs_myopic(gamma: float = 0.9) -> None:
+    """Print the optimal policy and V* vs V_myopic (minutes) of the recommendation MDP."""
+    from rlrec_helpers.mdp import optimal_vs_myopic
+
+    res = optimal_vs_myopic(gamma)
+    print(f"gamma = {gamma:.2f}")
+    print(f"{'state':<9}{'optimal action':<16}{'V* (min)':>10}{'V_myopic (min)':>16}{'gain':>8}")
+    for s, a, v, vm, g in zip(res["states"], res["optimal_policy"], res["V_optimal"],
+                              res["V_myopic"], res["gain"]):
+        print(f"{s:<9}{a:<16}{v:>10.2f}{vm:>16.2f}{g:>8.2f}")
+
+
+def gamma_widget():
+    """Slider for the discount factor gamma, redrawing :func:`show_optimal_vs_myopic`."""
+    return _interactive(
+        show_optimal_vs_myopic,
+        gamma=widgets.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="γ"),
+    )

@@ -80,3 +80,13 @@ def test_pi_equals_vi_on_random_mdps(n_states, n_actions, seed, gamma):
     pi = M.policy_iteration(mdp)
     vi = M.value_iteration(mdp, tol=1e-12)
     np.testing.assert_allclose(pi.V, vi.V, atol=1e-6)
+
+
+def test_optimal_vs_myopic_coincide_at_gamma_zero_and_split_later():
+    at0 = M.optimal_vs_myopic(0.0)
+    np.testing.assert_allclose(at0["gain"], 0.0, atol=1e-12)
+    at9 = M.optimal_vs_myopic(0.9)
+    assert at9["optimal_policy"][:3] == ("popular", "niche", "fresh")
+    assert at9["gain"][:3].min() > 0
+    with pytest.raises(ValueError, match="gamma"):
+        M.optimal_vs_myopic(1.0)
