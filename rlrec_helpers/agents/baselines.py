@@ -1,0 +1,196 @@
+"""Baseline slate policies behind the same interface as the REINFORCE agent.
+
+Every policy here implements the simulator's ``SlatePolicy`` protocol:
+``reset(batch_size)`` then, each step, ``act(obs, env) -> (B, K)`` distinct candidate indices.
+
+* ``RandomPolicy``, ``MyopicPolicy`` (highest true interest, *privileged*),
+  ``QualityGreedyPolicy`` (highest cluster-mean quality, *privileged*),
+  ``LongTermValuePolicy`` (the privileged long-term heuristic) and
+  ``InterestQualityBlendPolicy`` ("cluster quality + λ · interest", *privileged*) are the
+  simulator's reference policies, re-exported so that notebooks import every baseline from
+  one place.
+* :class:`LinUCBSlatePolicy` is a contextual bandit (``rlrec_helpers.bandits.LinUCB``, one
+  disjoint arm per topic cluster, one model per user). It learns each user's click rate per
+  cluster from the slates it shows and ranks candidates by the UCB index. It is **myopic by
+  design**: it maximises the next click, never the session.
+* :class:`EstimatedInterestBlendPolicy` is the blend with the interests *estimated* from
+  clicks (the history-based counterpart of the privileged blend).
+* :func:`history_free_control` builds the REINFORCE network with its history input switched
+  off (the control agent of notebook 06).
+
+The non-privileged policies (:class:`LinUCBSlatePolicy`, the REINFORCE agent) also serve one
+user with ``recommend(history, candidates, k) -> (indices, scores)``.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from rlrec_helpers.bandits import LinUCB
+from rlrec_helpers.simulator import (  # noqa: F401  (re-exported)
+    InterestQualityBlendPolicy,
+    LongTermValuePolicy,
+    MyopicPolicy,
+    QualityGreedyPolicy,
+    RandomPolicy,
+    evaluate,
+    get_preset,
+)
+
+#: Published best learned policy on the default environment (SlateQ, Ie et al. 2019).
+SLATEQ_REFERENCE_RETURN = 174.6
+
+
+class LinUCBSlatePolicy:
+    """Per-user LinUCB over topic clusters, ranking candidates by their cluster's UCB index.
+
+    Arms are the T clusters and the context is the constant 1, so each user's model is a
+    ridge estimate of their click rate per cluster plus ``alpha`` times its width
+    (Li et al. 2010, disjoint LinUCB). After every step each shown document is one update:
+    reward 1 if it was clicked, else 0.
+
+    Args:
+        n_topics: number of clusters T.
+        alpha: exploration weight (>= 0).
+        seed: random tie-breaking between equal indices.
+    """
+
+    def __init__(self, n_topics: int = 20, alpha: float = 0.5, seed: int = 0):
+        if isinstance(n_topics, bool) or not isinstance(n_topics, (int, np.integer)) or n_topics < 1:
+            raise ValueError(f"n_topics must be an integer >= 1, got {n_topics!r}")
+        if not alpha >= 0:
+            raise ValueError(f"alpha must be >= 0, got {alpha}")
+        self.n_topics, self.alpha, self.seed = int(n_topics), float(alpha), seed
+        self.rng = np.random.default_rng(seed)
+        self.reset(1)
+
+    def reset(self, batch_size: int) -> None:
+        self.bandit = LinUCB(self.n_topics, 1, alpha=self.alpha)
+        self.bandit.reset(int(batch_size))
+        self._ones = np.ones((int(batch_size), 1))
+        self._shown = None
+
+    def _update(self, shown: np.ndarray, clicked: np.ndarray) -> None:
+        for j in range(shown.shape[1]):
+            self.bandit.update(shown[:, j], (clicked == j).astype(float), context=self._ones)
+
+    def cluster_scores(self) -> np.ndarray:
+        """UCB index per user and cluster, (B, T)."""
+        return self.bandit.scores(self._ones)
+
+    def act(self, obs: Mapping[str, np.ndarray], env=None) -> np.ndarray:
+        clusters = np.asarray(obs["candidate_clusters"])
+        if clusters.shape[0] != self._ones.shape[0]:
+            raise ValueError(f"obs has {clusters.shape[0]} users but reset() was called with "
+                             f"{self._ones.shape[0]}")
+        if self._shown is not None:
+            self._update(self._shown, np.asarray(obs["clicked"]))
+        k = env.config.slate_size if env is not None else 3
+        scores = np.take_along_axis(self.cluster_scores(), clusters, axis=1)
+        scores = scores + 1e-9 * self.rng.random(scores.shape)  # random tie-breaking
+        slates = np.argsort(-scores, axis=1)[:, :k]
+        self._shown = np.take_along_axis(clusters, slates, axis=1)
+        return slates
+
+    def recommend(self, history, candidates, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+        """Replay ``history`` (as for the REINFORCE agent) into a fresh model; score candidates.
+
+        ``candidates`` (N, F): the first T columns are the cluster one-hot. Returns the k
+        best indices and their UCB indices.
+        """
+        from rlrec_helpers.agents.reinforce import _validate_history
+
+        cand = np.asarray(candidates, dtype=float)
+        if cand.ndim != 2 or cand.shape[1] < self.n_topics:
+            raise ValueError(f"candidates must have shape (N, >= {self.n_topics}), got {cand.shape}")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= cand.shape[0]:
+            raise ValueError(f"k must be an integer in [1, {cand.shape[0]}] (the candidate count), got {k!r}")
+        h = _validate_history(history, self.n_topics)
+        self.reset(1)
+        for t in range(h["clicked"].shape[0]):
+            self._update(h["shown_clusters"][t:t + 1], h["clicked"][t:t + 1])
+        cl = np.argmax(cand[:, :self.n_topics], axis=1)
+        scores = self.cluster_scores()[0, cl]
+        idx = np.argsort(-scores, kind="stable")[:k]
+        return idx.astype(np.int64), scores[idx]
+
+
+class EstimatedInterestBlendPolicy:
+    """"Cluster quality + λ · *estimated* interest": the blend with the true interests replaced
+    by an estimate from the user's responses (half-privileged: the cluster quality means are
+    privileged, the interests are not).
+
+    The estimate is the click-rate statistic of the REINFORCE agent
+    (:func:`rlrec_helpers.agents.reinforce.cluster_statistics`, column 0). It measures how much
+    of the privileged blend's gain over quality-greedy a history-based estimate can recover.
+    """
+
+    def __init__(self, lam: float = 2.0):
+        if not np.isfinite(lam):
+            raise ValueError(f"lam must be finite, got {lam}")
+        self.lam = float(lam)
+        self.reset(1)
+
+    def reset(self, batch_size: int) -> None:
+        self._b = int(batch_size)
+        self._shows = self._clicks = None
+        self._shown = None
+
+    def act(self, obs: Mapping[str, np.ndarray], env) -> np.ndarray:
+        from rlrec_helpers.agents.reinforce import cluster_statistics
+
+        clusters = np.asarray(obs["candidate_clusters"])
+        t = env.config.n_topics
+        if self._shows is None:
+            self._shows = np.zeros((clusters.shape[0], t))
+            self._clicks = np.zeros((clusters.shape[0], t))
+        if self._shown is not None:
+            rows = np.arange(clusters.shape[0])
+            np.add.at(self._shows, (np.repeat(rows, self._shown.shape[1]), self._shown.ravel()), 1.0)
+            c = np.asarray(obs["clicked"])
+            hit = np.nonzero(c >= 0)[0]
+            self._clicks[hit, self._shown[hit, c[hit]]] += 1.0
+        u_hat = cluster_statistics(self._shows, self._clicks)[..., 0]
+        quality = env.privileged()["cluster_quality_means"]
+        scores = quality[clusters] + self.lam * np.take_along_axis(u_hat, clusters, axis=1)
+        slates = np.argsort(-scores, axis=1, kind="stable")[:, :env.config.slate_size]
+        self._shown = np.take_along_axis(clusters, slates, axis=1)
+        return slates
+
+
+def history_free_control(env_config="default", hidden: int = 64):
+    """A fresh REINFORCE agent whose encoder never sees the user's responses (control)."""
+    from rlrec_helpers.agents.reinforce import AgentConfig, ReinforceAgent
+
+    return ReinforceAgent(AgentConfig.for_env(env_config, hidden=hidden, use_history=False))
+
+
+def tune_blend(env_config, lams=(0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0), *, n_episodes: int = 1000,
+               seed: int = 2024) -> tuple[float, dict[float, float]]:
+    """Grid-search λ of ``InterestQualityBlendPolicy``; return (best λ, {λ: mean return}).
+
+    Uses its own evaluation seed so that the tuned λ is not selected on the test episodes.
+    """
+    if len(lams) == 0:
+        raise ValueError("lams must contain at least one value")
+    results = {float(lam): evaluate(InterestQualityBlendPolicy(lam), env_config, n_episodes=n_episodes,
+                                    seed=seed).mean_return.mean for lam in lams}
+    best = max(results, key=results.get)
+    return best, results
+
+
+def reference_policies(env_config="default", *, blend_lambda: float = 2.0, long_term_weight: float | None = None,
+                       linucb_alpha: float = 0.5, seed: int = 0) -> dict[str, object]:
+    """The baselines of notebook 06 by name (privileged ones are marked in the name)."""
+    cfg = get_preset(env_config)
+    lt = LongTermValuePolicy() if long_term_weight is None else LongTermValuePolicy(long_term_weight)
+    return {
+        "random": RandomPolicy(seed),
+        "myopic (privileged)": MyopicPolicy(),
+        "quality-greedy (privileged)": QualityGreedyPolicy(),
+        "long-term heuristic (privileged)": lt,
+        f"blend λ={blend_lambda:g} (privileged)": InterestQualityBlendPolicy(blend_lambda),
+        "LinUCB bandit": LinUCBSlatePolicy(cfg.n_topics, alpha=linucb_alpha, seed=seed),
+    }
