@@ -341,3 +341,33 @@ def plot_regret_curves(
         ax.plot(idx + 1, ref[idx], linestyle="--", color="0.3", linewidth=1.2, label=name)
     ax.legend(fontsize="small")
     return ax
+
+
+# --- notebook 05: user simulator ---
+
+
+def plot_policy_comparison(results, *, title: str | None = None, axes=None):
+    """Two panels side by side: mean session return (minutes) and session length (steps),
+    each with 95% CI error bars, one bar per policy.
+
+    Args:
+        results: name -> an evaluation result with ``returns`` and ``session_lengths``
+            (n_episodes,) arrays (e.g. ``rlrec_helpers.simulator.EvalResult``).
+    Returns the two axes.
+    """
+    from rlrec_helpers.stats import mean_ci
+
+    if not results:
+        raise ValueError("results must name at least one policy")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
+    names = list(results)
+    for ax, attr, ylabel in ((axes[0], "returns", "session return (minutes watched)"),
+                             (axes[1], "session_lengths", "session length (steps)")):
+        cis = [mean_ci(getattr(results[n], attr)) for n in names]
+        plot_bars_with_ci(names, [c.mean for c in cis], [c.low for c in cis], [c.high for c in cis],
+                          xlabel="policy", ylabel=ylabel, ax=ax)
+    if title:
+        axes[0].figure.suptitle(title)
+    axes[0].figure.tight_layout()
+    return axes

@@ -229,11 +229,14 @@ def choice_probabilities(scores, config: "SimulatorConfig | str" = "default") ->
 
 
 def interest_update(u_c, config: "SimulatorConfig | str" = "default") -> tuple[np.ndarray, np.ndarray]:
-    """The two possible new interests after a click on topic c, and the probability of the first.
+    """The two possible new interests after a click on topic c, and the probability of "up".
 
-    Returns ``(up, down, p_up)``-style pair ``((u_up, u_down), p_up)`` flattened as
-    ``(np.stack([u_up, u_down]), p_up)`` with ``u_up = clip(u + alpha (1 - u))``,
-    ``u_down = clip(u - alpha (1 - u))``, ``alpha = eta (1 - |u|)`` and ``p_up = (u + 1) / 2``.
+    Args:
+        u_c: interest(s) in the clicked topic, values in [-1, 1], any shape S.
+    Returns:
+        ``(np.stack([u_up, u_down]), p_up)``: shapes (2, *S) and S, with
+        ``u_up = clip(u + alpha (1 - u))``, ``u_down = clip(u - alpha (1 - u))``,
+        ``alpha = interest_step (1 - |u|)`` and ``p_up = (u + 1) / 2``.
     """
     config = get_preset(config)
     u = np.asarray(u_c, dtype=float)
@@ -566,11 +569,10 @@ class InterestEvolutionEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        if seed is None and self._initial_seed is not None and self._done and not hasattr(self, "_started"):
-            seed = self._initial_seed
+        if seed is None and self._initial_seed is not None:
+            seed, self._initial_seed = self._initial_seed, None  # the constructor's seed, once
         if seed is None:
             seed = int(self.np_random.integers(0, 2**63 - 1))
-        self._started = True
         obs = self._batch.reset(seed=_seed_int(seed))
         self._done = False
         return self._single(obs), {}

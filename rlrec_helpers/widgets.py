@@ -188,3 +188,44 @@ def gamma_widget():
         show_optimal_vs_myopic,
         gamma=widgets.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="γ"),
     )
+
+
+# --- notebook 05: user simulator ---
+
+
+def show_simulator_comparison(quality_min: float = -3.0, quality_max: float = 3.0,
+                              no_click_weight: float = 2.0, slate_size: int = 3,
+                              n_episodes: int = 300, seed: int = 0) -> dict:
+    """Reference policies on the interest-evolution simulator with changed quality means,
+    no-click mass or slate size: print a table and draw return / session length with CIs.
+
+    Wraps :func:`rlrec_helpers.simulator.compare_policies` and
+    :func:`rlrec_helpers.plotting.plot_policy_comparison`; returns name -> mean return.
+    """
+    from rlrec_helpers.plotting import plot_policy_comparison
+    from rlrec_helpers.simulator import compare_policies
+
+    res = compare_policies("default", n_episodes=n_episodes, seed=seed, quality_min=quality_min,
+                           quality_max=quality_max, no_click_weight=no_click_weight,
+                           slate_size=slate_size)
+    print(f"quality means in [{quality_min:.2f}, {quality_max:.2f}], no-click weight "
+          f"{no_click_weight:.2f}, slate size {slate_size}, {n_episodes} sessions per policy")
+    for name, r in res.items():
+        print(f"  {name:<16} return {r.mean_return.mean:7.1f} ± {r.mean_return.half_width:5.1f} min,"
+              f" {r.mean_session_length:6.1f} steps, {r.mean_clicks:5.1f} clicks")
+    plot_policy_comparison(res)
+    _show_figure()
+    return {name: r.mean_return.mean for name, r in res.items()}
+
+
+def simulator_widget():
+    """Sliders for the quality range, the no-click weight and the slate size (notebook 05)."""
+    return _interactive(
+        show_simulator_comparison,
+        quality_min=widgets.FloatSlider(value=-3.0, min=-5.0, max=0.0, step=0.25, description="min quality"),
+        quality_max=widgets.FloatSlider(value=3.0, min=0.0, max=5.0, step=0.25, description="max quality"),
+        no_click_weight=widgets.FloatSlider(value=2.0, min=0.25, max=8.0, step=0.25, description="no-click w₀"),
+        slate_size=widgets.IntSlider(value=3, min=1, max=10, description="slate K"),
+        n_episodes=widgets.fixed(300),
+        seed=widgets.fixed(0),
+    )

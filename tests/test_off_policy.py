@@ -135,3 +135,26 @@ def test_slate_rewards_and_baseline_training():
     assert pi @ np.arange(1, 11) > 7.0  # with the weight, the baseline keeps the gradient unbiased
     with pytest.raises(ValueError, match="beta_warmup_epochs"):
         op.OffPolicyConfig(beta_warmup_epochs=-1).validate()
+
+
+def test_log_interactions_and_serving_in_the_simulator():
+    from rlrec_helpers import simulator
+
+    cfg = simulator.get_preset("default")
+    env = simulator.BatchEnv(cfg, batch_size=1, seed=0)
+    env.reset()
+    means = np.asarray(env.privileged()["cluster_quality_means"])
+    behaviour = op.ClusterSoftmaxPolicy(-0.5 * means, seed=0)
+    logs = op.log_interactions(cfg, behaviour, n_users=40, seed=0, gamma=1.0, batch_size=20)
+    n = logs["slate"].shape[0]
+    assert logs["state"].shape == (n, cfg.n_topics + 2)
+    assert logs["cand"].shape[:2] == (n, cfg.n_candidates)
+    assert logs["slate"].shape == (n, cfg.slate_size)
+    assert logs["episode_return"].shape == (40,) and logs["action"].size > 0
+    # with gamma = 1 the return from a user's first click is that user's whole session return
+    assert logs["ret"].max() == pytest.approx(logs["episode_return"].max())
+    assert op.slate_rewards(logs).sum() == pytest.approx(logs["ret"].sum())
+    model, _ = op.train_off_policy(logs, op.OffPolicyConfig(epochs=1, batch_size=256))
+    served = op.KerasSlatePolicy(model, op.HistoryFeaturizer(cfg.n_topics), seed=0)
+    res = simulator.evaluate(served, cfg, 20, seed=0)
+    assert res.returns.shape == (20,) and np.all(res.returns > 0)

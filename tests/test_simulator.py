@@ -436,3 +436,14 @@ def test_plot_policy_comparison_and_widget():
     w = widgets.simulator_widget()
     assert {c.description for c in w.children[:4]} >= {"slate K", "no-click w₀"}
     plt.close("all")
+
+
+def test_single_env_constructor_seed_used_once():
+    a, _ = InterestEvolutionEnv("default", seed=5).reset()
+    env = InterestEvolutionEnv("default")
+    b, _ = env.reset(seed=5)
+    np.testing.assert_array_equal(a["candidate_clusters"], b["candidate_clusters"])
+    env = InterestEvolutionEnv("default", seed=5)
+    env.reset()
+    c, _ = env.reset()
+    assert not np.array_equal(a["candidate_clusters"], c["candidate_clusters"])
