@@ -1,0 +1,238 @@
+"""Running the RL fine-tuning step under ``tf.distribute`` (one machine or many).
+
+The step itself lives in :func:`rlrec_helpers.agents.transformer.make_rl_train_step`; it
+is strategy-agnostic because (1) every replica divides its loss by the *global* batch, so
+replica losses add up to the single-device loss, (2) the Keras optimizer sums gradients
+across replicas before applying them, and (3) the global batch is split into contiguous
+per-replica chunks. This module adds the checks:
+
+* :func:`mirrored_equivalence` -- one step under ``MirroredStrategy`` over n logical CPU
+  devices against the single-device step on the same global batch. Logical devices must
+  be configured before TensorFlow initialises, so :func:`run_mirrored_check` runs it in a
+  fresh Python process.
+* :func:`run_local_multiworker` -- n worker processes on 127.0.0.1 with
+  ``MultiWorkerMirroredStrategy`` (TF_CONFIG per process), a few steps, then the workers'
+  weights are compared.
+
+Command line (used by the two helpers above)::
+
+    python -m rlrec_helpers.agents.distributed mirrored --devices 2
+    python -m rlrec_helpers.agents.distributed worker --index 0 --ports 23456,23457 --out w0.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: small model used by the checks (same architecture as the notebook, smaller catalogue)
+CHECK_MODEL = dict(n_items=500, d_model=64, n_layers=2, n_heads=4, max_len=16)
+
+
+def _quiet_env(extra: dict | None = None) -> dict:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    env.pop("TF_CONFIG", None)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.update(extra or {})
+    return env
+
+
+def _build(strategy, seed: int, lr: float):
+    import keras
+
+    from rlrec_helpers.agents import transformer as T
+
+    with strategy.scope():
+        keras.utils.set_random_seed(seed)
+        model = T.build_model(**CHECK_MODEL, seed=seed)
+        ref = T.clone_model(model, trainable=False)
+        opt = keras.optimizers.Adam(lr)
+        step = T.make_rl_train_step(model, ref, opt, strategy)
+    return model, ref, step
+
+
+def mirrored_equivalence(n_devices: int = 2, global_batch: int = 32, horizon: int = 16, beta: float = 0.1,
+                         seed: int = 0, lr: float = 1e-3) -> dict:
+    """One RL step on one device vs ``MirroredStrategy`` over ``n_devices`` logical CPUs.
+
+    Must run in a process where TensorFlow has not initialised its devices yet.
+    Returns max |w_single - w_mirrored| over all weights after the step, the size of the
+    update itself, the two losses, the replica count and the max spread between replicas.
+    """
+    import tensorflow as tf
+
+    from rlrec_helpers.agents import transformer as T
+
+    if n_devices < 2:
+        raise ValueError(f"n_devices must be >= 2, got {n_devices}")
+    if global_batch % n_devices:
+        raise ValueError(f"global_batch ({global_batch}) must be divisible by n_devices ({n_devices})")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n_devices)
+    tf.config.experimental.enable_op_determinism()
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    batch = T.synthetic_rl_batch(global_batch, horizon, CHECK_MODEL["n_items"], seed=seed + 1)
+
+    single, _, step1 = _build(tf.distribute.get_strategy(), seed, lr)
+    w0 = [w.copy() for w in single.get_weights()]
+    loss1, kl1, _ = step1(batch, beta)
+    w1 = single.get_weights()
+
+    strategy = tf.distribute.MirroredStrategy(devices[:n_devices])
+    mirrored, _, step2 = _build(strategy, seed, lr)
+    init_diff = max(float(np.max(np.abs(a - b))) for a, b in zip(w0, mirrored.get_weights()))
+    loss2, kl2, _ = step2(batch, beta)
+    w2 = mirrored.get_weights()
+    spread = 0.0
+    for v in mirrored.weights:
+        vals = [np.asarray(x) for x in getattr(v, "values", [v])]
+        spread = max(spread, max(float(np.max(np.abs(vals[0] - x))) for x in vals))
+    return dict(
+        replicas=int(strategy.num_replicas_in_sync),
+        init_max_abs_diff=init_diff,
+        max_abs_diff=max(float(np.max(np.abs(a - b))) for a, b in zip(w1, w2)),
+        update_max_abs=max(float(np.max(np.abs(a - b))) for a, b in zip(w0, w1)),
+        loss_single=float(loss1), loss_mirrored=float(loss2),
+        kl_single=float(kl1), kl_mirrored=float(kl2),
+        replica_spread=spread,
+    )
+
+
+def run_mirrored_check(n_devices: int = 2, timeout: float = 300.0, **kwargs) -> dict:
+    """Run :func:`mirrored_equivalence` in a fresh Python process; return its result dict."""
+    args = [sys.executable, "-m", "rlrec_helpers.agents.distributed", "mirrored", "--devices", str(n_devices)]
+    for k, v in kwargs.items():
+        args += [f"--{k.replace('_', '-')}", str(v)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=_quiet_env())
+    if out.returncode != 0:
+        raise RuntimeError(f"mirrored check failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free TCP ports on 127.0.0.1 (bound then released)."""
+    socks, ports = [], []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def tf_config(ports: list[int], index: int) -> dict:
+    """TF_CONFIG for worker ``index`` of a cluster of workers on 127.0.0.1:ports.
+
+    On a real cluster each machine gets the same ``cluster`` (its hosts instead of
+    127.0.0.1) and its own ``task.index``.
+    """
+    if not 0 <= index < len(ports):
+        raise ValueError(f"index must be in [0, {len(ports)}), got {index}")
+    return {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": index}}
+
+
+def multiworker_worker(index: int, ports: list[int], steps: int, out: str, global_batch: int = 16,
+                       horizon: int = 8, beta: float = 0.1, seed: int = 0) -> None:
+    """Body of one worker: MultiWorkerMirroredStrategy, ``steps`` RL steps, save weights."""
+    os.environ["TF_CONFIG"] = json.dumps(tf_config(ports, index))
+    import tensorflow as tf
+
+    from rlrec_helpers.agents import transformer as T
+
+    comm = tf.distribute.experimental.CommunicationOptions(
+        implementation=tf.distribute.experimental.CommunicationImplementation.RING)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=comm)
+    model, _, step = _build(strategy, seed, 1e-3)
+    w0 = [w.copy() for w in model.get_weights()]
+    losses = []
+    for s in range(steps):
+        # every worker builds the same global batch; each takes its replica's chunk
+        batch = T.synthetic_rl_batch(global_batch, horizon, CHECK_MODEL["n_items"], seed=seed + 100 + s)
+        losses.append(step(batch, beta)[0])
+    w = model.get_weights()
+    np.savez(out, losses=np.array(losses), replicas=strategy.num_replicas_in_sync,
+             moved=max(float(np.max(np.abs(a - b))) for a, b in zip(w0, w)), **{f"w{i}": x for i, x in enumerate(w)})
+
+
+def run_local_multiworker(n_workers: int = 2, steps: int = 3, timeout: float = 300.0) -> dict:
+    """Launch ``n_workers`` local worker processes (loopback only) and compare their weights.
+
+    Returns replicas, per-worker losses, how far the weights moved from the
+    initialisation, and the max |difference| between worker 0 and every other worker.
+    """
+    if n_workers < 2:
+        raise ValueError(f"n_workers must be >= 2, got {n_workers}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    ports = free_ports(n_workers)
+    with tempfile.TemporaryDirectory() as tmp:
+        procs, outs = [], []
+        for i in range(n_workers):
+            out = os.path.join(tmp, f"w{i}.npz")
+            outs.append(out)
+            args = [sys.executable, "-m", "rlrec_helpers.agents.distributed", "worker", "--index", str(i),
+                    "--ports", ",".join(map(str, ports)), "--steps", str(steps), "--out", out]
+            procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                          env=_quiet_env({"CUDA_VISIBLE_DEVICES": ""})))
+        deadline = time.monotonic() + timeout
+        errors = []
+        for i, p in enumerate(procs):
+            try:
+                _, err = p.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                for q in procs:
+                    q.kill()
+                raise RuntimeError(f"worker {i} timed out after {timeout} s")
+            if p.returncode != 0:
+                errors.append(f"worker {i} exit {p.returncode}:\n{err[-2000:]}")
+        if errors:
+            raise RuntimeError("\n".join(errors))
+        data = [dict(np.load(o)) for o in outs]
+    n_w = sum(1 for k in data[0] if k.startswith("w"))
+    diff = 0.0
+    for d in data[1:]:
+        diff = max(diff, max(float(np.max(np.abs(data[0][f"w{i}"] - d[f"w{i}"]))) for i in range(n_w)))
+    return dict(workers=n_workers, replicas=int(data[0]["replicas"]), losses=[d["losses"].tolist() for d in data],
+                moved=float(data[0]["moved"]), max_abs_diff_between_workers=diff)
+
+
+def _main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("mirrored")
+    m.add_argument("--devices", type=int, default=2)
+    m.add_argument("--global-batch", type=int, default=32)
+    m.add_argument("--horizon", type=int, default=16)
+    m.add_argument("--beta", type=float, default=0.1)
+    m.add_argument("--seed", type=int, default=0)
+    w = sub.add_parser("worker")
+    w.add_argument("--index", type=int, required=True)
+    w.add_argument("--ports", required=True)
+    w.add_argument("--steps", type=int, default=3)
+    w.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    if a.cmd == "mirrored":
+        res = mirrored_equivalence(a.devices, a.global_batch, a.horizon, a.beta, a.seed)
+        print(json.dumps(res))
+    else:
+        multiworker_worker(a.index, [int(x) for x in a.ports.split(",")], a.steps, a.out)
+
+
+if __name__ == "__main__":
+    _main()
