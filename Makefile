@@ -19,11 +19,13 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # `make execute NB=notebooks/02_bandits.ipynb` re-executes one notebook only.
 NB ?= $(NOTEBOOKS)
 
-.PHONY: help install lab test test-unit test-notebooks execute data benchmarks clean clean-all
+.PHONY: help install lab test test-unit test-notebooks test-browser site execute data benchmarks clean clean-all
 
 help:
 	@echo "make lab      create .venv, install, fetch data, open JupyterLab on notebooks/"
 	@echo "make test     create .venv, install, fetch data, run unit tests and nbval on every notebook"
+	@echo "make test-browser  drive the widget notebooks and the static site in Chromium (needs /usr/bin/chromium or RLREC_CHROMIUM)"
+	@echo "make site     render the executed notebooks to a static offline HTML course in build/site/"
 	@echo "make execute  re-execute notebooks in place, in order (NB=path for one)"
 	@echo "make data     fetch the Open Bandit Dataset sample into data/open_bandit/"
 	@echo "make benchmarks  print the benchmark tables"
@@ -32,7 +34,12 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[lab,test]"
+	$(PY) -m pip install --quiet -e ".[lab,test,browser]"
+	@# JupyterLab >= 4.4 runs widget callbacks on a kernel subshell thread, where pyplot races
+	@# and figures come out blank (jupyterlab/jupyterlab#19719); make test-browser checks this.
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@printf '%s\n' '{"@jupyterlab/apputils-extension:kernels-settings": {"commsOverSubshells": "disabled"}}' \
+		> $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -47,11 +54,19 @@ test: test-unit test-notebooks
 
 # pytest exits 5 when it collects nothing; make treats any non-zero exit as failure.
 test-unit: install data
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q --ignore=tests/browser
 
 test-notebooks: install data
 	$(PY) -m pytest -q --nbval --nbval-current-env --nbval-sanitize-with $(SANITIZE) \
 		--nbval-cell-timeout=1200 $(NOTEBOOKS)
+
+# Real-browser tests: JupyterLab + Chromium for the widget notebooks, and the static site.
+test-browser: install data site
+	$(PY) -m pytest tests/browser -q
+
+# Static, offline HTML course from the committed (executed) notebooks; nothing is re-executed.
+site: install
+	$(PY) tools/build_site.py build/site
 
 execute: install data
 	@for nb in $(NB); do \
