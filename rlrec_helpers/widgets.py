@@ -105,7 +105,7 @@ def reinforce_widget(preset: str = "default"):
     from rlrec_helpers.agents.reinforce import retrain_and_compare
     from rlrec_helpers.plotting import plot_learning_curves
 
-    def show(gamma=0.99, entropy_coef=0.01, slate_size=3, n_iters=20):
+    def show(gamma=0.99, entropy_coef=0.01, slate_size=3, n_iters=10):
         out = retrain_and_compare(preset, gamma=gamma, entropy_coef=entropy_coef,
                                   slate_size=slate_size, n_iters=n_iters)
         refs = {"quality-greedy (privileged)": out["quality_greedy"]}
@@ -125,7 +125,7 @@ def reinforce_widget(preset: str = "default"):
         entropy_coef=widgets.FloatLogSlider(value=0.01, base=10, min=-4, max=-0.5, step=0.25,
                                             description="entropy"),
         slate_size=widgets.IntSlider(value=3, min=1, max=6, description="slate size"),
-        n_iters=widgets.IntSlider(value=20, min=5, max=80, step=5, description="iterations"),
+        n_iters=widgets.IntSlider(value=10, min=5, max=80, step=5, description="iterations"),
     )
 
 

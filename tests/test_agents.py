@@ -417,3 +417,53 @@ def test_short_training_beats_random_and_rollout_masks():
     assert np.all(b["mask"][:, 0] == 1)
     assert np.all(b["rewards"][b["mask"] == 0] == 0)
     np.testing.assert_allclose(b["episode_return"], b["rewards"].sum(1))
+
+
+# ------------------------------------------------------------------ action masking
+
+
+def test_candidate_mask_is_respected_when_acting_serving_and_training():
+    """Masked candidates (e.g. unsuitable products) are never shown and get probability 0."""
+    import keras
+    import tensorflow as tf
+
+    env = _FakeEnv(16, n=6, seed=3)
+    for sample in (False, True):
+        agent = R.ReinforceAgent(TINY, sample=sample, seed=1)
+        agent.reset(16)
+        for _ in range(5):
+            obs = env.obs()
+            allowed = env.rng.random((16, 6)) < 0.6
+            allowed[:, :2] = True  # at least slate_size allowed per user
+            obs["candidate_mask"] = allowed
+            slates = agent.act(obs, env)
+            assert np.take_along_axis(allowed, slates, 1).all()
+            np.testing.assert_array_equal(agent.last_allowed, allowed.astype(np.float32))
+    bad = env.obs()
+    bad["candidate_mask"] = np.zeros((16, 6), bool)
+    bad["candidate_mask"][:, 0] = True
+    with pytest.raises(ValueError, match="allowed candidates"):
+        agent.act(bad, env)
+    # serving
+    cand = _candidates()
+    allowed = np.array([False, True, False, True, True, False])
+    idx, scores = agent.recommend(_history(), cand, 2, allowed=allowed)
+    assert allowed[idx].all()
+    with pytest.raises(ValueError, match="allowed"):
+        agent.recommend(_history(), cand, 4, allowed=allowed)
+    with pytest.raises(ValueError, match="bool array"):
+        agent.recommend(_history(), cand, 2, allowed=[1, 0, 1, 0, 1, 1])
+    # training: the masked log-probability normalises over allowed candidates only
+    keras.utils.set_random_seed(0)
+    b = R.synthetic_batch(TINY, 8, 4, n_candidates=6, seed=0)
+    b["candidate_mask"] = np.ones((8, 4, 6), np.float32)
+    b["candidate_mask"][..., 5] = 0.0
+    b["slates"] = np.broadcast_to(np.array([0, 1], np.int32), (8, 4, 2)).copy()
+    model = R.PolicyNetwork(**vars(TINY))
+    out = model({"history": b["history"], "candidates": b["candidates"]})
+    masked = R.mask_logits(out["logits"], b["candidate_mask"])
+    p = tf.nn.softmax(masked).numpy()
+    assert np.all(p[..., 5] == 0.0) and np.allclose(p.sum(-1), 1.0, atol=1e-6)
+    assert np.all(np.isfinite(R.softmax_entropy(masked).numpy()))
+    stats = R.ReinforceTrainer(model, R.TrainConfig()).step(b)
+    assert all(np.isfinite(v) for v in stats.values())
