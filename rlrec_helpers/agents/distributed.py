@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-#: small model used by the checks (same architecture as the notebook, smaller catalogue)
-CHECK_MODEL = dict(n_items=500, d_model=64, n_layers=2, n_heads=4, max_len=16)
+#: small model used by the checks (the notebook's architecture, narrower, smaller catalogue)
+CHECK_MODEL = dict(n_items=200, d_model=32, n_layers=2, n_heads=2, window=8)
 
 
 def _quiet_env(extra: dict | None = None) -> dict:
@@ -49,27 +49,46 @@ def _quiet_env(extra: dict | None = None) -> dict:
     return env
 
 
-def _build(strategy, seed: int, lr: float):
+def _build(strategy, seed: int, optimizer: str = "adam", lr: float = 1e-3):
     import keras
 
     from rlrec_helpers.agents import transformer as T
 
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
     with strategy.scope():
         keras.utils.set_random_seed(seed)
         model = T.build_model(**CHECK_MODEL, seed=seed)
         ref = T.clone_model(model, trainable=False)
-        opt = keras.optimizers.Adam(lr)
+        # a reference that differs from the policy, so that the KL term has a gradient
+        bias = np.random.default_rng(seed + 99).normal(0.0, 0.5, CHECK_MODEL["n_items"])
+        ref.out_bias.assign(bias.astype(np.float32))
+        opt = keras.optimizers.Adam(lr) if optimizer == "adam" else keras.optimizers.SGD(lr)
         step = T.make_rl_train_step(model, ref, opt, strategy)
     return model, ref, step
 
 
+def _max_abs_diff(a: list, b: list) -> float:
+    return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y)))) for x, y in zip(a, b))
+
+
 def mirrored_equivalence(n_devices: int = 2, global_batch: int = 32, horizon: int = 16, beta: float = 0.1,
-                         seed: int = 0, lr: float = 1e-3) -> dict:
+                         seed: int = 0, lr: float = 0.1) -> dict:
     """One RL step on one device vs ``MirroredStrategy`` over ``n_devices`` logical CPUs.
 
-    Must run in a process where TensorFlow has not initialised its devices yet.
-    Returns max |w_single - w_mirrored| over all weights after the step, the size of the
-    update itself, the two losses, the replica count and the max spread between replicas.
+    Same initial weights, same global batch. Compares (1) the loss, (2) the gradient and (3)
+    the weights after one plain SGD step (learning rate ``lr``): the update is
+    ``-lr * gradient``, so the gradient (summed over the replicas) is ``(w0 - w1) / lr``.
+    (An Adam first step is ``-lr * g / (|g| + eps)``, about ``-lr * sign(g)``: it turns
+    float32 rounding differences in near-zero gradient entries into differences of order
+    ``lr``, which is why such a check is done with SGD.)
+
+    Must run in a process where TensorFlow has not initialised its devices yet
+    (:func:`run_mirrored_check` starts one). Returns a dict of floats: ``replicas``,
+    ``init_max_abs_diff``, ``loss_single`` / ``loss_mirrored``, ``grad_max_abs`` (size of
+    the gradient), ``grad_max_abs_diff``, ``update_max_abs`` (size of the SGD update),
+    ``max_abs_diff`` (weights after the step), ``kl_single`` / ``kl_mirrored`` and
+    ``replica_spread`` (max difference between the replicas' copies of a weight).
     """
     import tensorflow as tf
 
@@ -85,26 +104,30 @@ def mirrored_equivalence(n_devices: int = 2, global_batch: int = 32, horizon: in
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     batch = T.synthetic_rl_batch(global_batch, horizon, CHECK_MODEL["n_items"], seed=seed + 1)
 
-    single, _, step1 = _build(tf.distribute.get_strategy(), seed, lr)
+    single, _, step1 = _build(tf.distribute.get_strategy(), seed, "sgd", lr)
     w0 = [w.copy() for w in single.get_weights()]
     loss1, kl1, _ = step1(batch, beta)
     w1 = single.get_weights()
 
     strategy = tf.distribute.MirroredStrategy(devices[:n_devices])
-    mirrored, _, step2 = _build(strategy, seed, lr)
-    init_diff = max(float(np.max(np.abs(a - b))) for a, b in zip(w0, mirrored.get_weights()))
+    mirrored, _, step2 = _build(strategy, seed, "sgd", lr)
+    init_diff = _max_abs_diff(w0, mirrored.get_weights())
     loss2, kl2, _ = step2(batch, beta)
     w2 = mirrored.get_weights()
     spread = 0.0
     for v in mirrored.weights:
         vals = [np.asarray(x) for x in getattr(v, "values", [v])]
         spread = max(spread, max(float(np.max(np.abs(vals[0] - x))) for x in vals))
+    g1 = [(a - b) / lr for a, b in zip(w0, w1)]
+    g2 = [(a - b) / lr for a, b in zip(w0, w2)]
     return dict(
         replicas=int(strategy.num_replicas_in_sync),
         init_max_abs_diff=init_diff,
-        max_abs_diff=max(float(np.max(np.abs(a - b))) for a, b in zip(w1, w2)),
-        update_max_abs=max(float(np.max(np.abs(a - b))) for a, b in zip(w0, w1)),
         loss_single=float(loss1), loss_mirrored=float(loss2),
+        grad_max_abs=max(float(np.max(np.abs(g))) for g in g1),
+        grad_max_abs_diff=_max_abs_diff(g1, g2),
+        update_max_abs=_max_abs_diff(w0, w1),
+        max_abs_diff=_max_abs_diff(w1, w2),
         kl_single=float(kl1), kl_mirrored=float(kl2),
         replica_spread=spread,
     )
@@ -158,7 +181,7 @@ def multiworker_worker(index: int, ports: list[int], steps: int, out: str, globa
     comm = tf.distribute.experimental.CommunicationOptions(
         implementation=tf.distribute.experimental.CommunicationImplementation.RING)
     strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=comm)
-    model, _, step = _build(strategy, seed, 1e-3)
+    model, _, step = _build(strategy, seed, "adam", 1e-3)
     w0 = [w.copy() for w in model.get_weights()]
     losses = []
     for s in range(steps):
@@ -221,6 +244,7 @@ def _main(argv=None) -> None:
     m.add_argument("--horizon", type=int, default=16)
     m.add_argument("--beta", type=float, default=0.1)
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--lr", type=float, default=0.1)
     w = sub.add_parser("worker")
     w.add_argument("--index", type=int, required=True)
     w.add_argument("--ports", required=True)
@@ -228,7 +252,7 @@ def _main(argv=None) -> None:
     w.add_argument("--out", required=True)
     a = p.parse_args(argv)
     if a.cmd == "mirrored":
-        res = mirrored_equivalence(a.devices, a.global_batch, a.horizon, a.beta, a.seed)
+        res = mirrored_equivalence(a.devices, a.global_batch, a.horizon, a.beta, a.seed, a.lr)
         print(json.dumps(res))
     else:
         multiworker_worker(a.index, [int(x) for x in a.ports.split(",")], a.steps, a.out)
