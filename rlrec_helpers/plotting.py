@@ -371,3 +371,31 @@ def plot_policy_comparison(results, *, title: str | None = None, axes=None):
         axes[0].figure.suptitle(title)
     axes[0].figure.tight_layout()
     return axes
+
+
+# --- notebook 10: large-model fine-tuning ---
+
+
+def plot_finetune_run(history: Mapping[str, np.ndarray], *, pretrained_return: float,
+                      kl_budget: float | None = None, title: str | None = None):
+    """Two panels for one fine-tuning run: sampled return and KL(π ‖ π_pre) per iteration.
+
+    Args:
+        history: a ``transformer.finetune`` history (``return``, ``kl`` of shape (n_iters,)).
+        pretrained_return: the pretrained model's greedy return (dashed reference, minutes).
+        kl_budget: optional KL budget (dashed reference, nats per step).
+    Returns:
+        The two axes.
+    """
+    fig, (ax_r, ax_k) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
+    plot_learning_curves({"sampled training sessions": history["return"]}, xlabel="fine-tuning iteration",
+                         ylabel="return per session (minutes)",
+                         references={"pretrained (greedy)": pretrained_return}, ax=ax_r, title="return")
+    plot_learning_curves({"KL(π ‖ π_pre)": history["kl"]}, xlabel="fine-tuning iteration",
+                         ylabel="KL (nats per step)",
+                         references={"KL budget": kl_budget} if kl_budget is not None else None,
+                         ax=ax_k, title="distance from the pretrained model")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return ax_r, ax_k

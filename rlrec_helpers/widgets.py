@@ -229,3 +229,39 @@ def simulator_widget():
         n_episodes=widgets.fixed(300),
         seed=widgets.fixed(0),
     )
+
+
+# --- notebook 10: large-model fine-tuning ---
+
+
+def show_finetune_run(runs, key, pretrained_return: float) -> dict:
+    """Print the summary of one fine-tuning run and plot its return and KL curves.
+
+    Args:
+        runs: ``{(objective, beta): (agent, history)}`` as built in notebook 10.
+        key: which run, e.g. ``("grpo", 0.1)``.
+        pretrained_return: greedy return of the pretrained model (minutes).
+    Returns:
+        ``transformer.summarize_finetune`` of the run.
+    """
+    from rlrec_helpers.agents.transformer import KL_BUDGET, summarize_finetune
+    from rlrec_helpers.plotting import plot_finetune_run
+
+    if key not in runs:
+        raise ValueError(f"key must be one of {sorted(runs)}, got {key!r}")
+    history = runs[key][1]
+    summary = summarize_finetune(history)
+    print(f"{key[0]}, beta={key[1]}: {summary['iterations']} iterations, final sampled return "
+          f"{summary['final_return']:.2f} min, mean KL {summary['mean_kl']:.4f}, max KL {summary['max_kl']:.4f} nats/step")
+    plot_finetune_run(history, pretrained_return=pretrained_return, kl_budget=KL_BUDGET,
+                      title=f"{key[0]}, β = {key[1]}")
+    _show_figure()
+    return summary
+
+
+def finetune_runs_widget(runs, pretrained_return: float):
+    """A dropdown over the fine-tuning runs of notebook 10 (no retraining); wraps
+    :func:`show_finetune_run`."""
+    options = [(f"{obj}, β = {beta}", (obj, beta)) for obj, beta in runs]
+    return _interactive(lambda key: show_finetune_run(runs, key, pretrained_return),
+                        key=widgets.Dropdown(options=options, value=options[0][1], description="run"))

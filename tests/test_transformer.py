@@ -475,3 +475,25 @@ def test_timing_helpers_return_ratios():
     np.testing.assert_allclose(out["speedup"], out["full"] / out["sampled"])
     with pytest.raises(ValueError, match="n_sampled"):
         T.sampled_vs_full_softmax_timing(10, n_sampled=10)
+
+
+def test_summarize_finetune_and_the_notebook10_widget_function():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from rlrec_helpers import widgets
+
+    hist = {"return": np.array([160.0, 170.0, 180.0, 190.0]), "kl": np.array([0.0, 0.05, 0.1, 0.08])}
+    s = T.summarize_finetune(hist)
+    assert s == pytest.approx({"iterations": 4, "final_return": 180.0, "mean_kl": 0.0575, "max_kl": 0.1,
+                               "final_kl": 0.08})
+    with pytest.raises(ValueError, match="kl"):
+        T.summarize_finetune({"return": hist["return"]})
+    with pytest.raises(ValueError, match="equally long"):
+        T.summarize_finetune({"return": hist["return"], "kl": hist["kl"][:2]})
+    runs = {("grpo", 0.1): (None, hist)}
+    assert widgets.show_finetune_run(runs, ("grpo", 0.1), 165.0) == s
+    with pytest.raises(ValueError, match="key must be one of"):
+        widgets.show_finetune_run(runs, ("reinforce", 0.1), 165.0)
+    w = widgets.finetune_runs_widget(runs, 165.0)
+    assert w.children[0].value == ("grpo", 0.1)

@@ -1580,3 +1580,20 @@ def sampled_vs_full_softmax_timing(n_items: int, *, batch_size: int = 8, length:
         out[name] = _time_calls(lambda: step(batch), n_steps)
     out["speedup"] = out["full"] / out["sampled"]
     return out
+
+
+def summarize_finetune(history: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Scalars of a :func:`finetune` history: ``iterations``, ``final_return`` (mean of the
+    last 3 iterations' sampled returns), ``mean_kl``, ``max_kl``, ``final_kl`` (nats/step).
+
+    Raises ``ValueError`` for a history without ``return``/``kl`` or with no iterations.
+    """
+    for key in ("return", "kl"):
+        if key not in history:
+            raise ValueError(f"history must contain {key!r} (a finetune() history), got keys {sorted(history)}")
+    ret, kl = np.asarray(history["return"], float), np.asarray(history["kl"], float)
+    if ret.size == 0 or ret.shape != kl.shape:
+        raise ValueError(f"history['return'] and history['kl'] must be non-empty and equally long, "
+                         f"got {ret.shape} and {kl.shape}")
+    return {"iterations": int(ret.size), "final_return": float(ret[-3:].mean()),
+            "mean_kl": float(kl.mean()), "max_kl": float(kl.max()), "final_kl": float(kl[-1])}
