@@ -1,9 +1,16 @@
-r"""A fast, faithful user simulator: RecSim's *interest evolution* environment.
+r"""A fast, faithful user simulator: RecSim's *interest evolution* plus four application domains.
 
-numpy + gymnasium only. This is a port of the interest-evolution environment of RecSim
-(Ie et al. 2019, "RecSim: a configurable simulation platform for recommender systems",
-arXiv:1909.04847), the environment of the SlateQ paper (Ie et al. 2019, arXiv:1905.12767).
-Every number below is a field of :class:`SimulatorConfig` (defaults in brackets).
+numpy + gymnasium only. The default user model is a port of the interest-evolution
+environment of RecSim (Ie et al. 2019, "RecSim: a configurable simulation platform for
+recommender systems", arXiv:1909.04847), the environment of the SlateQ paper (Ie et al. 2019,
+arXiv:1905.12767). The user-response model is **pluggable** (see *User models* below): four
+more models give the application-domain presets of the article's §6 — ``"ecommerce"``,
+``"social_media"``, ``"education"`` and ``"finance"`` — each with a long-term trade-off that a
+myopic policy gets wrong. Every number below is a field of :class:`SimulatorConfig` or of the
+model's parameter class (defaults in brackets).
+
+Interest evolution (``user_model="interest_evolution"``; presets ``default``, ``costly_browsing``)
+=================================================================================================
 
 Documents
 ---------
@@ -48,19 +55,153 @@ One step
 The long-term trade-off: an item with high interest is clicked more often (more reward
 *now*), but only high-quality documents refill the budget (longer sessions, more reward
 *later*). "Clickbait" (liked but trashy) wins the next click and shortens the session.
+*Myopic* (:class:`MyopicPolicy`): the K highest true interests; *long-term*:
+:class:`LongTermValuePolicy` / :class:`QualityGreedyPolicy` / :class:`InterestQualityBlendPolicy`.
+
+User models
+===========
+``SimulatorConfig.user_model`` names a :class:`UserModel` subclass in :data:`USER_MODELS`;
+``SimulatorConfig.model_params`` holds its parameters (``None``: defaults; else an instance of
+:class:`EcommerceParams`, :class:`SocialMediaParams`, :class:`EducationParams` or
+:class:`FinanceParams`). A user model supplies the users, the items, the features, the
+candidate mask, the choice, the reward, the state update and the end of the session;
+:class:`BatchEnv` supplies everything else (random streams, batching, truncation, autoreset,
+the observation). Shared config fields: ``n_topics`` (T), ``n_candidates`` (N),
+``slate_size`` (K), ``max_steps`` (200 for the domain presets: a safety net that never binds
+for the reference policies) and ``doc_length``, the unit of ``obs["watch_time"]`` (an agent
+divides by it). The interest-evolution fields are ignored by the other models.
+
+Every domain model below uses a **multinomial choice**: the user picks slate item ``i`` with
+probability ``w_i / (sum_{j in S} w_j + w_0)`` or nothing with ``w_0 / (...)``. Its features
+are the T one-hot topic columns followed by the numeric columns listed
+(``SimulatorConfig.feature_names``, width ``SimulatorConfig.n_features``). Items never depend
+on the user state. **Myopic** (:class:`MyopicPolicy`) is the exact maximiser, over allowed
+K-subsets, of the immediate expected reward ``(sum_S w_i a_i + w_0 a_0) / (sum_S w_i + w_0)``
+using the true (privileged) state; the **long-term heuristic**
+(:class:`LongTermHeuristicPolicy`) maximises the same ratio with ``a_i`` plus ``lambda`` x a
+long-term term (``lambda = weight``, default the model's ``default_weight``), both solved
+exactly by :func:`best_ratio_slates`.
+
+``ecommerce`` (:class:`EcommerceModel`; T = 10 categories, N = 10, K = 3, ``doc_length`` = 1 price unit)
+---------------------------------------------------------------------------------------------------------
+* Item: category ``c`` uniform; "deal" badge ``d ~ Bernoulli(deal_prob [0.3])``; with
+  ``v ~ U(0, 1)`` quality ``q = deal_quality_max [0.4] v`` for deals ("bargain bait"), else
+  ``q = regular_quality_min [0.3] + (1 - 0.3) v``; price ``p = U(price_min [0.5], price_max [1.5])
+  (1 - deal_discount [0.4] d)``; rating ``= clip(q + rating_noise [0.1] N(0, 1), 0, 1)``.
+* Features: one-hot(c) | price p | rating | deal d (F = T + 3).
+* User: interests ``u ~ U(-1, 1)^T``; price sensitivity ``beta ~ U(0.5, 1.5)``; trust
+  ``tau_0 = trust_init [1]``; patience ``P_0 = patience [15]`` page views.
+* Choice: ``w_i = tau exp(u_{c_i} + deal_appeal [1] d_i - beta p_i)``, ``w_0 = exp(no_buy_utility [1])``.
+* Purchase of item i: reward = engagement = revenue ``p_i``;
+  trust ``tau <- clip(tau exp(trust_rate [0.5] (q_i - quality_ref [0.5])), trust_min [0.2], trust_max [2])``.
+* Patience: every step ``P <- P - visit_cost [1]``; after a purchase also
+  ``P <- P + patience_rate [2] (q_i - q_ref)``. The session ends when ``P <= 0``.
+* Trade-off: the deal badge and the lower price convert *now*, but low quality erodes trust
+  (fewer purchases later) and patience (shorter sessions). Quality is visible through the
+  rating and the deal flag. Myopic: ``a_i = p_i``, ``a_0 = 0`` (expected revenue);
+  heuristic: ``a_i = p_i + lambda (q_i - q_ref)``, ``lambda = 2``.
+
+``social_media`` (:class:`SocialMediaModel`; T = 10 topics, N = 10, K = 3, ``doc_length`` L = 1 minute)
+---------------------------------------------------------------------------------------------------------
+* Item: topic ``c`` uniform; length ``l ~ U(length_min [0.5], length_max [1.5])``.
+* User: interests ``u ~ U(-1, 1)^T``; fatigue ``f = 0`` in ``[0, 1]^T``; energy
+  ``E_0 = energy [10]`` minutes.
+* Features: one-hot(c) | fatigue ``f_c`` (the user's fatigue with the item's topic: a
+  deterministic function of her observed clicks, hence observable) | length l (F = T + 2).
+* Choice: ``w_i = exp(interest_weight [2] u_c - fatigue_penalty [0.5] f_c)``,
+  ``w_0 = exp(no_click_utility [0.5])``.
+* Click on item i (topic c, fatigue ``f_c`` before the click): reward = engagement = dwell
+  ``d = L l (0.3 + 0.35 (1 + u_c)) (1 - dwell_fatigue [0.3] f_c)`` minutes.
+* Energy: every step ``E <- E - scroll_cost [0.2]``; after a click also
+  ``E <- E - d + refresh_rate [0.8] d (1 - 2 f_c)`` (a fresh topic refreshes, a repeated one
+  bores). The session ends when ``E <= 0``.
+* Fatigue: after a click ``f_c <- f_c + fatigue_step [0.5] (1 - f_c)``; then, every step,
+  ``f <- fatigue_decay [0.8] f`` for all topics.
+* Trade-off: the favourite topic wins the click now but repeating it drains the energy;
+  diversity sustains sessions. Myopic: ``a_i = d_i``, ``a_0 = 0``; heuristic (the drain
+  objective ``R - lambda D`` of :class:`LongTermValuePolicy`): ``a_i = d_i - lambda (s + d_i
+  (1 - rho (1 - 2 f_c)))``, ``a_0 = -lambda s``, ``lambda = 2``.
+
+``education`` (:class:`EducationModel`; T = 6 skills, N = 10, K = 3, ``doc_length`` = 1 (score))
+-------------------------------------------------------------------------------------------------
+* Skills form chains of ``chain_length`` [3]: ``pre(s) = s - 1`` unless ``s mod 3 = 0``
+  (0 -> 1 -> 2, 3 -> 4 -> 5), or ``prerequisites`` (-1: none; acyclic).
+* Item (exercise): skill ``s`` uniform; difficulty ``delta ~ U(difficulty_min [0], difficulty_max [0.5])``.
+* Learner: mastery ``m ~ U(0, mastery_init_max [0.1])^T``; motivation ``M_0 = motivation [12]``;
+  lesson length ``H = lesson_length [40]`` steps; the platform's level estimate ``ell = 0``.
+* Readiness ``r_s = min(1, m_pre(s) / readiness_level [0.3])`` (1 without prerequisite).
+* Choice (which exercise to attempt): ``w_i = exp(-difficulty_aversion [1] delta_i)``,
+  skip ``w_0 = exp(skip_utility [-1.5])``.
+* Attempt of item i (skill s): solved with probability
+  ``p_i = r_s sigmoid((m_s + zone_width [0.2] - delta_i) / success_slope [0.05])``; if solved,
+  mastery ``m_s <- m_s + g_i`` with ``g_i = learning_rate [0.5] r_s (delta_i - m_s)^+`` (too easy
+  items teach nothing) and ``ell_s <- ell_s + learning_rate (delta_i - ell_s)^+`` (the
+  mastery update with ``r = 1``).
+  Reward = ``reward_scale [100] g_i`` (mastery points); engagement = 1 if solved, else 0.
+* Motivation: every step ``M <- M - step_cost [1]``; ``+ success_bonus [1]`` if solved,
+  ``- failure_cost [1]`` if failed. The session ends when ``M <= 0`` (drop-out) or after H steps.
+* Features: one-hot(s) | difficulty | depth of s in its chain / max depth | stretch
+  ``(delta - ell_s)^+`` | review ``(ell_s - delta)^+`` | prerequisite level ``ell_pre(s)`` (1 without
+  prerequisite) (F = T + 5); all but the depth in units of ``level_unit`` [0.1] (so
+  ``difficulty = delta / 0.1``); ``ell`` uses only observed successes, so it is observable.
+* Trade-off: hard exercises teach more if solved but fail often, and failures end the session.
+  Myopic: ``a_i = 100 p_i g_i``, ``a_0 = 0``; heuristic: ``a_i = 100 p_i g_i + lambda (p_i
+  success_bonus - (1 - p_i) failure_cost)``, ``lambda = 4``.
+
+``finance`` (:class:`FinanceModel`; T = 8 product categories, N = 10, K = 3, ``doc_length`` = 1 point)
+-------------------------------------------------------------------------------------------------------
+* Risk class of category c: ``k(c) = category_class[c]`` (default ``c // 2``: 4 classes).
+* Item (product): candidates ``0 .. n_safe - 1`` [4] are drawn uniformly from the class-0
+  categories (the platform always offers its savings products), the others uniformly from all
+  T; volatility ``sigma = sigma_{k(c)} U(1 - 0.3, 1 + 0.3)`` with ``class_volatility``
+  ``sigma_k`` [(0.02, 0.04, 0.06, 0.08)] per period; expected return ``mu = r_f + S sigma`` with
+  ``r_f = risk_free [0.002]`` and Sharpe ratio ``S ~ U(sharpe_min [0.1], sharpe_max [0.5])``.
+* User: interests ``u ~ U(-1, 1)^T``; risk class ``k_u ~ Categorical(class_probs
+  [(0.1, 0.3, 0.3, 0.3)])``; risk aversion ``gamma ~ U(0.5, 3)``; loss tolerance ``L =
+  class_tolerance[k_u] [(0.016, 0.032, 0.048, 0.064)] U(1 - 0.2, 1 + 0.2)`` (0.8 ``sigma_k``);
+  horizon ``H = horizon`` [60] periods; strikes ``loss_strikes`` [1].
+* **Mask**: ``candidate_mask_i = k(c_i) <= k_u``: no product above the user's risk class may
+  be recommended (:meth:`BatchEnv.step` raises ``ValueError``). The ``n_safe >= K`` class-0
+  candidates are always allowed.
+* Features: one-hot(c) | ``mu / return_unit [0.05]`` | ``sigma / max_k sigma_k`` |
+  ``k(c) / (R - 1)`` | relative risk ``sigma / sigma_{k_u}`` | shortfall probability
+  ``Phi((-L_{k_u} - mu) / sigma)`` with the class tolerance ``L_{k_u} = class_tolerance[k_u]``
+  (F = T + 5). The user's risk class is known to the platform (it defines the mask), so the
+  last two columns are observable; her own tolerance ``L`` (+-20 %) is not.
+* Choice (invest in one product or none): ``w_i = exp(u_c + return_appeal [1] mu_i / 0.05)``,
+  ``w_0 = exp(no_invest_utility [0.5])``.
+* Investment in i: reward = engagement = the risk-adjusted utility (certainty-equivalent
+  return, percentage points) ``CE_i = reward_scale [100] (mu_i - gamma sigma_i^2 / 2)``. The
+  realised return is ``R ~ N(mu_i, sigma_i^2)``; a loss beyond the tolerance, ``R < -L``, i.e.
+  with probability ``Phi_i = Phi((-L - mu_i) / sigma_i)`` (:func:`normal_cdf`), costs a strike;
+  at ``loss_strikes`` strikes the user leaves (churn).
+* Every step ``H <- H - 1``; the session ends at ``H = 0`` or at churn.
+* Trade-off: within the allowed classes, risky products have the highest utility *now* but
+  risk churn. Myopic: ``a_i = CE_i``, ``a_0 = 0``; heuristic: ``a_i = CE_i - lambda Phi_i
+  (H - 1) / strikes_left`` (utility minus the expected loss of the remaining periods),
+  ``lambda = 1``.
 
 Observation and privileged state
---------------------------------
-The agent sees the candidates' features, their clusters and the user's last response
-(clicked slate position or -1, clicked cluster or -1, watch time). The interests, the true
-qualities and the budget are hidden; :meth:`BatchEnv.privileged` exposes them for oracle
-baselines and plots only.
+================================
+Every preset has the same observation (dict of arrays, B users): ``candidate_features``
+(B, N, F) float32, ``candidate_clusters`` (B, N) int64 topic/category in [0, T),
+``candidate_mask`` (B, N) bool (True = may be recommended; all True except finance),
+``clicked`` (B,) slate position chosen at the previous step or -1, ``clicked_cluster`` (B,)
+or -1, ``watch_time`` (B,) engagement of that response in ``doc_length`` units (minutes
+watched, revenue, dwell minutes, 1 = solved, utility points), ``active`` (B,) bool. The
+hidden state (interests, qualities, budget / trust, patience / fatigue, energy / mastery,
+motivation / risk aversion, tolerance, ...) is exposed by :meth:`BatchEnv.privileged` for
+oracle baselines and plots only. :class:`InterestEvolutionEnv` (alias :data:`SimulatorEnv`) is
+the single-user ``gymnasium.Env`` for any preset; its :class:`SlateSpace` samples only
+always-allowed candidates unless given ``sample(mask=obs["candidate_mask"])``.
 
 Random streams
---------------
+==============
 Users, documents and choices use separate generators derived from the seed, and every row
-draws its documents and choice uniforms every step whether active or not. So the same seed
-gives identical users and candidate sets to every policy (common random numbers), which
+draws its documents and its choice uniforms (``UserModel.n_uniforms`` per row: 2 for interest
+evolution (choice, interest move), 1 for e-commerce and social media (choice), 2 for education
+(choice, success) and finance (choice, churn)) every step whether active or not. So the same
+seed gives identical users and candidate sets to every policy (common random numbers), which
 makes policy comparisons on :func:`evaluate`'s shared seed set low-variance.
 """
 
@@ -68,7 +209,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
@@ -76,11 +217,15 @@ from rlrec_helpers.stats import MeanCI, mean_ci
 
 __all__ = [
     "SimulatorConfig", "PRESETS", "get_preset", "cluster_quality_means",
-    "choice_probabilities", "interest_update", "BatchEnv", "InterestEvolutionEnv",
+    "choice_probabilities", "interest_update", "BatchEnv", "InterestEvolutionEnv", "SimulatorEnv",
     "SlateSpace", "SlatePolicy", "RandomPolicy", "MyopicPolicy", "QualityGreedyPolicy",
-    "LongTermValuePolicy", "InterestQualityBlendPolicy", "EvalResult", "evaluate",
-    "reference_episode", "SLATEQ_REFERENCE", "REFERENCE_POLICIES", "make_reference_policy",
-    "compare_policies", "session_trace",
+    "LongTermValuePolicy", "InterestQualityBlendPolicy", "LongTermHeuristicPolicy", "EvalResult",
+    "evaluate", "reference_episode", "SLATEQ_REFERENCE", "REFERENCE_POLICIES", "DOMAIN_POLICIES",
+    "make_reference_policy", "compare_policies", "session_trace",
+    "UserModel", "UserResponse", "USER_MODELS", "make_user_model", "InterestEvolutionModel",
+    "EcommerceModel", "SocialMediaModel", "EducationModel", "FinanceModel",
+    "EcommerceParams", "SocialMediaParams", "EducationParams", "FinanceParams",
+    "DOMAIN_PRESETS", "best_ratio_slates", "normal_cdf",
 ]
 
 #: The SlateQ paper's simulation table rows (average return, default environment).
@@ -89,14 +234,275 @@ SLATEQ_REFERENCE = {"random": 159.2, "myopic": 166.3}
 _CHOICE_MODELS = ("proportional", "mnl")
 
 
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _is_num(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) \
+        and math.isfinite(float(x))
+
+
+def _check_fields(obj, rules: dict[str, tuple[float, float, bool, bool]]) -> None:
+    """``rules[name] = (low, high, low_open, high_open)``: finite number in the interval."""
+    for name, (lo, hi, lo_open, hi_open) in rules.items():
+        v = getattr(obj, name)
+        ok = _is_num(v) and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+        if not ok:
+            lb, rb = "(" if lo_open else "[", ")" if hi_open else "]"
+            raise ValueError(f"{name} must be a finite number in {lb}{lo}, {hi}{rb}, got {v!r}")
+
+
+def _check_range_pair(obj, lo_name: str, hi_name: str) -> None:
+    if getattr(obj, lo_name) > getattr(obj, hi_name):
+        raise ValueError(f"{lo_name} must be <= {hi_name}, got {getattr(obj, lo_name)} > "
+                         f"{getattr(obj, hi_name)}")
+
+
+_INF = math.inf
+
+
+# --------------------------------------------------------------------------- domain parameters
+
+
+@dataclass(frozen=True)
+class EcommerceParams:
+    """Parameters of the ``"ecommerce"`` user model (equations in the module docstring).
+
+    Units: prices and revenue in reference-price units (``SimulatorConfig.doc_length`` = 1),
+    patience in page views.
+    """
+
+    deal_prob: float = 0.3           # pi_deal: share of "deal" (bargain-bait) items
+    deal_quality_max: float = 0.4    # deal items: q ~ U(0, deal_quality_max)
+    regular_quality_min: float = 0.3  # regular items: q ~ U(regular_quality_min, 1)
+    price_min: float = 0.5           # list price ~ U(price_min, price_max)
+    price_max: float = 1.5
+    deal_discount: float = 0.4       # deal price = list price * (1 - deal_discount)
+    rating_noise: float = 0.1        # rating = clip(q + rating_noise * N(0, 1), 0, 1)
+    deal_appeal: float = 1.0         # gamma: utility bonus of the deal badge
+    price_sensitivity_min: float = 0.5   # beta ~ U(min, max), per user
+    price_sensitivity_max: float = 1.5
+    no_buy_utility: float = 1.0      # v_0
+    trust_init: float = 1.0          # tau_0
+    trust_min: float = 0.2
+    trust_max: float = 2.0
+    trust_rate: float = 0.5          # kappa: tau <- tau * exp(kappa (q - q_ref))
+    quality_ref: float = 0.5         # q_ref
+    patience: float = 15.0           # P_0 page views
+    visit_cost: float = 1.0          # patience spent per page view
+    patience_rate: float = 2.0       # rho: P <- P + rho (q - q_ref) after a purchase
+
+    def validate(self, config: "SimulatorConfig") -> "EcommerceParams":
+        _check_fields(self, {
+            "deal_prob": (0, 1, False, False), "deal_quality_max": (0, 1, False, False),
+            "regular_quality_min": (0, 1, False, False), "price_min": (0, _INF, True, True),
+            "price_max": (0, _INF, True, True), "deal_discount": (0, 1, False, True),
+            "rating_noise": (0, _INF, False, True), "deal_appeal": (-_INF, _INF, True, True),
+            "price_sensitivity_min": (0, _INF, False, True), "price_sensitivity_max": (0, _INF, False, True),
+            "no_buy_utility": (-_INF, _INF, True, True), "trust_init": (0, _INF, True, True),
+            "trust_min": (0, _INF, True, True), "trust_max": (0, _INF, True, True),
+            "trust_rate": (0, _INF, False, True), "quality_ref": (0, 1, False, False),
+            "patience": (0, _INF, True, True), "visit_cost": (0, _INF, False, True),
+            "patience_rate": (0, _INF, False, True)})
+        _check_range_pair(self, "price_min", "price_max")
+        _check_range_pair(self, "price_sensitivity_min", "price_sensitivity_max")
+        _check_range_pair(self, "trust_min", "trust_init")
+        _check_range_pair(self, "trust_init", "trust_max")
+        if self.visit_cost == 0 and config.max_steps >= 10**6:
+            raise ValueError("visit_cost = 0 needs max_steps < 1e6 so that sessions end")
+        return self
+
+
+@dataclass(frozen=True)
+class SocialMediaParams:
+    """Parameters of the ``"social_media"`` user model (equations in the module docstring).
+
+    Units: dwell time and energy in minutes (``SimulatorConfig.doc_length`` = L minutes).
+    """
+
+    interest_weight: float = 2.0     # a: utility weight of the interest u_c
+    fatigue_penalty: float = 0.5     # psi: utility penalty of fatigue f_c
+    length_min: float = 0.5          # post length l ~ U(length_min, length_max) (x L minutes)
+    length_max: float = 1.5
+    no_click_utility: float = 0.5    # v_0
+    dwell_fatigue: float = 0.3       # psi_d: dwell shrinks by (1 - psi_d f_c)
+    fatigue_step: float = 0.5        # kappa_f: f_c <- f_c + kappa_f (1 - f_c) after a click
+    fatigue_decay: float = 0.8       # delta_f: f <- delta_f f every step
+    energy: float = 10.0             # E_0 minutes
+    scroll_cost: float = 0.2         # minutes spent per step
+    refresh_rate: float = 0.8        # rho: E <- E - d + rho d (1 - 2 f_c)
+
+    def validate(self, config: "SimulatorConfig") -> "SocialMediaParams":
+        _check_fields(self, {
+            "interest_weight": (-_INF, _INF, True, True), "fatigue_penalty": (0, _INF, False, True),
+            "length_min": (0, _INF, True, True), "length_max": (0, _INF, True, True),
+            "no_click_utility": (-_INF, _INF, True, True), "dwell_fatigue": (0, 1, False, False),
+            "fatigue_step": (0, 1, False, False), "fatigue_decay": (0, 1, False, False),
+            "energy": (0, _INF, True, True), "scroll_cost": (0, _INF, False, True),
+            "refresh_rate": (0, 1, False, True)})
+        _check_range_pair(self, "length_min", "length_max")
+        if self.scroll_cost == 0 and config.max_steps >= 10**6:
+            raise ValueError("scroll_cost = 0 needs max_steps < 1e6 so that sessions end")
+        return self
+
+
+@dataclass(frozen=True)
+class EducationParams:
+    """Parameters of the ``"education"`` user model (equations in the module docstring).
+
+    Units: mastery and difficulty in [0, 1]; reward in mastery points (``reward_scale`` x
+    mastery); motivation in steps. ``prerequisites[s]`` is the skill that must be learned
+    before skill ``s`` (-1: none); ``None`` means chains of ``chain_length`` skills
+    (0 -> 1 -> 2 -> 3, 4 -> 5 -> ...).
+    """
+
+    prerequisites: tuple[int, ...] | None = None
+    chain_length: int = 3
+    mastery_init_max: float = 0.1    # m_s ~ U(0, mastery_init_max) for every skill
+    difficulty_min: float = 0.0      # delta ~ U(difficulty_min, difficulty_max)
+    difficulty_max: float = 0.5
+    zone_width: float = 0.2          # b: P(success) = r_s sigmoid((m_s + b - delta) / tau)
+    success_slope: float = 0.05      # tau
+    readiness_level: float = 0.3     # theta: r_s = min(1, m_pre(s) / theta)
+    learning_rate: float = 0.5       # eta: m_s <- m_s + eta r_s (delta - m_s)^+ on success
+    reward_scale: float = 100.0      # reward = reward_scale * mastery gain
+    difficulty_aversion: float = 1.0  # alpha: choice utility -alpha delta
+    skip_utility: float = -1.5       # v_0
+    motivation: float = 12.0         # M_0
+    step_cost: float = 1.0           # motivation spent per step
+    success_bonus: float = 1.0       # motivation regained after a solved exercise
+    failure_cost: float = 1.0        # extra motivation lost after a failed attempt
+    lesson_length: float = 40.0      # H: the session also ends after H steps
+    level_unit: float = 0.1          # difficulty-like feature columns are in units of level_unit
+
+    def prereq_array(self, n_topics: int) -> np.ndarray:
+        if self.prerequisites is not None:
+            return np.asarray(self.prerequisites, dtype=np.int64)
+        s = np.arange(n_topics)
+        return np.where(s % self.chain_length == 0, -1, s - 1)
+
+    def validate(self, config: "SimulatorConfig") -> "EducationParams":
+        if not _is_int(self.chain_length) or self.chain_length < 1:
+            raise ValueError(f"chain_length must be an integer >= 1, got {self.chain_length!r}")
+        if self.prerequisites is not None:
+            p = np.asarray(self.prerequisites)
+            t = config.n_topics
+            if p.shape != (t,) or p.dtype.kind not in "iu" or np.any(p < -1) or np.any(p >= t) \
+                    or np.any(p == np.arange(t)):
+                raise ValueError(f"prerequisites must be None or {t} integers in [-1, n_topics) "
+                                 f"with prerequisites[s] != s, got {self.prerequisites!r}")
+            for s in range(t):  # acyclic: following prerequisites from any skill ends at -1
+                seen, cur = 0, s
+                while cur >= 0 and seen <= t:
+                    cur, seen = int(p[cur]), seen + 1
+                if cur >= 0:
+                    raise ValueError("prerequisites must not contain a cycle")
+        _check_fields(self, {
+            "mastery_init_max": (0, 1, False, False), "difficulty_min": (0, 1, False, False),
+            "difficulty_max": (0, 1, False, False), "zone_width": (-1, 1, False, False),
+            "success_slope": (0, _INF, True, True), "readiness_level": (0, 1, True, False),
+            "learning_rate": (0, 1, False, False), "reward_scale": (0, _INF, True, True),
+            "difficulty_aversion": (-_INF, _INF, True, True), "skip_utility": (-_INF, _INF, True, True),
+            "motivation": (0, _INF, True, True), "step_cost": (0, _INF, True, True),
+            "success_bonus": (0, _INF, False, True), "failure_cost": (0, _INF, False, True),
+            "lesson_length": (0, _INF, True, True), "level_unit": (0, _INF, True, True)})
+        _check_range_pair(self, "difficulty_min", "difficulty_max")
+        if self.success_bonus >= self.step_cost and config.max_steps >= 10**6 and self.lesson_length >= 10**6:
+            raise ValueError("success_bonus >= step_cost needs max_steps < 1e6 so that sessions end")
+        return self
+
+
+@dataclass(frozen=True)
+class FinanceParams:
+    """Parameters of the ``"finance"`` user model (equations in the module docstring).
+
+    Units: returns per period as fractions (0.01 = 1 %); reward in percentage points of
+    certainty-equivalent return; horizon in periods (steps).
+    ``category_class[c]`` is the risk class of product category ``c`` (``None``: ``c // 2``).
+    """
+
+    category_class: tuple[int, ...] | None = None
+    class_volatility: tuple[float, ...] = (0.02, 0.04, 0.06, 0.08)  # sigma_k per risk class
+    volatility_spread: float = 0.3   # sigma = sigma_k * U(1 - spread, 1 + spread)
+    risk_free: float = 0.002         # r_f
+    sharpe_min: float = 0.1          # mu = r_f + s sigma, s ~ U(sharpe_min, sharpe_max)
+    sharpe_max: float = 0.5
+    class_probs: tuple[float, ...] = (0.1, 0.3, 0.3, 0.3)  # P(user risk class = k)
+    class_tolerance: tuple[float, ...] = (0.016, 0.032, 0.048, 0.064)  # L_k: loss tolerance
+    tolerance_spread: float = 0.2    # L = L_k * U(1 - spread, 1 + spread)
+    risk_aversion_min: float = 0.5   # gamma ~ U(min, max)
+    risk_aversion_max: float = 3.0
+    return_appeal: float = 1.0       # alpha: choice utility alpha mu / return_unit
+    return_unit: float = 0.05
+    no_invest_utility: float = 0.5   # v_0
+    horizon: float = 60.0            # H periods
+    loss_strikes: int = 1            # the user leaves at her loss_strikes-th loss beyond tolerance
+    n_safe: int = 4                  # candidates 0..n_safe-1 are always risk class 0
+    reward_scale: float = 100.0      # reward = reward_scale (mu - gamma sigma^2 / 2)
+
+    def classes(self, n_topics: int) -> np.ndarray:
+        if self.category_class is not None:
+            return np.asarray(self.category_class, dtype=np.int64)
+        return np.arange(n_topics, dtype=np.int64) // 2
+
+    def validate(self, config: "SimulatorConfig") -> "FinanceParams":
+        t = config.n_topics
+        r = len(self.class_volatility)
+        if r < 1:
+            raise ValueError("class_volatility must list at least one risk class")
+        cls = np.asarray(self.classes(t))
+        if cls.shape != (t,) or cls.dtype.kind not in "iu" or np.any(cls < 0) or np.any(cls >= r):
+            raise ValueError(f"category_class must be None or {t} integers in [0, {r}) "
+                             f"(one risk class per category), got {self.category_class!r}")
+        if not np.any(cls == 0):
+            raise ValueError("category_class must give at least one category risk class 0")
+        for name in ("class_volatility", "class_probs", "class_tolerance"):
+            v = np.asarray(getattr(self, name), dtype=float)
+            if v.shape != (r,) or not np.all(np.isfinite(v)) or np.any(v < 0):
+                raise ValueError(f"{name} must be {r} finite numbers >= 0, got {getattr(self, name)!r}")
+        if np.any(np.asarray(self.class_volatility) <= 0) or np.any(np.asarray(self.class_tolerance) <= 0):
+            raise ValueError("class_volatility and class_tolerance must be > 0")
+        if abs(sum(self.class_probs) - 1.0) > 1e-9:
+            raise ValueError(f"class_probs must sum to 1, got {sum(self.class_probs)}")
+        _check_fields(self, {
+            "volatility_spread": (0, 1, False, True), "risk_free": (-1, 1, True, True),
+            "sharpe_min": (-_INF, _INF, True, True), "sharpe_max": (-_INF, _INF, True, True),
+            "tolerance_spread": (0, 1, False, True), "risk_aversion_min": (0, _INF, False, True),
+            "risk_aversion_max": (0, _INF, False, True), "return_appeal": (-_INF, _INF, True, True),
+            "return_unit": (0, _INF, True, True), "no_invest_utility": (-_INF, _INF, True, True),
+            "horizon": (0, _INF, True, True), "reward_scale": (0, _INF, True, True)})
+        _check_range_pair(self, "sharpe_min", "sharpe_max")
+        _check_range_pair(self, "risk_aversion_min", "risk_aversion_max")
+        if not _is_int(self.loss_strikes) or self.loss_strikes < 1:
+            raise ValueError(f"loss_strikes must be an integer >= 1, got {self.loss_strikes!r}")
+        if not _is_int(self.n_safe) or not config.slate_size <= self.n_safe <= config.n_candidates:
+            raise ValueError(f"n_safe must be an integer in [slate_size={config.slate_size}, "
+                             f"n_candidates={config.n_candidates}], got {self.n_safe!r}")
+        return self
+
+
+_PARAM_TYPES = (EcommerceParams, SocialMediaParams, EducationParams, FinanceParams)
+
+
 # --------------------------------------------------------------------------- configuration
 
 
 @dataclass(frozen=True)
 class SimulatorConfig:
-    """Every parameter of the interest-evolution model (defaults = RecSim / SlateQ).
+    """Every parameter of the simulator (defaults = RecSim / SlateQ interest evolution).
 
-    Units: lengths, budgets and costs in minutes. See the module docstring for the equations.
+    Units: lengths, budgets and costs in minutes for the interest-evolution model. See the
+    module docstring for the equations.
+
+    ``user_model`` selects the user-response model (a key of :data:`USER_MODELS`) and
+    ``model_params`` its parameters (``None``: the model's defaults; else an instance of the
+    model's parameter class, e.g. :class:`EcommerceParams`). The interest-evolution fields
+    ``n_trashy`` .. ``quality_means`` (and ``time_budget``, ``choice_model``,
+    ``no_click_weight``, ``no_click_cost``) are used by ``"interest_evolution"`` only;
+    ``n_topics``, ``n_candidates``, ``slate_size``, ``max_steps`` and ``doc_length`` (the unit
+    of ``obs["watch_time"]``: minutes per document, or the domain's engagement unit) are shared
+    by every model.
     """
 
     n_topics: int = 20
@@ -116,25 +522,39 @@ class SimulatorConfig:
     quality_signal_noise: float | None = None
     max_steps: int = 1000
     quality_means: tuple[float, ...] | None = field(default=None)
+    user_model: str = "interest_evolution"
+    model_params: Any = None
 
     def validate(self) -> "SimulatorConfig":
         """Raise ``ValueError`` naming the first invalid field; return ``self`` if valid."""
-
-        def is_int(x) -> bool:
-            return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-        def is_num(x) -> bool:
-            return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) \
-                and math.isfinite(float(x))
-
+        is_int, is_num = _is_int, _is_num
         for name in ("n_topics", "n_candidates", "slate_size", "max_steps"):
             v = getattr(self, name)
             if not is_int(v) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if not is_int(self.n_trashy) or not 0 <= self.n_trashy <= self.n_topics:
-            raise ValueError(f"n_trashy must be an integer in [0, n_topics={self.n_topics}], got {self.n_trashy!r}")
+        if not isinstance(self.user_model, str) or self.user_model not in USER_MODELS:
+            raise ValueError(f"user_model must be one of {sorted(USER_MODELS)}, got {self.user_model!r}")
         if self.slate_size > self.n_candidates:
             raise ValueError(f"slate_size must be in [1, n_candidates={self.n_candidates}], got {self.slate_size}")
+        if not is_num(self.doc_length) or self.doc_length <= 0:
+            raise ValueError(f"doc_length must be a finite number > 0, got {self.doc_length!r}")
+        if self.user_model == "interest_evolution":
+            self._validate_interest_evolution()
+        ptype = USER_MODELS[self.user_model].params_type
+        if self.model_params is not None:
+            if ptype is None or not isinstance(self.model_params, ptype):
+                want = "None" if ptype is None else f"None or a {ptype.__name__}"
+                raise ValueError(f"model_params must be {want} for user_model={self.user_model!r}, "
+                                 f"got {type(self.model_params).__name__}")
+            self.model_params.validate(self)
+        elif ptype is not None:
+            ptype().validate(self)
+        return self
+
+    def _validate_interest_evolution(self) -> None:
+        is_int, is_num = _is_int, _is_num
+        if not is_int(self.n_trashy) or not 0 <= self.n_trashy <= self.n_topics:
+            raise ValueError(f"n_trashy must be an integer in [0, n_topics={self.n_topics}], got {self.n_trashy!r}")
         for name in ("quality_min", "quality_max", "quality_std", "doc_length", "time_budget",
                      "no_click_weight", "no_click_cost", "refill_rate", "interest_step"):
             if not is_num(getattr(self, name)):
@@ -169,12 +589,27 @@ class SimulatorConfig:
             if qm.shape != (self.n_topics,) or not np.all(np.isfinite(qm)):
                 raise ValueError(f"quality_means must be None or {self.n_topics} finite numbers, "
                                  f"got shape {qm.shape}")
-        return self
+
+    @property
+    def params(self):
+        """The user model's parameters (``model_params`` or the model's defaults; None for
+        interest evolution, whose parameters are this config's own fields)."""
+        ptype = USER_MODELS[self.user_model].params_type
+        if self.model_params is not None or ptype is None:
+            return self.model_params
+        return ptype()
 
     @property
     def n_features(self) -> int:
-        """F: width of a candidate's feature vector (one-hot cluster [+ quality signal])."""
-        return self.n_topics + (0 if self.quality_signal_noise is None else 1)
+        """F: width of a candidate's feature vector: the T one-hot category columns followed by
+        the user model's numeric columns (interest evolution: [+ noisy quality signal])."""
+        return USER_MODELS[self.user_model].feature_width(self)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """Names of the F feature columns (``topic_0`` .. ``topic_{T-1}``, then numeric ones)."""
+        return tuple(f"topic_{i}" for i in range(self.n_topics)) + \
+            USER_MODELS[self.user_model].numeric_feature_names(self)
 
 
 def cluster_quality_means(config: SimulatorConfig) -> np.ndarray:
@@ -184,21 +619,6 @@ def cluster_quality_means(config: SimulatorConfig) -> np.ndarray:
     n_nut = config.n_topics - config.n_trashy
     return np.concatenate([np.linspace(config.quality_min, 0.0, config.n_trashy),
                            np.linspace(0.0, config.quality_max, n_nut)])
-
-
-PRESETS: dict[str, SimulatorConfig] = {
-    "default": SimulatorConfig(),
-    "costly_browsing": SimulatorConfig(no_click_cost=4.0),
-}
-
-
-def get_preset(name: "str | SimulatorConfig") -> SimulatorConfig:
-    """A validated config: a preset name from :data:`PRESETS` or a config passed through."""
-    if isinstance(name, SimulatorConfig):
-        return name.validate()
-    if not isinstance(name, str) or name not in PRESETS:
-        raise ValueError(f"unknown simulator preset {name!r}; known presets: {sorted(PRESETS)}")
-    return PRESETS[name].validate()
 
 
 # --------------------------------------------------------------------------- model pieces
@@ -211,15 +631,22 @@ def _item_weights(scores: np.ndarray, config: SimulatorConfig) -> tuple[np.ndarr
     return np.exp(scores), float(np.exp(config.no_click_weight - 1.0))
 
 
+def _interest_evolution_config(config) -> SimulatorConfig:
+    config = get_preset(config)
+    if config.user_model != "interest_evolution":
+        raise ValueError(f"config must use user_model='interest_evolution', got {config.user_model!r}")
+    return config
+
+
 def choice_probabilities(scores, config: "SimulatorConfig | str" = "default") -> np.ndarray:
-    """Click probabilities of a slate.
+    """Click probabilities of a slate (interest-evolution model).
 
     Args:
         scores: (..., K) user scores ``u . f`` of the slate items, in [-1, 1].
     Returns:
         (..., K + 1) probabilities: the K slate positions, then no click (last column).
     """
-    config = get_preset(config)
+    config = _interest_evolution_config(config)
     s = np.asarray(scores, dtype=float)
     if s.ndim < 1 or not np.all(np.isfinite(s)) or np.any(np.abs(s) > 1 + 1e-9):
         raise ValueError("scores must be a finite array (..., K) with values in [-1, 1]")
@@ -238,7 +665,7 @@ def interest_update(u_c, config: "SimulatorConfig | str" = "default") -> tuple[n
         ``u_up = clip(u + alpha (1 - u))``, ``u_down = clip(u - alpha (1 - u))``,
         ``alpha = interest_step (1 - |u|)`` and ``p_up = (u + 1) / 2``.
     """
-    config = get_preset(config)
+    config = _interest_evolution_config(config)
     u = np.asarray(u_c, dtype=float)
     if not np.all(np.isfinite(u)) or np.any(np.abs(u) > 1 + 1e-9):
         raise ValueError("u_c must be finite with values in [-1, 1]")
@@ -253,6 +680,714 @@ def _seed_int(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     return int(seed)
+
+
+def normal_cdf(x) -> np.ndarray:
+    """Standard normal CDF, numpy only (Abramowitz & Stegun 7.1.26 erf, |error| < 1.5e-7)."""
+    x = np.asarray(x, dtype=float)
+    z = np.abs(x) / math.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    erf = 1.0 - poly * np.exp(-z * z)
+    return 0.5 * (1.0 + np.sign(x) * erf)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
+
+
+def _top_k(scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """(B, k) indices of the k largest scores per row, best first (stable ties: lower index).
+
+    With ``mask`` (B, N) bool, only allowed (True) candidates are chosen (each row must have
+    at least k of them)."""
+    if mask is not None and not mask.all():
+        scores = np.where(mask, scores, -np.inf)
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
+def _sample_choice(w: np.ndarray, w0, uniform: np.ndarray) -> np.ndarray:
+    """Slate position chosen with probability ``w_i / (sum w + w0)``; K means no click.
+
+    ``w`` (B, K) non-negative weights, ``w0`` scalar or (B,), ``uniform`` (B,) in [0, 1)."""
+    cum = np.cumsum(w, axis=1)
+    total = cum[:, -1] + w0
+    x = uniform * total
+    return (x[:, None] >= cum).sum(axis=1)
+
+
+def best_ratio_slates(w: np.ndarray, a: np.ndarray, w0, a0, k: int, mask: np.ndarray | None = None,
+                      n_iter: int = 50) -> np.ndarray:
+    """The K-subset S maximising ``(sum_S w_i a_i + w0 a0) / (sum_S w_i + w0)``, per row.
+
+    This is the expected value of a slate under a choice model that picks item i with
+    probability ``w_i / (sum_S w + w0)`` (no choice: ``w0``) with value ``a_i`` (no choice:
+    ``a0``). Solved exactly by Dinkelbach iterations: for a fixed ratio ``theta`` the best
+    slate is the top K of ``w_i (a_i - theta)``. Args: ``w``, ``a`` (B, N) with ``w > 0``;
+    ``w0``, ``a0`` scalars or (B,); ``mask`` (B, N) bool of allowed candidates. Returns (B, K)
+    candidate indices (best first).
+    """
+    w = np.asarray(w, dtype=float)
+    a = np.asarray(a, dtype=float)
+    b = w.shape[0]
+    w0 = np.broadcast_to(np.asarray(w0, dtype=float), (b,))
+    a0 = np.broadcast_to(np.asarray(a0, dtype=float), (b,))
+    theta = a0.copy()
+    idx = _top_k(w * (a - theta[:, None]), k, mask)
+    for _ in range(n_iter):
+        idx = _top_k(w * (a - theta[:, None]), k, mask)
+        ws = np.take_along_axis(w, idx, axis=1)
+        new = ((ws * np.take_along_axis(a, idx, axis=1)).sum(1) + w0 * a0) / (ws.sum(1) + w0)
+        if np.allclose(new, theta, rtol=0, atol=1e-12):
+            break
+        theta = new
+    return idx
+
+
+# --------------------------------------------------------------------------- user models
+
+
+class UserResponse(NamedTuple):
+    """What a :class:`UserModel` returns for one step of B users (all arrays (B,)).
+
+    ``choice``: slate position chosen (K = no click); ``reward``; ``engagement`` (the value
+    reported as ``obs["watch_time"]``, in units of ``doc_length``); ``end``: the session is
+    over (for active rows: ``terminated``); ``info``: extra per-row arrays for ``step``'s info.
+    """
+
+    choice: np.ndarray
+    reward: np.ndarray
+    engagement: np.ndarray
+    end: np.ndarray
+    info: dict
+
+
+class UserModel:
+    """A pluggable user-response model: users, items, choice, reward, state update, end.
+
+    :class:`BatchEnv` owns the random streams, the batch bookkeeping (active rows, step
+    counts, truncation, autoreset) and the observation; a user model supplies the rest:
+
+    * ``sample_users(rng, n) -> state``: dict of (n, ...) arrays (the hidden user state);
+    * ``sample_items(rng, b) -> items``: dict of (b, N) arrays with at least ``"cluster"``
+      (int topic in [0, T)); items never depend on the user state, so every policy meets
+      the same candidates (common random numbers);
+    * ``features(items, state)`` (B, N, F) float32: T one-hot columns, then the numeric
+      columns named by ``numeric_feature_names``; ``candidate_mask(items, state)`` (B, N)
+      bool (True = may be recommended);
+    * ``respond(state, items, slates, uniforms, active) -> UserResponse``: updates ``state``
+      in place for active rows only, using ``uniforms`` (B, ``n_uniforms``) from the choice
+      stream;
+    * ``privileged(state, items)``: copies of the hidden state for oracle policies and plots;
+    * ``slate_terms(priv, weight)`` -> ``(w, a, w0, a0)``: choice weights and per-choice
+      values of the candidates such that the (long-term-adjusted) expected value of slate S
+      is ``(sum_S w a + w0 a0) / (sum_S w + w0)``; ``weight = 0`` gives the immediate
+      expected reward (the myopic objective), ``weight > 0`` adds the model's long-term term.
+    """
+
+    name: ClassVar[str] = ""
+    params_type: ClassVar[type | None] = None
+    n_uniforms: ClassVar[int] = 2
+    numeric_features: ClassVar[tuple[str, ...]] = ()
+    global_privileged: ClassVar[tuple[str, ...]] = ()
+    #: weight of the long-term term used by :class:`LongTermHeuristicPolicy` by default
+    default_weight: ClassVar[float] = 1.0
+
+    def __init__(self, config: SimulatorConfig):
+        self.config = config
+        self.params = config.params
+
+    # -- description
+    @classmethod
+    def numeric_feature_names(cls, config: SimulatorConfig) -> tuple[str, ...]:
+        return cls.numeric_features
+
+    @classmethod
+    def feature_width(cls, config: SimulatorConfig) -> int:
+        return config.n_topics + len(cls.numeric_feature_names(config))
+
+    def numeric_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the numeric feature columns."""
+        n = len(self.numeric_feature_names(self.config))
+        return np.zeros(n, np.float32), np.ones(n, np.float32)
+
+    def feature_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.numeric_bounds()
+        t = self.config.n_topics
+        return (np.concatenate([np.zeros(t, np.float32), np.asarray(lo, np.float32)]),
+                np.concatenate([np.ones(t, np.float32), np.asarray(hi, np.float32)]))
+
+    def engagement_bounds(self) -> tuple[float, float]:
+        return 0.0, float(self.config.doc_length)
+
+    def always_allowed(self) -> tuple[int, ...] | None:
+        """Candidate positions allowed in every state (None: no masking in this model)."""
+        return None
+
+    # -- dynamics (abstract)
+    def sample_users(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def sample_items(self, rng: np.random.Generator, b: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def features(self, items: dict, state: dict) -> np.ndarray:
+        raise NotImplementedError
+
+    def candidate_mask(self, items: dict, state: dict) -> np.ndarray:
+        return np.ones(items["cluster"].shape, dtype=bool)
+
+    def respond(self, state: dict, items: dict, slates: np.ndarray, uniforms: np.ndarray,
+                active: np.ndarray) -> UserResponse:
+        raise NotImplementedError
+
+    def privileged(self, state: dict, items: dict) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    # -- reference policies
+    def slate_terms(self, priv: dict, weight: float):
+        raise NotImplementedError
+
+    def myopic_slates(self, obs: dict, priv: dict, k: int) -> np.ndarray:
+        """Slates maximising the immediate expected reward (privileged)."""
+        w, a, w0, a0 = self.slate_terms(priv, 0.0)
+        return best_ratio_slates(w, a, w0, a0, k, obs.get("candidate_mask"))
+
+    def heuristic_slates(self, obs: dict, priv: dict, k: int, weight: float | None = None) -> np.ndarray:
+        """Slates maximising the long-term-adjusted expected value (privileged heuristic)."""
+        w, a, w0, a0 = self.slate_terms(priv, self.default_weight if weight is None else weight)
+        return best_ratio_slates(w, a, w0, a0, k, obs.get("candidate_mask"))
+
+
+class InterestEvolutionModel(UserModel):
+    """RecSim's interest-evolution model (the module docstring's first part)."""
+
+    name = "interest_evolution"
+    n_uniforms = 2
+    global_privileged = ("cluster_quality_means",)
+
+    def __init__(self, config: SimulatorConfig):
+        super().__init__(config)
+        self.means = cluster_quality_means(config)
+        self._eye = np.eye(config.n_topics, dtype=np.float32)
+
+    @classmethod
+    def numeric_feature_names(cls, config):
+        return () if config.quality_signal_noise is None else ("quality_signal",)
+
+    def numeric_bounds(self):
+        n = len(self.numeric_feature_names(self.config))
+        big = np.float32(np.finfo(np.float32).max)
+        return np.full(n, -big, np.float32), np.full(n, big, np.float32)
+
+    def sample_users(self, rng, n):
+        interests = rng.uniform(-1.0, 1.0, size=(n, self.config.n_topics))
+        budget = np.full(n, float(self.config.time_budget))
+        return {"interests": interests, "budget": budget}
+
+    def sample_items(self, rng, b):
+        c = self.config
+        n = c.n_candidates
+        clusters = rng.integers(0, c.n_topics, size=(b, n))
+        quality = self.means[clusters] + c.quality_std * rng.standard_normal((b, n))
+        items = {"cluster": clusters, "quality": quality}
+        if c.quality_signal_noise is not None:
+            items["signal"] = quality + c.quality_signal_noise * rng.standard_normal((b, n))
+        return items
+
+    def features(self, items, state):
+        feats = self._eye[items["cluster"]]
+        if self.config.quality_signal_noise is not None:
+            feats = np.concatenate([feats, items["signal"][..., None].astype(np.float32)], axis=-1)
+        return feats
+
+    def respond(self, state, items, slates, uniforms, active):
+        c = self.config
+        a = slates
+        rows = np.arange(a.shape[0])
+        interests, budget0 = state["interests"], state["budget"]
+        shown_clusters = np.take_along_axis(items["cluster"], a, axis=1)       # (B, K)
+        shown_quality = np.take_along_axis(items["quality"], a, axis=1)         # (B, K)
+        scores = np.take_along_axis(interests, shown_clusters, axis=1)          # (B, K)
+        w, w0 = _item_weights(scores, c)
+        pos = _sample_choice(w, w0, uniforms[:, 0])                             # K means no click
+        click = (pos < c.slate_size) & active
+        pos_c = np.minimum(pos, c.slate_size - 1)
+        cl = shown_clusters[rows, pos_c]
+        q = shown_quality[rows, pos_c]
+        watch = np.where(click, np.minimum(budget0, c.doc_length), 0.0)
+        # budget: drain, refill with quality after a click; step penalty after no click
+        budget = budget0 - watch + c.refill_rate * watch * q
+        budget = np.where(click, budget, budget0 - np.where(active, c.no_click_cost, 0.0))
+        # interest evolution on the clicked topic
+        u_c = interests[rows, cl]
+        delta = c.interest_step * (1.0 - np.abs(u_c)) * (1.0 - u_c)
+        up = uniforms[:, 1] < (u_c + 1.0) / 2.0
+        new_u = np.clip(np.where(up, u_c + delta, u_c - delta), -1.0, 1.0)
+        interests[rows, cl] = np.where(click, new_u, u_c)
+        state["budget"] = budget
+        return UserResponse(pos, watch, watch, budget <= 0.0,
+                            {"clicked_quality": np.where(click, q, np.nan)})
+
+    def privileged(self, state, items):
+        return {"interests": state["interests"].copy(), "candidate_quality": items["quality"].copy(),
+                "cluster_quality_means": self.means.copy(), "budget": state["budget"].copy()}
+
+    def slate_terms(self, priv, weight, cluster_means: bool = True, clusters=None):
+        """``(w, a, w0, a0)`` of the long-term-value objective ``R - weight D`` (see
+        :class:`LongTermValuePolicy`); needs ``priv["clusters"]`` (B, N) or ``clusters``."""
+        c = self.config
+        cl = priv["clusters"] if clusters is None else clusters
+        u = np.take_along_axis(priv["interests"], cl, axis=1)
+        q = priv["cluster_quality_means"][cl] if cluster_means else priv["candidate_quality"]
+        w, w0 = _item_weights(u, c)
+        lam = float(weight)
+        a = c.doc_length * (1.0 - lam + lam * c.refill_rate * q)   # per-click value of item
+        a0 = -lam * c.no_click_cost                                  # value of no click
+        return w, a, w0, a0
+
+    def myopic_slates(self, obs, priv, k):
+        """Top K true interests ``u_c`` (the most clickable candidates)."""
+        u = np.take_along_axis(priv["interests"], obs["candidate_clusters"], axis=1)
+        return _top_k(u, k, obs.get("candidate_mask"))
+
+    def heuristic_slates(self, obs, priv, k, weight=None):
+        w, a, w0, a0 = self.slate_terms(priv, self.default_weight if weight is None else weight,
+                                        clusters=obs["candidate_clusters"])
+        return best_ratio_slates(w, a, w0, a0, k, obs.get("candidate_mask"), n_iter=20)
+
+
+# --------------------------------------------------------------------------- application domains
+
+
+class EcommerceModel(UserModel):
+    """E-commerce: purchases give revenue; cheap low-quality "deals" erode trust and patience."""
+
+    name = "ecommerce"
+    params_type = EcommerceParams
+    n_uniforms = 1
+    numeric_features = ("price", "rating", "deal")
+    default_weight = 2.0
+
+    def numeric_bounds(self):
+        p = self.params
+        return (np.array([p.price_min * (1 - p.deal_discount), 0.0, 0.0], np.float32),
+                np.array([p.price_max, 1.0, 1.0], np.float32))
+
+    def engagement_bounds(self):
+        return 0.0, float(self.params.price_max)
+
+    def sample_users(self, rng, n):
+        p = self.params
+        return {"interests": rng.uniform(-1.0, 1.0, size=(n, self.config.n_topics)),
+                "price_sensitivity": rng.uniform(p.price_sensitivity_min, p.price_sensitivity_max, size=n),
+                "trust": np.full(n, float(p.trust_init)),
+                "patience": np.full(n, float(p.patience))}
+
+    def sample_items(self, rng, b):
+        c, p = self.config, self.params
+        shape = (b, c.n_candidates)
+        cluster = rng.integers(0, c.n_topics, size=shape)
+        deal = rng.random(shape) < p.deal_prob
+        u = rng.random(shape)
+        quality = np.where(deal, u * p.deal_quality_max, p.regular_quality_min + u * (1.0 - p.regular_quality_min))
+        price = rng.uniform(p.price_min, p.price_max, size=shape) * (1.0 - p.deal_discount * deal)
+        rating = np.clip(quality + p.rating_noise * rng.standard_normal(shape), 0.0, 1.0)
+        return {"cluster": cluster, "deal": deal, "quality": quality, "price": price, "rating": rating}
+
+    def features(self, items, state):
+        t = self.config.n_topics
+        eye = np.eye(t, dtype=np.float32)
+        num = np.stack([items["price"], items["rating"], items["deal"].astype(float)], axis=-1)
+        return np.concatenate([eye[items["cluster"]], num.astype(np.float32)], axis=-1)
+
+    def _weights(self, interests, beta, trust, cluster, deal, price):
+        p = self.params
+        u = np.take_along_axis(interests, cluster, axis=1)
+        v = u + p.deal_appeal * deal - beta[:, None] * price
+        return trust[:, None] * np.exp(v), math.exp(p.no_buy_utility)
+
+    def respond(self, state, items, slates, uniforms, active):
+        c, p = self.config, self.params
+        rows = np.arange(slates.shape[0])
+        take = lambda x: np.take_along_axis(x, slates, axis=1)  # noqa: E731
+        w, w0 = self._weights(state["interests"], state["price_sensitivity"], state["trust"],
+                              take(items["cluster"]), take(items["deal"]), take(items["price"]))
+        pos = _sample_choice(w, w0, uniforms[:, 0])
+        buy = (pos < c.slate_size) & active
+        pos_c = np.minimum(pos, c.slate_size - 1)
+        price = take(items["price"])[rows, pos_c]
+        q = take(items["quality"])[rows, pos_c]
+        revenue = np.where(buy, price, 0.0)
+        trust = np.clip(state["trust"] * np.exp(p.trust_rate * (q - p.quality_ref)), p.trust_min, p.trust_max)
+        state["trust"] = np.where(buy, trust, state["trust"])
+        state["patience"] = (state["patience"] - p.visit_cost * active
+                             + np.where(buy, p.patience_rate * (q - p.quality_ref), 0.0))
+        return UserResponse(pos, revenue, revenue, state["patience"] <= 0.0,
+                            {"clicked_quality": np.where(buy, q, np.nan)})
+
+    def privileged(self, state, items):
+        return {"interests": state["interests"].copy(), "price_sensitivity": state["price_sensitivity"].copy(),
+                "trust": state["trust"].copy(), "patience": state["patience"].copy(),
+                "clusters": items["cluster"].copy(), "candidate_quality": items["quality"].copy(),
+                "candidate_price": items["price"].copy(), "candidate_deal": items["deal"].copy()}
+
+    def slate_terms(self, priv, weight):
+        p = self.params
+        w, w0 = self._weights(priv["interests"], priv["price_sensitivity"], priv["trust"],
+                              priv["clusters"], priv["candidate_deal"], priv["candidate_price"])
+        a = priv["candidate_price"] + float(weight) * (priv["candidate_quality"] - p.quality_ref)
+        return w, a, w0, 0.0
+
+
+class SocialMediaModel(UserModel):
+    """Social media: dwell time; repeating a topic builds fatigue that drains the session."""
+
+    name = "social_media"
+    params_type = SocialMediaParams
+    n_uniforms = 1
+    numeric_features = ("fatigue", "length")
+    default_weight = 2.0
+
+    def numeric_bounds(self):
+        return (np.array([0.0, self.params.length_min], np.float32),
+                np.array([1.0, self.params.length_max], np.float32))
+
+    def engagement_bounds(self):
+        return 0.0, float(self.config.doc_length * self.params.length_max)
+
+    def sample_users(self, rng, n):
+        t = self.config.n_topics
+        return {"interests": rng.uniform(-1.0, 1.0, size=(n, t)), "fatigue": np.zeros((n, t)),
+                "energy": np.full(n, float(self.params.energy))}
+
+    def sample_items(self, rng, b):
+        c, p = self.config, self.params
+        shape = (b, c.n_candidates)
+        return {"cluster": rng.integers(0, c.n_topics, size=shape),
+                "length": rng.uniform(p.length_min, p.length_max, size=shape)}
+
+    def features(self, items, state):
+        eye = np.eye(self.config.n_topics, dtype=np.float32)
+        f = np.take_along_axis(state["fatigue"], items["cluster"], axis=1)
+        num = np.stack([f, items["length"]], axis=-1).astype(np.float32)
+        return np.concatenate([eye[items["cluster"]], num], axis=-1)
+
+    def _terms(self, interests, fatigue, cluster, length):
+        """Choice weights w, no-click weight, dwell d if chosen, fatigue f of the items."""
+        p, L = self.params, self.config.doc_length
+        u = np.take_along_axis(interests, cluster, axis=1)
+        f = np.take_along_axis(fatigue, cluster, axis=1)
+        w = np.exp(p.interest_weight * u - p.fatigue_penalty * f)
+        dwell = L * length * (0.3 + 0.35 * (1.0 + u)) * (1.0 - p.dwell_fatigue * f)
+        return w, math.exp(p.no_click_utility), dwell, f
+
+    def respond(self, state, items, slates, uniforms, active):
+        c, p = self.config, self.params
+        rows = np.arange(slates.shape[0])
+        shown = np.take_along_axis(items["cluster"], slates, axis=1)
+        w, w0, dwell, f = self._terms(state["interests"], state["fatigue"], shown,
+                                      np.take_along_axis(items["length"], slates, axis=1))
+        pos = _sample_choice(w, w0, uniforms[:, 0])
+        click = (pos < c.slate_size) & active
+        pos_c = np.minimum(pos, c.slate_size - 1)
+        d = np.where(click, dwell[rows, pos_c], 0.0)
+        fc = f[rows, pos_c]
+        cl = shown[rows, pos_c]
+        state["energy"] = (state["energy"] - p.scroll_cost * active - d
+                           + p.refresh_rate * d * (1.0 - 2.0 * fc))
+        fat = state["fatigue"]
+        fat[rows, cl] = np.where(click, fc + p.fatigue_step * (1.0 - fc), fc)
+        fat *= np.where(active, p.fatigue_decay, 1.0)[:, None]
+        return UserResponse(pos, d, d, state["energy"] <= 0.0,
+                            {"clicked_fatigue": np.where(click, fc, np.nan)})
+
+    def privileged(self, state, items):
+        return {"interests": state["interests"].copy(), "fatigue": state["fatigue"].copy(),
+                "energy": state["energy"].copy(), "clusters": items["cluster"].copy(),
+                "candidate_length": items["length"].copy()}
+
+    def slate_terms(self, priv, weight):
+        p = self.params
+        w, w0, dwell, f = self._terms(priv["interests"], priv["fatigue"], priv["clusters"],
+                                      priv["candidate_length"])
+        lam = float(weight)
+        drain = p.scroll_cost + dwell * (1.0 - p.refresh_rate * (1.0 - 2.0 * f))
+        return w, dwell - lam * drain, w0, -lam * p.scroll_cost
+
+
+class EducationModel(UserModel):
+    """Education: mastery gains from exercises in the learner's zone; failures cost motivation."""
+
+    name = "education"
+    params_type = EducationParams
+    n_uniforms = 2
+    numeric_features = ("difficulty", "depth", "stretch", "review", "prerequisite_level")
+    default_weight = 4.0
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.prereq = self.params.prereq_array(config.n_topics)
+        depth = np.zeros(config.n_topics)
+        for s in range(config.n_topics):
+            cur = s
+            while self.prereq[cur] >= 0:
+                cur = int(self.prereq[cur])
+                depth[s] += 1
+        self.depth = depth / max(depth.max(), 1.0)
+
+    def numeric_bounds(self):
+        p = self.params
+        hi = 1.0 / p.level_unit
+        return (np.array([p.difficulty_min * hi, 0.0, 0.0, 0.0, 0.0], np.float32),
+                np.array([p.difficulty_max * hi, 1.0, hi, hi, hi], np.float32))
+
+    def engagement_bounds(self):
+        return 0.0, 1.0
+
+    def sample_users(self, rng, n):
+        p, t = self.params, self.config.n_topics
+        return {"mastery": rng.uniform(0.0, p.mastery_init_max, size=(n, t)),
+                "level": np.zeros((n, t)), "motivation": np.full(n, float(p.motivation)),
+                "steps_left": np.full(n, float(p.lesson_length))}
+
+    def sample_items(self, rng, b):
+        c, p = self.config, self.params
+        shape = (b, c.n_candidates)
+        return {"cluster": rng.integers(0, c.n_topics, size=shape),
+                "difficulty": rng.uniform(p.difficulty_min, p.difficulty_max, size=shape)}
+
+    def features(self, items, state):
+        eye = np.eye(self.config.n_topics, dtype=np.float32)
+        d, cl, lev = items["difficulty"], items["cluster"], state["level"]
+        gap = d - np.take_along_axis(lev, cl, axis=1)
+        pre = self.prereq[cl]
+        pre_lev = np.where(pre < 0, 1.0, np.take_along_axis(lev, np.maximum(pre, 0), axis=1))
+        lu = self.params.level_unit
+        num = np.stack([d / lu, self.depth[cl], np.maximum(gap, 0.0) / lu, np.maximum(-gap, 0.0) / lu,
+                        pre_lev / lu], axis=-1).astype(np.float32)
+        return np.concatenate([eye[items["cluster"]], num], axis=-1)
+
+    def readiness(self, mastery: np.ndarray) -> np.ndarray:
+        """(B, T) readiness r_s = min(1, m_pre(s) / theta) (1 without prerequisite)."""
+        pre = np.maximum(self.prereq, 0)
+        r = np.minimum(1.0, mastery[:, pre] / self.params.readiness_level)
+        return np.where(self.prereq < 0, 1.0, r)
+
+    def _terms(self, mastery, cluster, difficulty):
+        """Choice weights, no-click weight, success probability, mastery gain on success."""
+        p = self.params
+        m = np.take_along_axis(mastery, cluster, axis=1)
+        r = np.take_along_axis(self.readiness(mastery), cluster, axis=1)
+        ps = r * _sigmoid((m + p.zone_width - difficulty) / p.success_slope)
+        gain = p.learning_rate * r * np.maximum(difficulty - m, 0.0)
+        return np.exp(-p.difficulty_aversion * difficulty), math.exp(p.skip_utility), ps, gain
+
+    def respond(self, state, items, slates, uniforms, active):
+        c, p = self.config, self.params
+        rows = np.arange(slates.shape[0])
+        shown = np.take_along_axis(items["cluster"], slates, axis=1)
+        diff = np.take_along_axis(items["difficulty"], slates, axis=1)
+        w, w0, ps, gain = self._terms(state["mastery"], shown, diff)
+        pos = _sample_choice(w, w0, uniforms[:, 0])
+        attempt = (pos < c.slate_size) & active
+        pos_c = np.minimum(pos, c.slate_size - 1)
+        success = attempt & (uniforms[:, 1] < ps[rows, pos_c])
+        g = np.where(success, gain[rows, pos_c], 0.0)
+        cl = shown[rows, pos_c]
+        state["mastery"][rows, cl] += g
+        lev = state["level"]  # the platform's estimate: the mastery update with r = 1, from successes
+        lc = lev[rows, cl]
+        lev[rows, cl] = np.where(success, lc + p.learning_rate * np.maximum(diff[rows, pos_c] - lc, 0.0), lc)
+        state["motivation"] = (state["motivation"] - p.step_cost * active
+                               + np.where(success, p.success_bonus, 0.0)
+                               - np.where(attempt & ~success, p.failure_cost, 0.0))
+        state["steps_left"] = state["steps_left"] - 1.0 * active
+        end = (state["motivation"] <= 0.0) | (state["steps_left"] <= 0.0)
+        return UserResponse(pos, p.reward_scale * g, success.astype(float), end,
+                            {"success": success,
+                             "attempted_success_prob": np.where(attempt, ps[rows, pos_c], np.nan)})
+
+    def privileged(self, state, items):
+        _, _, ps, gain = self._terms(state["mastery"], items["cluster"], items["difficulty"])
+        return {"mastery": state["mastery"].copy(), "level": state["level"].copy(),
+                "motivation": state["motivation"].copy(), "steps_left": state["steps_left"].copy(),
+                "readiness": self.readiness(state["mastery"]),
+                "clusters": items["cluster"].copy(), "candidate_difficulty": items["difficulty"].copy(),
+                "success_prob": ps, "success_gain": gain}
+
+    def slate_terms(self, priv, weight):
+        p = self.params
+        w, w0, ps, gain = self._terms(priv["mastery"], priv["clusters"], priv["candidate_difficulty"])
+        a = p.reward_scale * ps * gain + float(weight) * (ps * p.success_bonus - (1.0 - ps) * p.failure_cost)
+        return w, a, w0, 0.0
+
+
+class FinanceModel(UserModel):
+    """Finance: risk-adjusted utility; products above the user's risk class are masked; losses
+    beyond the user's tolerance make her leave."""
+
+    name = "finance"
+    params_type = FinanceParams
+    n_uniforms = 2
+    numeric_features = ("expected_return", "volatility", "risk_class", "relative_risk", "shortfall_prob")
+    default_weight = 1.0
+
+    def __init__(self, config):
+        super().__init__(config)
+        p = self.params
+        self.classes = p.classes(config.n_topics)
+        self.safe_categories = np.flatnonzero(self.classes == 0)
+        self.class_vol = np.asarray(p.class_volatility, dtype=float)
+        self.vol_ref = float(self.class_vol.max())
+        self.n_classes = len(p.class_volatility)
+
+    def _return_range(self):
+        p = self.params
+        vols = np.array([self.class_vol.min() * (1 - p.volatility_spread),
+                         self.vol_ref * (1 + p.volatility_spread)])
+        mus = p.risk_free + np.outer([p.sharpe_min, p.sharpe_max], vols)
+        return float(mus.min()), float(mus.max()), float(vols.min()), float(vols.max())
+
+    def numeric_bounds(self):
+        p = self.params
+        mu_lo, mu_hi, v_lo, v_hi = self._return_range()
+        return (np.array([mu_lo / p.return_unit, v_lo / self.vol_ref, 0.0, v_lo / self.vol_ref, 0.0],
+                         np.float32),
+                np.array([mu_hi / p.return_unit, v_hi / self.vol_ref, 1.0, v_hi / self.class_vol.min(), 1.0],
+                         np.float32))
+
+    def engagement_bounds(self):
+        p = self.params
+        mu_lo, mu_hi, _, v_hi = self._return_range()
+        lo = p.reward_scale * (mu_lo - p.risk_aversion_max * v_hi ** 2 / 2)
+        hi = p.reward_scale * mu_hi
+        return min(lo, 0.0), max(hi, 0.0)
+
+    def always_allowed(self):
+        return tuple(range(self.params.n_safe))
+
+    def sample_users(self, rng, n):
+        p = self.params
+        interests = rng.uniform(-1.0, 1.0, size=(n, self.config.n_topics))
+        cum = np.cumsum(p.class_probs)
+        risk_class = np.minimum(np.searchsorted(cum, rng.random(n), side="right"), self.n_classes - 1)
+        gamma = rng.uniform(p.risk_aversion_min, p.risk_aversion_max, size=n)
+        tol = np.asarray(p.class_tolerance)[risk_class] * rng.uniform(1 - p.tolerance_spread,
+                                                                      1 + p.tolerance_spread, size=n)
+        return {"interests": interests, "risk_class": risk_class.astype(np.int64), "risk_aversion": gamma,
+                "tolerance": tol, "periods_left": np.full(n, float(p.horizon)),
+                "strikes_left": np.full(n, float(p.loss_strikes))}
+
+    def sample_items(self, rng, b):
+        c, p = self.config, self.params
+        n, ns = c.n_candidates, p.n_safe
+        safe = self.safe_categories[rng.integers(0, self.safe_categories.size, size=(b, ns))]
+        rest = rng.integers(0, c.n_topics, size=(b, n - ns))
+        cluster = np.concatenate([safe, rest], axis=1)
+        vol = self.class_vol[self.classes[cluster]] * rng.uniform(1 - p.volatility_spread,
+                                                                  1 + p.volatility_spread, size=(b, n))
+        ret = p.risk_free + rng.uniform(p.sharpe_min, p.sharpe_max, size=(b, n)) * vol
+        return {"cluster": cluster, "volatility": vol, "expected_return": ret}
+
+    def features(self, items, state):
+        p = self.params
+        eye = np.eye(self.config.n_topics, dtype=np.float32)
+        k = self.classes[items["cluster"]]
+        scale = max(self.n_classes - 1, 1)
+        user_vol = self.class_vol[state["risk_class"]][:, None]
+        class_tol = np.asarray(p.class_tolerance)[state["risk_class"]][:, None]
+        ret, vol = items["expected_return"], items["volatility"]
+        num = np.stack([ret / p.return_unit, vol / self.vol_ref, k / scale, vol / user_vol,
+                        normal_cdf((-class_tol - ret) / vol)], axis=-1)
+        return np.concatenate([eye[items["cluster"]], num.astype(np.float32)], axis=-1)
+
+    def candidate_mask(self, items, state):
+        return self.classes[items["cluster"]] <= state["risk_class"][:, None]
+
+    def _terms(self, interests, gamma, tol, cluster, ret, vol):
+        """Choice weights, no-choice weight, utility (reward) if chosen, churn probability."""
+        p = self.params
+        u = np.take_along_axis(interests, cluster, axis=1)
+        w = np.exp(u + p.return_appeal * ret / p.return_unit)
+        util = p.reward_scale * (ret - gamma[:, None] * vol ** 2 / 2.0)
+        churn = normal_cdf((-tol[:, None] - ret) / vol)
+        return w, math.exp(p.no_invest_utility), util, churn
+
+    def respond(self, state, items, slates, uniforms, active):
+        c = self.config
+        rows = np.arange(slates.shape[0])
+        take = lambda x: np.take_along_axis(x, slates, axis=1)  # noqa: E731
+        w, w0, util, churn_p = self._terms(state["interests"], state["risk_aversion"], state["tolerance"],
+                                           take(items["cluster"]), take(items["expected_return"]),
+                                           take(items["volatility"]))
+        pos = _sample_choice(w, w0, uniforms[:, 0])
+        invest = (pos < c.slate_size) & active
+        pos_c = np.minimum(pos, c.slate_size - 1)
+        reward = np.where(invest, util[rows, pos_c], 0.0)
+        loss = invest & (uniforms[:, 1] < churn_p[rows, pos_c])
+        state["periods_left"] = state["periods_left"] - 1.0 * active
+        state["strikes_left"] = state["strikes_left"] - 1.0 * loss
+        churn = loss & (state["strikes_left"] <= 0.0)
+        return UserResponse(pos, reward, reward, (state["periods_left"] <= 0.0) | churn,
+                            {"loss_beyond_tolerance": loss, "churned": churn})
+
+    def privileged(self, state, items):
+        _, _, util, churn = self._terms(state["interests"], state["risk_aversion"], state["tolerance"],
+                                        items["cluster"], items["expected_return"], items["volatility"])
+        return {"interests": state["interests"].copy(), "risk_class": state["risk_class"].copy(),
+                "risk_aversion": state["risk_aversion"].copy(), "tolerance": state["tolerance"].copy(),
+                "periods_left": state["periods_left"].copy(), "strikes_left": state["strikes_left"].copy(),
+                "clusters": items["cluster"].copy(),
+                "candidate_return": items["expected_return"].copy(),
+                "candidate_volatility": items["volatility"].copy(), "candidate_utility": util,
+                "churn_prob": churn}
+
+    def slate_terms(self, priv, weight):
+        w, w0, util, churn = self._terms(priv["interests"], priv["risk_aversion"], priv["tolerance"],
+                                         priv["clusters"], priv["candidate_return"],
+                                         priv["candidate_volatility"])
+        strikes = np.maximum(priv["strikes_left"], 1.0)[:, None]
+        future = np.maximum(priv["periods_left"] - 1.0, 0.0)[:, None] / strikes
+        return w, util - float(weight) * churn * future, w0, 0.0
+
+
+#: User models by name (``SimulatorConfig.user_model``).
+USER_MODELS: dict[str, type[UserModel]] = {
+    m.name: m for m in (InterestEvolutionModel, EcommerceModel, SocialMediaModel, EducationModel,
+                        FinanceModel)}
+
+
+def make_user_model(config: "SimulatorConfig | str") -> UserModel:
+    """The user model instance of a (validated) config or preset name."""
+    config = get_preset(config)
+    return USER_MODELS[config.user_model](config)
+
+
+# --------------------------------------------------------------------------- presets
+
+#: The four application-domain presets (article §6), each with its own user model.
+DOMAIN_PRESETS: dict[str, SimulatorConfig] = {
+    "ecommerce": SimulatorConfig(user_model="ecommerce", n_topics=10, doc_length=1.0, max_steps=200),
+    "social_media": SimulatorConfig(user_model="social_media", n_topics=10, doc_length=1.0, max_steps=200),
+    "education": SimulatorConfig(user_model="education", n_topics=6, doc_length=1.0, max_steps=200),
+    "finance": SimulatorConfig(user_model="finance", n_topics=8, doc_length=1.0, max_steps=200),
+}
+
+PRESETS: dict[str, SimulatorConfig] = {
+    "default": SimulatorConfig(),
+    "costly_browsing": SimulatorConfig(no_click_cost=4.0),
+    **DOMAIN_PRESETS,
+}
+
+
+def get_preset(name: "str | SimulatorConfig") -> SimulatorConfig:
+    """A validated config: a preset name from :data:`PRESETS` or a config passed through."""
+    if isinstance(name, SimulatorConfig):
+        return name.validate()
+    if not isinstance(name, str) or name not in PRESETS:
+        raise ValueError(f"unknown simulator preset {name!r}; known presets: {sorted(PRESETS)}")
+    return PRESETS[name].validate()
 
 
 # --------------------------------------------------------------------------- batch environment
@@ -271,7 +1406,8 @@ class BatchEnv:
             stay inactive (reward 0, slate ignored) until :meth:`reset`.
 
     ``step`` returns ``(obs, reward (B,), terminated (B,), info)``; ``info["truncated"]`` (B,)
-    flags sessions cut at ``max_steps``. See :meth:`reset` for the observation dict.
+    flags sessions cut at ``max_steps``. See :meth:`reset` for the observation dict. The user
+    model (``self.model``, a :class:`UserModel`) supplies the dynamics.
     """
 
     def __init__(self, config: "SimulatorConfig | str" = "default", batch_size: int = 1,
@@ -282,11 +1418,8 @@ class BatchEnv:
         self.batch_size = int(batch_size)
         self.autoreset = bool(autoreset)
         self._seed = _seed_int(seed)
-        c = self.config
-        self._means = cluster_quality_means(c)
-        self._eye = np.eye(c.n_topics, dtype=np.float32)
+        self.model: UserModel = USER_MODELS[self.config.user_model](self.config)
         self._rows = np.arange(self.batch_size)
-        self._w0 = _item_weights(np.zeros(1), c)[1]
         self._needs_reset = True
         self.reset(self._seed)
         self._fresh = True  # a reset() without seed right after construction keeps these users
@@ -301,39 +1434,33 @@ class BatchEnv:
         #: A generator for callers (e.g. stochastic policies); the dynamics never use it.
         self.rng = np.random.default_rng(policy_ss)
 
-    def _sample_users(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        interests = self._user_rng.uniform(-1.0, 1.0, size=(n, self.config.n_topics))
-        budget = np.full(n, float(self.config.time_budget))
-        return interests, budget
-
     def _sample_docs(self) -> None:
-        c = self.config
-        b, n = self.batch_size, c.n_candidates
-        self._clusters = self._doc_rng.integers(0, c.n_topics, size=(b, n))
-        self._quality = self._means[self._clusters] + c.quality_std * self._doc_rng.standard_normal((b, n))
-        if c.quality_signal_noise is not None:
-            self._signal = self._quality + c.quality_signal_noise * self._doc_rng.standard_normal((b, n))
+        self._items = self.model.sample_items(self._doc_rng, self.batch_size)
+        self._clusters = self._items["cluster"]
+        self._mask = self.model.candidate_mask(self._items, self._state)
 
     def _obs(self) -> dict[str, np.ndarray]:
-        feats = self._eye[self._clusters]
-        if self.config.quality_signal_noise is not None:
-            feats = np.concatenate([feats, self._signal[..., None].astype(np.float32)], axis=-1)
         return {
-            "candidate_features": feats,
+            "candidate_features": self.model.features(self._items, self._state),
             "candidate_clusters": self._clusters.copy(),
             "clicked": self._clicked.copy(),
             "clicked_cluster": self._clicked_cluster.copy(),
             "watch_time": self._watch.copy(),
             "active": self._active.copy(),
+            "candidate_mask": self._mask.copy(),
         }
 
     def reset(self, seed: int | None = None) -> dict[str, np.ndarray]:
         """Start B fresh sessions (reseeding all streams if ``seed`` is given).
 
-        Returns the observation dict: ``candidate_features`` (B, N, F) float32,
-        ``candidate_clusters`` (B, N) int64, ``clicked`` (B,) int64 slate position clicked at
-        the previous step (-1: none / after reset), ``clicked_cluster`` (B,) int64 (-1: none),
-        ``watch_time`` (B,) float64 minutes, ``active`` (B,) bool.
+        Returns the observation dict: ``candidate_features`` (B, N, F) float32 (T one-hot
+        topic columns, then the user model's numeric columns, see
+        ``SimulatorConfig.feature_names``), ``candidate_clusters`` (B, N) int64,
+        ``candidate_mask`` (B, N) bool (True = may be recommended; all True except in the
+        finance model), ``clicked`` (B,) int64 slate position clicked at the previous step
+        (-1: none / after reset), ``clicked_cluster`` (B,) int64 (-1: none), ``watch_time``
+        (B,) float64 engagement of the previous response (minutes watched, or the domain's
+        unit, see ``doc_length``), ``active`` (B,) bool.
         """
         if seed is None and getattr(self, "_fresh", False):
             self._fresh = False
@@ -342,7 +1469,7 @@ class BatchEnv:
         if seed is not None:
             self._seed_streams(_seed_int(seed))
         b = self.batch_size
-        self._interests, self._budget = self._sample_users(b)
+        self._state = self.model.sample_users(self._user_rng, b)
         self._active = np.ones(b, dtype=bool)
         self._steps = np.zeros(b, dtype=np.int64)
         self._ep_return = np.zeros(b)
@@ -354,7 +1481,10 @@ class BatchEnv:
         return self._obs()
 
     def check_slates(self, slates) -> np.ndarray:
-        """Validated (B, K) int64 slates of distinct indices in [0, N); else ``ValueError``."""
+        """Validated (B, K) int64 slates of distinct, allowed indices in [0, N); else ``ValueError``.
+
+        A slate of an active user containing a candidate with ``candidate_mask == False``
+        raises ``ValueError`` (slates of finished users are ignored)."""
         c = self.config
         a = np.asarray(slates)
         if a.shape != (self.batch_size, c.slate_size):
@@ -373,6 +1503,13 @@ class BatchEnv:
             s = np.sort(a, axis=1)
             if np.any(s[:, 1:] == s[:, :-1]):
                 raise ValueError("slates must not contain duplicate candidate indices within a row")
+        if not self._mask.all():
+            bad = ~np.take_along_axis(self._mask, a, axis=1).all(axis=1) & self._active
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"slates must only contain allowed candidates (obs['candidate_mask']); "
+                                 f"row {row} shows masked candidate(s) "
+                                 f"{sorted(int(i) for i in a[row] if not self._mask[row, i])}")
         return a
 
     def step(self, slates) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
@@ -384,49 +1521,30 @@ class BatchEnv:
         a = self.check_slates(slates)
         rows = self._rows
         active = self._active
-        shown_clusters = np.take_along_axis(self._clusters, a, axis=1)       # (B, K)
-        shown_quality = np.take_along_axis(self._quality, a, axis=1)         # (B, K)
-        scores = np.take_along_axis(self._interests, shown_clusters, axis=1)  # (B, K)
-        w, w0 = _item_weights(scores, c)
-        cum = np.cumsum(w, axis=1)
-        total = cum[:, -1] + w0
-        uniforms = self._choice_rng.random((self.batch_size, 2))
-        x = uniforms[:, 0] * total
-        pos = (x[:, None] >= cum).sum(axis=1)                                 # K means no click
+        uniforms = self._choice_rng.random((self.batch_size, self.model.n_uniforms))
+        resp = self.model.respond(self._state, self._items, a, uniforms, active)
+        pos = resp.choice
         click = (pos < c.slate_size) & active
-        pos_c = np.minimum(pos, c.slate_size - 1)
-        cl = shown_clusters[rows, pos_c]
-        q = shown_quality[rows, pos_c]
-        watch = np.where(click, np.minimum(self._budget, c.doc_length), 0.0)
-        # budget: drain, refill with quality after a click; step penalty after no click
-        budget = self._budget - watch + c.refill_rate * watch * q
-        budget = np.where(click, budget, self._budget - np.where(active, c.no_click_cost, 0.0))
-        # interest evolution on the clicked topic
-        u_c = self._interests[rows, cl]
-        delta = c.interest_step * (1.0 - np.abs(u_c)) * (1.0 - u_c)
-        up = uniforms[:, 1] < (u_c + 1.0) / 2.0
-        new_u = np.clip(np.where(up, u_c + delta, u_c - delta), -1.0, 1.0)
-        self._interests[rows, cl] = np.where(click, new_u, u_c)
-        self._budget = budget
-        reward = watch
+        cl = np.take_along_axis(self._clusters, a, axis=1)[rows, np.minimum(pos, c.slate_size - 1)]
+        reward = np.where(active, resp.reward, 0.0)
+        watch = np.where(active, resp.engagement, 0.0)
         self._steps += active
         self._ep_return += reward
-        terminated = active & (budget <= 0.0)
+        terminated = active & resp.end
         truncated = active & ~terminated & (self._steps >= c.max_steps)
         done = terminated | truncated
         self._clicked = np.where(click, pos, -1).astype(np.int64)
         self._clicked_cluster = np.where(click, cl, -1).astype(np.int64)
         self._watch = watch
-        info: dict[str, Any] = {"truncated": truncated,
-                                "clicked_quality": np.where(click, q, np.nan)}
+        info: dict[str, Any] = {"truncated": truncated, **resp.info}
         if self.autoreset:
             info["episode_return"] = np.where(done, self._ep_return, np.nan)
             info["episode_length"] = np.where(done, self._steps, 0)
             if done.any():
                 idx = np.nonzero(done)[0]
-                new_i, new_b = self._sample_users(idx.size)
-                self._interests[idx] = new_i
-                self._budget[idx] = new_b
+                new = self.model.sample_users(self._user_rng, idx.size)
+                for key, value in new.items():
+                    self._state[key][idx] = value
                 self._steps[idx] = 0
                 self._ep_return[idx] = 0.0
                 self._clicked[idx] = -1
@@ -442,12 +1560,11 @@ class BatchEnv:
     def privileged(self) -> dict[str, np.ndarray]:
         """Hidden state for oracle baselines and plots only (copies).
 
-        ``interests`` (B, T), ``candidate_quality`` (B, N), ``cluster_quality_means`` (T,),
-        ``budget`` (B,) minutes.
+        Interest evolution: ``interests`` (B, T), ``candidate_quality`` (B, N),
+        ``cluster_quality_means`` (T,), ``budget`` (B,) minutes. Other models: see their
+        section of the module docstring (user state, then the candidates' hidden attributes).
         """
-        return {"interests": self._interests.copy(), "candidate_quality": self._quality.copy(),
-                "cluster_quality_means": self._means.copy(), "budget": self._budget.copy()}
-
+        return self.model.privileged(self._state, self._items)
 
 # --------------------------------------------------------------------------- reference loop
 
@@ -459,9 +1576,9 @@ def reference_episode(config: "SimulatorConfig | str", rng: np.random.Generator,
     Used as the speed baseline of ``benchmarks/simulator.py`` and as an independent check of
     :class:`BatchEnv` in the tests. ``choose(clusters, interests, quality_means, K)`` returns
     the slate (a list of K distinct indices); default: random slate.
-    Returns ``(return, n_clicks, n_steps)``.
+    Returns ``(return, n_clicks, n_steps)``. Interest-evolution configs only.
     """
-    c = get_preset(config)
+    c = _interest_evolution_config(config)
     means = cluster_quality_means(c)
     interests = [float(x) for x in rng.uniform(-1.0, 1.0, size=c.n_topics)]
     budget, total, clicks, steps = float(c.time_budget), 0.0, 0, 0
@@ -507,14 +1624,46 @@ import gymnasium as gym  # noqa: E402
 from gymnasium import spaces  # noqa: E402
 
 
-class SlateSpace(spaces.MultiDiscrete):
-    """K distinct indices in [0, N): ``sample`` draws without replacement, ``contains`` checks it."""
 
-    def __init__(self, n_candidates: int, slate_size: int, seed=None):
+# --------------------------------------------------------------------------- gymnasium env
+
+import gymnasium as gym  # noqa: E402
+from gymnasium import spaces  # noqa: E402
+
+
+class SlateSpace(spaces.MultiDiscrete):
+    """K distinct indices in [0, N): ``sample`` draws without replacement, ``contains`` checks it.
+
+    ``sample(mask=obs["candidate_mask"])`` draws only allowed candidates. Without a mask it
+    draws from ``always_allowed`` (positions allowed in every state, e.g. the finance model's
+    guaranteed low-risk products) when given, else from all N candidates.
+    """
+
+    def __init__(self, n_candidates: int, slate_size: int, seed=None,
+                 always_allowed: tuple[int, ...] | None = None):
         super().__init__([n_candidates] * slate_size, dtype=np.int64, seed=seed)
         self.n_candidates, self.slate_size = int(n_candidates), int(slate_size)
+        if always_allowed is not None:
+            allowed = np.unique(np.asarray(always_allowed, dtype=np.int64))
+            if allowed.size < self.slate_size or allowed.min() < 0 or allowed.max() >= self.n_candidates:
+                raise ValueError(f"always_allowed must hold >= slate_size={self.slate_size} indices "
+                                 f"in [0, {self.n_candidates}), got {always_allowed!r}")
+            always_allowed = tuple(int(i) for i in allowed)
+        self.always_allowed = always_allowed
 
     def sample(self, mask=None, probability=None) -> np.ndarray:  # noqa: D102
+        if mask is not None:
+            m = np.asarray(mask)
+            if m.shape != (self.n_candidates,):
+                raise ValueError(f"mask must have shape ({self.n_candidates},), got {m.shape}")
+            allowed = np.flatnonzero(m.astype(bool))
+            if allowed.size < self.slate_size:
+                raise ValueError(f"mask must allow >= slate_size={self.slate_size} candidates, "
+                                 f"got {allowed.size}")
+            return self.np_random.choice(allowed, size=self.slate_size, replace=False).astype(np.int64)
+        if self.always_allowed is not None:
+            return self.np_random.choice(np.asarray(self.always_allowed), size=self.slate_size,
+                                         replace=False).astype(np.int64)
         return self.np_random.choice(self.n_candidates, size=self.slate_size, replace=False).astype(np.int64)
 
     def contains(self, x) -> bool:  # noqa: D102
@@ -525,12 +1674,14 @@ class SlateSpace(spaces.MultiDiscrete):
 
 
 class InterestEvolutionEnv(gym.Env):
-    """One user of the interest-evolution model as a ``gymnasium.Env``.
+    """One user of any simulator preset as a ``gymnasium.Env`` (alias :data:`SimulatorEnv`).
 
     Same dynamics as :class:`BatchEnv` (it runs a batch of one). Observation: a dict with
-    ``candidate_features`` (N, F) float32, ``candidate_clusters`` (N,) int64, ``clicked`` ()
-    int64, ``clicked_cluster`` () int64, ``watch_time`` () float64; action: K distinct candidate
-    indices (:class:`SlateSpace`); reward: minutes watched. ``privileged()`` as in BatchEnv.
+    ``candidate_features`` (N, F) float32, ``candidate_clusters`` (N,) int64,
+    ``candidate_mask`` (N,) bool, ``clicked`` () int64, ``clicked_cluster`` () int64,
+    ``watch_time`` () float64; action: K distinct candidate indices (:class:`SlateSpace`; a
+    masked candidate raises ``ValueError``); reward: the model's reward (minutes watched for
+    interest evolution). ``privileged()`` as in BatchEnv, for the single user.
     """
 
     metadata = {"render_modes": []}
@@ -539,22 +1690,21 @@ class InterestEvolutionEnv(gym.Env):
         super().__init__()
         self.config = get_preset(config)
         c = self.config
-        big = np.float32(np.finfo(np.float32).max)
-        low = np.zeros(c.n_features, dtype=np.float32)
-        high = np.ones(c.n_features, dtype=np.float32)
-        if c.quality_signal_noise is not None:
-            low[-1], high[-1] = -big, big
+        self._batch = BatchEnv(c, 1, seed=0 if seed is None else _seed_int(seed))
+        model = self._batch.model
+        low, high = model.feature_bounds()
+        e_lo, e_hi = model.engagement_bounds()
+        n, f = c.n_candidates, c.n_features
         self.observation_space = spaces.Dict({
-            "candidate_features": spaces.Box(np.broadcast_to(low, (c.n_candidates, c.n_features)).copy(),
-                                             np.broadcast_to(high, (c.n_candidates, c.n_features)).copy(),
-                                             dtype=np.float32),
-            "candidate_clusters": spaces.Box(0, c.n_topics - 1, shape=(c.n_candidates,), dtype=np.int64),
+            "candidate_features": spaces.Box(np.broadcast_to(low, (n, f)).copy(),
+                                             np.broadcast_to(high, (n, f)).copy(), dtype=np.float32),
+            "candidate_clusters": spaces.Box(0, c.n_topics - 1, shape=(n,), dtype=np.int64),
             "clicked": spaces.Box(-1, c.slate_size - 1, shape=(), dtype=np.int64),
             "clicked_cluster": spaces.Box(-1, c.n_topics - 1, shape=(), dtype=np.int64),
-            "watch_time": spaces.Box(0.0, float(c.doc_length), shape=(), dtype=np.float64),
+            "watch_time": spaces.Box(float(e_lo), float(e_hi), shape=(), dtype=np.float64),
+            "candidate_mask": spaces.Box(0, 1, shape=(n,), dtype=np.bool_),
         })
-        self.action_space = SlateSpace(c.n_candidates, c.slate_size)
-        self._batch = BatchEnv(c, 1, seed=0 if seed is None else _seed_int(seed))
+        self.action_space = SlateSpace(n, c.slate_size, always_allowed=model.always_allowed())
         self._initial_seed = seed
         self._done = True
 
@@ -565,6 +1715,7 @@ class InterestEvolutionEnv(gym.Env):
             "clicked": np.asarray(obs["clicked"][0], dtype=np.int64),
             "clicked_cluster": np.asarray(obs["clicked_cluster"][0], dtype=np.int64),
             "watch_time": np.asarray(obs["watch_time"][0], dtype=np.float64),
+            "candidate_mask": obs["candidate_mask"][0],
         }
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -586,11 +1737,15 @@ class InterestEvolutionEnv(gym.Env):
         return self._single(obs), float(reward[0]), term, trunc, {}
 
     def privileged(self) -> dict[str, np.ndarray]:
-        """Hidden state of the single user (interests (T,), candidate_quality (N,), ...)."""
+        """Hidden state of the single user (interest evolution: interests (T,),
+        candidate_quality (N,), cluster_quality_means (T,), budget ())."""
         p = self._batch.privileged()
-        return {"interests": p["interests"][0], "candidate_quality": p["candidate_quality"][0],
-                "cluster_quality_means": p["cluster_quality_means"], "budget": p["budget"][0]}
+        keep = self._batch.model.global_privileged
+        return {k: (v if k in keep else v[0]) for k, v in p.items()}
 
+
+#: The gymnasium environment works for every preset; this is its general name.
+SimulatorEnv = InterestEvolutionEnv
 
 # --------------------------------------------------------------------------- policies
 
@@ -603,13 +1758,8 @@ class SlatePolicy(Protocol):
     def act(self, obs: dict, env: BatchEnv) -> np.ndarray: ...
 
 
-def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """(B, k) indices of the k largest scores per row, best first (stable ties: lower index)."""
-    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
-
-
 class RandomPolicy:
-    """K distinct candidates uniformly at random."""
+    """K distinct allowed candidates uniformly at random."""
 
     def __init__(self, seed: int = 0):
         self.seed = _seed_int(seed)
@@ -620,7 +1770,7 @@ class RandomPolicy:
 
     def act(self, obs: dict, env: BatchEnv) -> np.ndarray:
         b, n = obs["candidate_clusters"].shape
-        return _top_k(self.rng.random((b, n)), env.config.slate_size)
+        return _top_k(self.rng.random((b, n)), env.config.slate_size, obs.get("candidate_mask"))
 
 
 class _ScorePolicy:
@@ -631,20 +1781,39 @@ class _ScorePolicy:
         raise NotImplementedError
 
     def act(self, obs: dict, env: BatchEnv) -> np.ndarray:
-        return _top_k(self.scores(obs, env), env.config.slate_size)
+        return _top_k(self.scores(obs, env), env.config.slate_size, obs.get("candidate_mask"))
+
+
+def _require_interest_evolution(env, policy) -> None:
+    if not isinstance(env.model, InterestEvolutionModel):
+        raise ValueError(f"{type(policy).__name__} needs user_model='interest_evolution', got "
+                         f"{env.config.user_model!r}; use MyopicPolicy or LongTermHeuristicPolicy")
 
 
 class MyopicPolicy(_ScorePolicy):
-    """Privileged: the K candidates with the highest true interest ``u_c`` (most clickable)."""
+    """Privileged: the allowed K-slate with the highest immediate expected reward.
+
+    Interest evolution: the K candidates with the highest true interest ``u_c`` (most
+    clickable; the expected watch time of a slate grows with every item's interest). Other
+    user models: the exact maximiser of the expected reward of the next step under the
+    model's choice probabilities (:func:`best_ratio_slates` with the model's
+    ``slate_terms(priv, 0)``).
+    """
 
     def scores(self, obs, env):
+        """Interest evolution only: the true interest ``u_c`` of each candidate (B, N)."""
+        _require_interest_evolution(env, self)
         return np.take_along_axis(env.privileged()["interests"], obs["candidate_clusters"], axis=1)
+
+    def act(self, obs: dict, env: BatchEnv) -> np.ndarray:
+        return env.model.myopic_slates(obs, env.privileged(), env.config.slate_size)
 
 
 class QualityGreedyPolicy(_ScorePolicy):
     """Privileged: the K candidates whose cluster has the highest mean quality ``m_c``."""
 
     def scores(self, obs, env):
+        _require_interest_evolution(env, self)
         return env.privileged()["cluster_quality_means"][obs["candidate_clusters"]]
 
 
@@ -657,6 +1826,7 @@ class InterestQualityBlendPolicy(_ScorePolicy):
         self.lam = float(lam)
 
     def scores(self, obs, env):
+        _require_interest_evolution(env, self)
         p = env.privileged()
         cl = obs["candidate_clusters"]
         return p["cluster_quality_means"][cl] + self.lam * np.take_along_axis(p["interests"], cl, axis=1)
@@ -686,26 +1856,36 @@ class LongTermValuePolicy:
         pass
 
     def act(self, obs: dict, env: BatchEnv) -> np.ndarray:
-        c = env.config
-        p = env.privileged()
-        cl = obs["candidate_clusters"]
-        u = np.take_along_axis(p["interests"], cl, axis=1)
-        q = p["candidate_quality"] if self.use_true_quality else p["cluster_quality_means"][cl]
-        w, w0 = _item_weights(u, c)
-        lam = self.weight
-        a = c.doc_length * (1.0 - lam + lam * c.refill_rate * q)   # per-click value of item
-        a0 = -lam * c.no_click_cost                                  # value of no click
+        _require_interest_evolution(env, self)
+        w, a, w0, a0 = env.model.slate_terms(env.privileged(), self.weight,
+                                             cluster_means=not self.use_true_quality,
+                                             clusters=obs["candidate_clusters"])
         # maximise (sum_S w a + w0 a0) / (sum_S w + w0) over |S| = K (Dinkelbach)
-        theta = np.full(cl.shape[0], a0)
-        k = c.slate_size
-        for _ in range(self.n_iter):
-            idx = _top_k(w * (a - theta[:, None]), k)
-            ws = np.take_along_axis(w, idx, axis=1)
-            new = ((ws * np.take_along_axis(a, idx, axis=1)).sum(1) + w0 * a0) / (ws.sum(1) + w0)
-            if np.allclose(new, theta, rtol=0, atol=1e-12):
-                break
-            theta = new
-        return idx
+        return best_ratio_slates(w, a, w0, a0, env.config.slate_size, obs.get("candidate_mask"),
+                                 n_iter=self.n_iter)
+
+
+class LongTermHeuristicPolicy:
+    """Privileged long-term heuristic of the environment's user model (any preset).
+
+    Picks the allowed K-slate maximising ``(sum_S w_i a_i + w0 a0) / (sum_S w_i + w0)`` where
+    ``a_i`` = immediate expected reward of candidate i + ``weight`` x the model's long-term
+    term (see the module docstring: trust and patience for e-commerce, energy drain for
+    social media, motivation for education, churn risk for finance; the drain ``R - weight D``
+    of :class:`LongTermValuePolicy` for interest evolution). ``weight = 0`` is the myopic
+    objective; ``weight=None`` uses the model's tuned ``default_weight``.
+    """
+
+    def __init__(self, weight: float | None = None):
+        if weight is not None and (not math.isfinite(float(weight)) or weight < 0):
+            raise ValueError(f"weight must be None or a finite number >= 0, got {weight!r}")
+        self.weight = None if weight is None else float(weight)
+
+    def reset(self, batch_size: int) -> None:
+        pass
+
+    def act(self, obs: dict, env: BatchEnv) -> np.ndarray:
+        return env.model.heuristic_slates(obs, env.privileged(), env.config.slate_size, self.weight)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -733,7 +1913,8 @@ def evaluate(policy, env_config: "SimulatorConfig | str" = "default", n_episodes
 
     The episodes depend only on ``(env_config, n_episodes, seed, batch_size)``: every policy
     meets the same users and candidate sets (common random numbers). Returns an
-    :class:`EvalResult` (return in minutes with a 95% CI, clicks and steps per session).
+    :class:`EvalResult` (return in the model's reward unit — minutes for interest evolution —
+    with a 95% CI, clicks and steps per session).
     """
     config = get_preset(env_config)
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
@@ -766,26 +1947,32 @@ def evaluate(policy, env_config: "SimulatorConfig | str" = "default", n_episodes
 
 #: Reference policies by name (fresh instances from :func:`make_reference_policy`).
 REFERENCE_POLICIES = ("random", "myopic", "quality-greedy", "long-term value")
+#: Reference policies that work with every user model (compare_policies' default for them).
+DOMAIN_POLICIES = ("random", "myopic", "heuristic")
 
 
-def make_reference_policy(name: str, seed: int = 0, weight: float = 1.0, lam: float = 2.0):
-    """A fresh reference policy by name: one of :data:`REFERENCE_POLICIES` or ``"blend"``."""
+def make_reference_policy(name: str, seed: int = 0, weight: float = 1.0, lam: float = 2.0,
+                          heuristic_weight: float | None = None):
+    """A fresh reference policy by name: one of :data:`REFERENCE_POLICIES`, ``"blend"`` or
+    ``"heuristic"`` (:class:`LongTermHeuristicPolicy` with ``heuristic_weight``)."""
     makers = {"random": lambda: RandomPolicy(seed), "myopic": MyopicPolicy,
               "quality-greedy": QualityGreedyPolicy,
               "long-term value": lambda: LongTermValuePolicy(weight),
-              "blend": lambda: InterestQualityBlendPolicy(lam)}
+              "blend": lambda: InterestQualityBlendPolicy(lam),
+              "heuristic": lambda: LongTermHeuristicPolicy(heuristic_weight)}
     if name not in makers:
         raise ValueError(f"policy name must be one of {sorted(makers)}, got {name!r}")
     return makers[name]()
 
 
 def compare_policies(env_config: "SimulatorConfig | str" = "default", n_episodes: int = 300,
-                     seed: int = 0, policies=REFERENCE_POLICIES, **overrides) -> dict[str, EvalResult]:
+                     seed: int = 0, policies=None, **overrides) -> dict[str, EvalResult]:
     """Evaluate reference policies by name on one config with fields replaced by ``overrides``.
 
     E.g. ``compare_policies(quality_max=1.0, no_click_weight=4.0, slate_size=2)``. Invalid
-    overrides raise ``ValueError`` (unknown field names included). Returns name -> EvalResult,
-    all on the same shared seed set.
+    overrides raise ``ValueError`` (unknown field names included). ``policies`` defaults to
+    :data:`REFERENCE_POLICIES` (interest evolution) or :data:`DOMAIN_POLICIES` (other user
+    models). Returns name -> EvalResult, all on the same shared seed set.
     """
     config = get_preset(env_config)
     known = {f.name for f in fields(SimulatorConfig)}
@@ -793,6 +1980,8 @@ def compare_policies(env_config: "SimulatorConfig | str" = "default", n_episodes
     if bad:
         raise ValueError(f"unknown SimulatorConfig fields {sorted(bad)}; known: {sorted(known)}")
     config = replace(config, **overrides).validate()
+    if policies is None:
+        policies = REFERENCE_POLICIES if config.user_model == "interest_evolution" else DOMAIN_POLICIES
     return {name: evaluate(make_reference_policy(name, seed), config, n_episodes, seed=seed)
             for name in policies}
 
@@ -805,9 +1994,9 @@ def session_trace(policy, env_config: "SimulatorConfig | str" = "default", n_use
     left *after* the step; frozen after the end), ``reward``, ``clicked`` (bool),
     ``clicked_quality`` (nan when no click), ``click_prob`` (probability of any click given the
     slate shown), ``active`` (user in session when the slate was shown), plus ``episode_return``
-    and ``length`` (B,).
+    and ``length`` (B,). Interest-evolution configs only.
     """
-    config = get_preset(env_config)
+    config = _interest_evolution_config(env_config)
     env = BatchEnv(config, n_users, seed=seed)
     obs = env.reset()
     policy.reset(n_users)

@@ -447,3 +447,38 @@ def test_single_env_constructor_seed_used_once():
     env.reset()
     c, _ = env.reset()
     assert not np.array_equal(a["candidate_clusters"], c["candidate_clusters"])
+
+
+# ----------------------------------------------------------------- pluggable user models (issue 8)
+
+
+def test_default_presets_are_bit_identical_to_the_original_port():
+    """The interest-evolution presets keep their random streams (values recorded before the
+    user model became pluggable)."""
+    assert evaluate(RandomPolicy(0), "default", 300, seed=1).mean_return.mean == pytest.approx(
+        160.73070508340135, rel=1e-12)
+    assert evaluate(MyopicPolicy(), "default", 300, seed=1).mean_return.mean == pytest.approx(
+        169.00116191442555, rel=1e-12)
+    assert evaluate(RandomPolicy(0), "costly_browsing", 300, seed=1).mean_return.mean == pytest.approx(
+        106.34423534533492, rel=1e-12)
+    assert evaluate(LongTermValuePolicy(1.0), "costly_browsing", 300, seed=1).mean_return.mean == \
+        pytest.approx(154.84136073937, rel=1e-12)
+
+
+def test_default_config_uses_interest_evolution_and_reports_mask():
+    cfg = get_preset("default")
+    assert cfg.user_model == "interest_evolution" and cfg.model_params is None
+    assert isinstance(BatchEnv(cfg, 1, seed=0).model, S.InterestEvolutionModel)
+    env = BatchEnv("default", 5, seed=0)
+    obs = env.reset()
+    assert obs["candidate_mask"].shape == (5, 10) and obs["candidate_mask"].dtype == bool
+    assert obs["candidate_mask"].all()
+    assert obs["candidate_features"].shape[-1] == cfg.n_features == len(cfg.feature_names)
+    genv = InterestEvolutionEnv("default")
+    o, _ = genv.reset(seed=0)
+    assert "candidate_mask" in genv.observation_space.spaces and genv.observation_space.contains(o)
+    assert o["candidate_mask"].all()
+    assert set(genv.privileged()) == {"interests", "candidate_quality", "cluster_quality_means", "budget"}
+    # the generic long-term heuristic is the LTV policy here
+    np.testing.assert_array_equal(S.LongTermHeuristicPolicy(0.7).act(obs, env), LongTermValuePolicy(0.7).act(obs, env))
+    np.testing.assert_array_equal(MyopicPolicy().act(obs, env), LongTermValuePolicy(0.0).act(obs, env))
