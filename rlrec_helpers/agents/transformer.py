@@ -1374,17 +1374,11 @@ class FinetuneConfig:
 
 
 def evaluate_agent(agent, env_config, n_episodes: int = 500, seed: int = 12345, batch_size: int = 1000):
-    """Greedy evaluation on the simulator's shared seed set (``simulator.evaluate``)."""
-    from rlrec_helpers.simulator import evaluate
+    """Greedy evaluation on the simulator's shared seed set: the GRU agent's
+    :func:`rlrec_helpers.agents.reinforce.evaluate_agent`, with 500 episodes by default."""
+    from rlrec_helpers.agents.reinforce import evaluate_agent as _evaluate_greedy
 
-    old = getattr(agent, "sample", None)
-    if old is not None:
-        agent.sample = False
-    try:
-        return evaluate(agent, env_config, n_episodes=n_episodes, seed=seed, batch_size=batch_size)
-    finally:
-        if old is not None:
-            agent.sample = old
+    return _evaluate_greedy(agent, env_config, n_episodes=n_episodes, seed=seed, batch_size=batch_size)
 
 
 def finetune(pretrained: TransformerAgent, env_config=None, config: FinetuneConfig | None = None, *,
