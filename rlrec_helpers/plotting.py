@@ -399,3 +399,78 @@ def plot_finetune_run(history: Mapping[str, np.ndarray], *, pretrained_return: f
         fig.suptitle(title)
     fig.tight_layout()
     return ax_r, ax_k
+
+
+# --- notebook 08: application domains ---
+
+
+def plot_session_story(story, *, reward_unit: str, title: str | None = None):
+    """Two panels over one user's session (a :func:`simulator.session_story` DataFrame): the
+    cumulative reward with the steps that got a response marked (left), and the hidden-state
+    columns after ``return`` (right, each scaled to its own maximum so they share an axis).
+
+    Args:
+        story: DataFrame with ``step``, ``choice``, ``return`` and the hidden-state columns.
+        reward_unit: unit of the reward, e.g. ``"price units"`` (y-axis label).
+    Returns:
+        The two axes.
+    """
+    need = {"step", "choice", "return"}
+    if not need <= set(story.columns) or len(story) == 0:
+        raise ValueError(f"story must be a non-empty DataFrame with columns {sorted(need)}")
+    _require_labels("session step", reward_unit)
+    hidden = list(story.columns[list(story.columns).index("return") + 1:])
+    fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
+    steps = story["step"].to_numpy()
+    ax_a.plot(steps, story["return"].to_numpy(), color="C0")
+    hit = (story["choice"] != "-").to_numpy()
+    ax_a.scatter(steps[hit], story["return"].to_numpy()[hit], s=14, color="C0", label="response (click / purchase)")
+    ax_a.set_xlabel("session step")
+    ax_a.set_ylabel(f"cumulative reward ({reward_unit})")
+    ax_a.set_title(f"{len(story)} steps, return {story['return'].iloc[-1]:.2f}")
+    ax_a.legend(fontsize="small")
+    for i, col in enumerate(hidden):
+        v = story[col].to_numpy(dtype=float)
+        scale = np.max(np.abs(v)) or 1.0
+        ax_b.plot(steps, v / scale, color=f"C{i + 1}", label=f"{col} (max {scale:.3g})")
+    ax_b.set_xlabel("session step")
+    ax_b.set_ylabel("hidden state / its maximum (privileged)")
+    ax_b.set_title("the user's hidden state")
+    ax_b.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return ax_a, ax_b
+
+
+# --- notebook 09: frontiers ---
+
+
+def plot_step_attributions(explanations: Mapping[str, "object"], *, title: str | None = None):
+    """One panel per user: the integrated-gradients attribution of the top recommendation's
+    score to each step of her history (``step_0`` = start token .. ``step_L``), in logit units.
+
+    Args:
+        explanations: label -> DataFrame of ``explain.explain_recommendation`` (row 0 = top item).
+    Returns:
+        The axes (one per user).
+    """
+    if not explanations:
+        raise ValueError("explanations must map at least one label to a DataFrame")
+    fig, axes = plt.subplots(1, len(explanations), figsize=(FIGSIZE[0] * 0.6 * len(explanations) + 1, FIGSIZE[1]),
+                             squeeze=False)
+    for ax, (label, df) in zip(axes[0], explanations.items()):
+        cols = sorted((c for c in df.columns if c.startswith("step_")), key=lambda c: int(c[5:]))
+        if not cols:
+            raise ValueError(f"explanation {label!r} has no step_* columns")
+        vals = df.loc[0, cols].to_numpy(dtype=float)
+        steps = np.arange(len(cols))
+        ax.bar(steps, vals, color=np.where(vals >= 0, "C2", "C3"))
+        ax.axhline(0.0, color="0.3", linewidth=0.8)
+        ax.set_xlabel("history step (0 = start)")
+        ax.set_ylabel("attribution to top item's score (logit)")
+        ax.set_title(f"{label}: item {int(df.loc[0, 'candidate'])} (topic {int(df.loc[0, 'topic'])})")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return list(axes[0])

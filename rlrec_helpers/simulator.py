@@ -226,6 +226,7 @@ __all__ = [
     "EcommerceModel", "SocialMediaModel", "EducationModel", "FinanceModel",
     "EcommerceParams", "SocialMediaParams", "EducationParams", "FinanceParams",
     "DOMAIN_PRESETS", "best_ratio_slates", "normal_cdf",
+    "DOMAIN_TABLE", "domain_table", "count_unsuitable", "session_story",
 ]
 
 #: The SlateQ paper's simulation table rows (average return, default environment).
@@ -844,6 +845,18 @@ class UserModel:
     def privileged(self, state: dict, items: dict) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
+    #: (label, privileged key, reduction over the last axis or None) of the per-user hidden
+    #: quantities that tell a session's story (see :func:`session_story`)
+    story_fields: ClassVar[tuple[tuple[str, str, str | None], ...]] = ()
+
+    def story_state(self, priv: dict) -> dict[str, np.ndarray]:
+        """Per-user hidden quantities (B,) named by :attr:`story_fields` (privileged; plots only)."""
+        out = {}
+        for label, key, reduce in self.story_fields:
+            v = np.asarray(priv[key], dtype=float)
+            out[label] = v if reduce is None else getattr(np, reduce)(v, axis=-1)
+        return out
+
     # -- reference policies
     def slate_terms(self, priv: dict, weight: float):
         raise NotImplementedError
@@ -865,6 +878,7 @@ class InterestEvolutionModel(UserModel):
     name = "interest_evolution"
     n_uniforms = 2
     global_privileged = ("cluster_quality_means",)
+    story_fields = (("budget (min)", "budget", None), ("max interest", "interests", "max"))
 
     def __init__(self, config: SimulatorConfig):
         super().__init__(config)
@@ -968,6 +982,7 @@ class EcommerceModel(UserModel):
     n_uniforms = 1
     numeric_features = ("price", "rating", "deal")
     default_weight = 2.0
+    story_fields = (("trust", "trust", None), ("patience (views)", "patience", None))
 
     def numeric_bounds(self):
         p = self.params
@@ -1048,6 +1063,7 @@ class SocialMediaModel(UserModel):
     n_uniforms = 1
     numeric_features = ("fatigue", "length")
     default_weight = 2.0
+    story_fields = (("energy (min)", "energy", None), ("max topic fatigue", "fatigue", "max"))
 
     def numeric_bounds(self):
         return (np.array([0.0, self.params.length_min], np.float32),
@@ -1124,6 +1140,7 @@ class EducationModel(UserModel):
     n_uniforms = 2
     numeric_features = ("difficulty", "depth", "stretch", "review", "prerequisite_level")
     default_weight = 4.0
+    story_fields = (("motivation", "motivation", None), ("mean mastery", "mastery", "mean"))
 
     def __init__(self, config):
         super().__init__(config)
@@ -1232,6 +1249,7 @@ class FinanceModel(UserModel):
     n_uniforms = 2
     numeric_features = ("expected_return", "volatility", "risk_class", "relative_risk", "shortfall_prob")
     default_weight = 1.0
+    story_fields = (("periods left", "periods_left", None), ("strikes left", "strikes_left", None))
 
     def __init__(self, config):
         super().__init__(config)
@@ -1407,18 +1425,26 @@ class BatchEnv:
 
     ``step`` returns ``(obs, reward (B,), terminated (B,), info)``; ``info["truncated"]`` (B,)
     flags sessions cut at ``max_steps``. See :meth:`reset` for the observation dict. The user
-    model (``self.model``, a :class:`UserModel`) supplies the dynamics.
+    model (``self.model``, a :class:`UserModel`) supplies the dynamics; pass ``user_model`` (an
+    instance built on the same config) to plug in a model outside :data:`USER_MODELS`, e.g. a
+    subclass that draws candidates from a fixed item catalogue.
     """
 
     def __init__(self, config: "SimulatorConfig | str" = "default", batch_size: int = 1,
-                 seed: int = 0, autoreset: bool = False):
+                 seed: int = 0, autoreset: bool = False, user_model: "UserModel | None" = None):
         self.config = get_preset(config)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.batch_size = int(batch_size)
         self.autoreset = bool(autoreset)
         self._seed = _seed_int(seed)
-        self.model: UserModel = USER_MODELS[self.config.user_model](self.config)
+        if user_model is None:
+            user_model = USER_MODELS[self.config.user_model](self.config)
+        elif not isinstance(user_model, UserModel):
+            raise ValueError(f"user_model must be None or a UserModel instance, got {type(user_model).__name__}")
+        elif user_model.config != self.config:
+            raise ValueError("user_model.config must equal the environment's config")
+        self.model: UserModel = user_model
         self._rows = np.arange(self.batch_size)
         self._needs_reset = True
         self.reset(self._seed)
@@ -1908,13 +1934,13 @@ class EvalResult:
 
 
 def evaluate(policy, env_config: "SimulatorConfig | str" = "default", n_episodes: int = 1000,
-             seed: int = 0, batch_size: int = 1000) -> EvalResult:
+             seed: int = 0, batch_size: int = 1000, user_model: "UserModel | None" = None) -> EvalResult:
     """Run ``n_episodes`` sessions of ``policy`` and summarise them.
 
     The episodes depend only on ``(env_config, n_episodes, seed, batch_size)``: every policy
     meets the same users and candidate sets (common random numbers). Returns an
     :class:`EvalResult` (return in the model's reward unit — minutes for interest evolution —
-    with a 95% CI, clicks and steps per session).
+    with a 95% CI, clicks and steps per session). ``user_model`` is passed to :class:`BatchEnv`.
     """
     config = get_preset(env_config)
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
@@ -1925,7 +1951,8 @@ def evaluate(policy, env_config: "SimulatorConfig | str" = "default", n_episodes
     returns, clicks, lengths = [], [], []
     for j, start in enumerate(range(0, n_episodes, batch_size)):
         b = min(batch_size, n_episodes - start)
-        env = BatchEnv(config, b, seed=int(np.random.SeedSequence([seed, j]).generate_state(1)[0]))
+        env = BatchEnv(config, b, seed=int(np.random.SeedSequence([seed, j]).generate_state(1)[0]),
+                       user_model=user_model)
         obs = env.reset()
         policy.reset(b)
         ret, ncl, nst = np.zeros(b), np.zeros(b, dtype=np.int64), np.zeros(b, dtype=np.int64)
@@ -2020,3 +2047,107 @@ def session_trace(policy, env_config: "SimulatorConfig | str" = "default", n_use
     out["episode_return"] = out["reward"].sum(axis=1)
     out["length"] = out["active"].sum(axis=1)
     return out
+
+
+#: One row per preset of article §6: the MDP in words (rendered as a table in notebook 08).
+DOMAIN_TABLE: tuple[dict[str, str], ...] = (
+    {"preset": "ecommerce", "article": "§6.1 e-commerce",
+     "observed state": "history of shown categories, purchases, revenue; candidates' price, rating, deal badge",
+     "hidden state": "category interests, price sensitivity, trust, patience",
+     "action": "slate of 3 of 10 products",
+     "reward": "revenue of the purchase (price units)",
+     "long-term effect": "low-quality deals erode trust (fewer purchases) and patience (shorter visits)",
+     "myopic trap": "pushes cheap 'bargain bait' that converts now"},
+    {"preset": "social_media", "article": "§6.2 social media",
+     "observed state": "history of shown topics, clicks, dwell; candidates' topic fatigue and length",
+     "hidden state": "topic interests, fatigue per topic, energy",
+     "action": "slate of 3 of 10 posts",
+     "reward": "dwell time (minutes)",
+     "long-term effect": "repeating a topic bores (drains energy); fresh topics refresh",
+     "myopic trap": "serves the favourite topic until the user leaves"},
+    {"preset": "education", "article": "§6.3 online education",
+     "observed state": "history of exercises and successes; difficulty, stretch over the estimated level, prerequisite level",
+     "hidden state": "mastery per skill, motivation",
+     "action": "slate of 3 of 10 exercises",
+     "reward": "mastery gain (points)",
+     "long-term effect": "failures cost motivation (drop-out); too-easy items teach nothing; prerequisites unlock skills",
+     "myopic trap": "hard exercises with the best immediate expected gain cause drop-out"},
+    {"preset": "finance", "article": "§6.4 financial investment",
+     "observed state": "history of products and investments; return, volatility, risk class, shortfall probability",
+     "hidden state": "interests, risk aversion, own loss tolerance, strikes",
+     "action": "slate of 3 of 10 products, only those allowed by the user's risk class (action mask)",
+     "reward": "risk-adjusted utility (certainty-equivalent return, points)",
+     "long-term effect": "a loss beyond the user's tolerance makes her leave (churn)",
+     "myopic trap": "recommends the riskiest allowed products, which churn users"},
+)
+
+
+def domain_table():
+    """The four application presets as a pandas DataFrame (one row each, from :data:`DOMAIN_TABLE`)."""
+    import pandas as pd
+
+    return pd.DataFrame(list(DOMAIN_TABLE)).set_index("preset")
+
+
+def count_unsuitable(policy, env_config: "SimulatorConfig | str" = "finance", n_episodes: int = 1000,
+                     seed: int = 0, batch_size: int = 1000) -> dict[str, int]:
+    """Count shown products that ``candidate_mask`` forbids, over ``n_episodes`` sessions.
+
+    Counted from the policy's slates *before* they reach :meth:`BatchEnv.step` (which would
+    refuse them), for active users only, on :func:`evaluate`'s seed set. Returns
+    ``{"shown": total items shown, "unsuitable": items shown with candidate_mask False,
+    "masked_available": shown slots where the candidate set contained a forbidden item}``.
+    """
+    config = get_preset(env_config)
+    for name, v in (("n_episodes", n_episodes), ("batch_size", batch_size)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    seed = _seed_int(seed)
+    shown = unsuitable = exposed = 0
+    for j, start in enumerate(range(0, n_episodes, batch_size)):
+        b = min(batch_size, n_episodes - start)
+        env = BatchEnv(config, b, seed=int(np.random.SeedSequence([seed, j]).generate_state(1)[0]))
+        obs = env.reset()
+        policy.reset(b)
+        while obs["active"].any():
+            active = obs["active"]
+            slates = np.asarray(policy.act(obs, env), dtype=np.int64)
+            ok = np.take_along_axis(obs["candidate_mask"], slates, axis=1)
+            shown += int(active.sum()) * slates.shape[1]
+            unsuitable += int((~ok & active[:, None]).sum())
+            exposed += int((~obs["candidate_mask"]).any(axis=1)[active].sum()) * slates.shape[1]
+            if unsuitable:  # BatchEnv.step would refuse the slate: stop and report
+                return {"shown": shown, "unsuitable": unsuitable, "masked_available": exposed}
+            obs, _, _, _ = env.step(slates)
+    return {"shown": shown, "unsuitable": unsuitable, "masked_available": exposed}
+
+
+def session_story(policy, env_config: "SimulatorConfig | str" = "ecommerce", seed: int = 0,
+                  max_len: int | None = None):
+    """One user's session step by step, with the hidden state (privileged; for plots and widgets).
+
+    Returns a pandas DataFrame, one row per step: ``step``, ``shown`` (categories of the slate,
+    e.g. ``"3 7 1"``), ``choice`` (category chosen or ``"-"``), ``reward``, ``return``
+    (cumulative) and the model's :attr:`UserModel.story_fields` *after* the step.
+    """
+    import pandas as pd
+
+    config = get_preset(env_config)
+    env = BatchEnv(config, 1, seed=seed)
+    obs = env.reset()
+    policy.reset(1)
+    story_labels = [f[0] for f in env.model.story_fields]
+    rows, total, t = [], 0.0, 0
+    while obs["active"][0] and (max_len is None or t < max_len):
+        slate = env.check_slates(policy.act(obs, env))
+        cats = obs["candidate_clusters"][0, slate[0]]
+        obs, reward, _, info = env.step(slate)
+        total += float(reward[0])
+        pos = int(obs["clicked"][0])
+        state = env.model.story_state(env.privileged())
+        rows.append({"step": t, "shown": " ".join(str(int(c)) for c in cats),
+                     "choice": str(int(cats[pos])) if pos >= 0 else "-",
+                     "reward": float(reward[0]), "return": total,
+                     **{k: float(state[k][0]) for k in story_labels}})
+        t += 1
+    return pd.DataFrame(rows, columns=["step", "shown", "choice", "reward", "return", *story_labels])

@@ -12,6 +12,7 @@ Sections are grouped by notebook.
 from __future__ import annotations
 
 import ipywidgets as widgets
+import pandas as pd
 import matplotlib.pyplot as plt
 
 
@@ -265,3 +266,56 @@ def finetune_runs_widget(runs, pretrained_return: float):
     options = [(f"{obj}, β = {beta}", (obj, beta)) for obj, beta in runs]
     return _interactive(lambda key: show_finetune_run(runs, key, pretrained_return),
                         key=widgets.Dropdown(options=options, value=options[0][1], description="run"))
+
+
+# --- notebook 08: application domains ---
+
+#: Reward unit of each application preset (axis labels).
+DOMAIN_REWARD_UNITS = {"ecommerce": "price units", "social_media": "minutes of dwell",
+                       "education": "mastery points", "finance": "utility points",
+                       "default": "minutes watched", "costly_browsing": "minutes watched"}
+
+
+def show_domain_session(domain: str, policy: str, user_seed: int, agents) -> "pd.DataFrame":
+    """Simulate and plot one user's session in ``domain`` under ``policy``; return the story.
+
+    Args:
+        domain: a preset name of ``simulator.DOMAIN_PRESETS``.
+        policy: ``"random"``, ``"myopic"``, ``"heuristic"`` or ``"RL"`` (``agents[domain]``).
+        user_seed: which simulated user (the seed of a one-user environment).
+        agents: ``{domain: trained agent}`` for the ``"RL"`` choice.
+    Returns:
+        The :func:`simulator.session_story` DataFrame.
+    """
+    from rlrec_helpers.plotting import plot_session_story
+    from rlrec_helpers.simulator import DOMAIN_POLICIES, DOMAIN_PRESETS, make_reference_policy, session_story
+
+    if domain not in DOMAIN_PRESETS:
+        raise ValueError(f"domain must be one of {sorted(DOMAIN_PRESETS)}, got {domain!r}")
+    if policy == "RL":
+        if domain not in agents:
+            raise ValueError(f"agents has no trained agent for domain {domain!r}")
+        pol = agents[domain]
+    elif policy in DOMAIN_POLICIES:
+        pol = make_reference_policy(policy, seed=user_seed)
+    else:
+        raise ValueError(f"policy must be one of {list(DOMAIN_POLICIES) + ['RL']}, got {policy!r}")
+    story = session_story(pol, domain, seed=user_seed)
+    print(f"{domain}, {policy}, user {user_seed}: {len(story)} steps, "
+          f"{int((story['choice'] != '-').sum())} responses, return {story['return'].iloc[-1]:.2f}")
+    print(story.head(8).round(3).to_string(index=False))
+    plot_session_story(story, reward_unit=DOMAIN_REWARD_UNITS[domain], title=f"{domain}: {policy}")
+    _show_figure()
+    return story
+
+
+def domain_session_widget(agents):
+    """Dropdowns (domain, policy) and a user slider over :func:`show_domain_session`."""
+    from rlrec_helpers.simulator import DOMAIN_POLICIES, DOMAIN_PRESETS
+
+    return _interactive(
+        lambda domain, policy, user_seed: show_domain_session(domain, policy, user_seed, agents),
+        domain=widgets.Dropdown(options=list(DOMAIN_PRESETS), value="ecommerce", description="domain"),
+        policy=widgets.Dropdown(options=list(DOMAIN_POLICIES) + ["RL"], value="RL", description="policy"),
+        user_seed=widgets.IntSlider(value=0, min=0, max=20, description="user"),
+    )

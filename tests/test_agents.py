@@ -113,13 +113,54 @@ def test_loss_ignores_masked_steps(baseline):
     logits = tf.constant(rng.normal(size=(6, 5, 6)).astype(np.float32))
     values = tf.constant(rng.normal(size=(6, 5)).astype(np.float32))
     out1 = R.reinforce_loss(logits, values, b["slates"], b["returns"], b["mask"], baseline=baseline,
-                            entropy_coef=0.1)
+                            entropy_coef=0.1, rewards=b["rewards"])
     junk = np.where(b["mask"][..., None] > 0, 0.0, 50.0).astype(np.float32)
     ret2 = np.where(b["mask"] > 0, b["returns"], 1e4)
     out2 = R.reinforce_loss(logits + junk, values + junk[..., 0], b["slates"], ret2, b["mask"],
-                            baseline=baseline, entropy_coef=0.1)
+                            baseline=baseline, entropy_coef=0.1, rewards=b["rewards"])
     for key in ("loss", "policy_loss", "entropy", "value_loss"):
         assert float(out1[key]) == pytest.approx(float(out2[key]), rel=1e-5, abs=1e-6)
+
+
+def _gae_reference(r, v, m, gamma, lam):
+    """Backward-recursion GAE, one user at a time (the textbook loop)."""
+    adv = np.zeros_like(r)
+    for b in range(r.shape[0]):
+        acc = 0.0
+        for t in reversed(range(r.shape[1])):
+            if not m[b, t]:
+                acc = 0.0
+                continue
+            v_next = v[b, t + 1] if t + 1 < r.shape[1] and m[b, t + 1] else 0.0
+            delta = r[b, t] + gamma * v_next - v[b, t]
+            acc = delta + gamma * lam * acc
+            adv[b, t] = acc
+    return adv
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.7, 1.0])
+def test_gae_matches_the_backward_recursion(lam):
+    rng = np.random.default_rng(5)
+    m = (np.arange(7)[None, :] < np.array([7, 3, 5, 1])[:, None]).astype(np.float32)
+    r = (rng.normal(size=(4, 7)) * m).astype(np.float32)
+    v = rng.normal(size=(4, 7)).astype(np.float32)
+    got = R.gae_advantages(r, v, m, 0.9, lam).numpy()
+    np.testing.assert_allclose(got, _gae_reference(r, v, m, 0.9, lam), rtol=1e-5, atol=1e-5)
+    if lam == 1.0:  # λ = 1: Monte-Carlo return minus the value
+        g = R.discounted_returns(r.astype(np.float64), m, 0.9)
+        np.testing.assert_allclose(got, (g - v) * m, rtol=1e-5, atol=1e-5)
+
+
+def test_gae_training_step_needs_rewards_and_runs():
+    model = R.PolicyNetwork(**vars(TINY))
+    b = R.synthetic_batch(TINY, 4, 5, n_candidates=6, seed=3)
+    trainer = R.ReinforceTrainer(model, R.TrainConfig(baseline="gae", gae_lambda=0.9))
+    stats = trainer.step(b)
+    assert np.isfinite(stats["loss"]) and stats["grad_norm"] > 0
+    with pytest.raises(ValueError, match="rewards"):
+        trainer.step({k: v for k, v in b.items() if k != "rewards"})
+    with pytest.raises(ValueError, match="gae_lambda"):
+        R.TrainConfig(gae_lambda=1.5).validate()
 
 
 def test_loss_gradient_is_reinforce_without_baseline():
@@ -467,3 +508,21 @@ def test_candidate_mask_is_respected_when_acting_serving_and_training():
     assert np.all(np.isfinite(R.softmax_entropy(masked).numpy()))
     stats = R.ReinforceTrainer(model, R.TrainConfig()).step(b)
     assert all(np.isfinite(v) for v in stats.values())
+
+
+def test_steps_to_reach_uses_the_moving_average_and_reports_inf():
+    hist = {"return": np.array([1.0, 5.0, 1.0, 5.0, 5.0, 5.0]), "env_steps": np.arange(1, 7) * 100.0}
+    # moving averages over 3 end at iterations 3..6: 7/3, 11/3, 11/3, 5 -> first >= 4.5 at 6
+    assert R.steps_to_reach(hist, 4.5, window=3) == 600.0
+    assert R.steps_to_reach(hist, 5.0, window=1) == 200.0
+    assert R.steps_to_reach(hist, 6.0) == float("inf")
+    with pytest.raises(ValueError, match="window"):
+        R.steps_to_reach(hist, 1.0, window=0)
+
+
+def test_sample_efficiency_runs_each_variant_and_seed():
+    cfg = R.TrainConfig(n_iters=2, batch_size=4, max_len=5)
+    runs, hists = R.sample_efficiency({"a": cfg, "b": replace(cfg, baseline="gae")}, level=-1.0,
+                                      seeds=(1, 2), window=1)
+    assert list(runs["variant"]) == ["a", "a", "b", "b"] and set(hists) == {("a", 1), ("a", 2), ("b", 1), ("b", 2)}
+    assert runs["reached"].all() and (runs["steps_to_level"] <= runs["budget_steps"]).all()

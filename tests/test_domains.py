@@ -443,3 +443,67 @@ def test_heuristic_beats_myopic_and_random_does_not(preset):
     assert heur.mean_session_length > my.mean_session_length  # the heuristic keeps users longer
     for r in (rnd, my, heur):
         assert r.mean_session_length < 60
+
+
+# ------------------------------------------------------------------ notebook-08 helpers
+
+
+def test_domain_table_has_one_row_per_domain_and_article_section():
+    df = S.domain_table()
+    assert list(df.index) == list(DOMAINS)
+    assert [a.split()[0] for a in df["article"]] == ["§6.1", "§6.2", "§6.3", "§6.4"]
+    assert {"observed state", "hidden state", "action", "reward", "long-term effect"} <= set(df.columns)
+
+
+@pytest.mark.parametrize("preset", DOMAINS + ("default",))
+def test_session_story_adds_up_and_tracks_hidden_state(preset):
+    df = S.session_story(S.make_reference_policy("myopic"), preset, seed=3)
+    assert len(df) >= 1
+    np.testing.assert_allclose(df["return"].to_numpy(), np.cumsum(df["reward"].to_numpy()))
+    labels = [f[0] for f in S.make_user_model(preset).story_fields]
+    assert labels and set(labels) <= set(df.columns)
+    # no reward without a choice
+    assert (df.loc[df["choice"] == "-", "reward"] == 0).all()
+    if preset == "ecommerce":  # trust only moves after a purchase
+        moved = np.abs(np.diff(np.r_[1.0, df["trust"].to_numpy()])) > 1e-12
+        assert not (moved & (df["choice"] == "-").to_numpy()).any()
+
+
+def test_count_unsuitable_counts_forbidden_products():
+    class Reckless:  # always shows the riskiest candidates, mask or not
+        def reset(self, b):
+            pass
+
+        def act(self, obs, env):
+            risk = obs["candidate_features"][..., env.config.n_topics + 2]
+            return np.argsort(-risk, axis=1)[:, : env.config.slate_size]
+
+    bad = S.count_unsuitable(Reckless(), "finance", n_episodes=50, seed=1)
+    assert bad["unsuitable"] > 0
+    good = S.count_unsuitable(S.make_reference_policy("myopic"), "finance", n_episodes=50, seed=1)
+    assert good["unsuitable"] == 0 and good["shown"] > 0 and good["masked_available"] > 0
+    with pytest.raises(ValueError, match="n_episodes"):
+        S.count_unsuitable(Reckless(), "finance", n_episodes=0)
+
+
+def test_domain_session_widget_function_plots_and_validates():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rlrec_helpers import widgets as W
+
+    story = W.show_domain_session("social_media", "heuristic", 2, agents={})
+    fig = plt.gcf()
+    assert len(fig.axes) == 2 and fig.axes[0].get_ylabel() == "cumulative reward (minutes of dwell)"
+    assert story["return"].iloc[-1] == pytest.approx(story["reward"].sum())
+    plt.close("all")
+    with pytest.raises(ValueError, match="domain"):
+        W.show_domain_session("casino", "myopic", 0, agents={})
+    with pytest.raises(ValueError, match="policy"):
+        W.show_domain_session("finance", "oracle", 0, agents={})
+    with pytest.raises(ValueError, match="no trained agent"):
+        W.show_domain_session("finance", "RL", 0, agents={})
+    w = W.domain_session_widget({})
+    assert [c.description for c in w.children[:3]] == ["domain", "policy", "user"]

@@ -36,3 +36,20 @@ def test_bars_with_ci():
     ax = plotting.plot_bars_with_ci(["p", "q"], [1, 2], [0.5, 1.5], [1.5, 2.5],
                                     xlabel="policy", ylabel="return (min)")
     assert len(ax.patches) == 2
+
+
+def test_session_story_and_step_attribution_plots():
+    import pandas as pd
+
+    story = pd.DataFrame({"step": [0, 1, 2], "shown": ["1 2 3"] * 3, "choice": ["1", "-", "2"],
+                          "reward": [1.0, 0.0, 2.0], "return": [1.0, 1.0, 3.0], "trust": [1.0, 1.0, 0.5]})
+    ax_a, ax_b = plotting.plot_session_story(story, reward_unit="price units")
+    assert ax_a.get_ylabel() == "cumulative reward (price units)" and len(ax_b.lines) == 1
+    np.testing.assert_allclose(ax_b.lines[0].get_ydata(), [1.0, 1.0, 0.5])
+    with pytest.raises(ValueError, match="story"):
+        plotting.plot_session_story(story.drop(columns="return"), reward_unit="x")
+    expl = pd.DataFrame({"candidate": [4], "topic": [2], "step_0": [0.0], "step_1": [0.5], "step_2": [-0.25]})
+    (ax,) = plotting.plot_step_attributions({"user 1": expl})
+    assert [p.get_height() for p in ax.patches] == [0.0, 0.5, -0.25]
+    with pytest.raises(ValueError, match="step_"):
+        plotting.plot_step_attributions({"u": expl[["candidate", "topic"]]})

@@ -482,3 +482,23 @@ def test_default_config_uses_interest_evolution_and_reports_mask():
     # the generic long-term heuristic is the LTV policy here
     np.testing.assert_array_equal(S.LongTermHeuristicPolicy(0.7).act(obs, env), LongTermValuePolicy(0.7).act(obs, env))
     np.testing.assert_array_equal(MyopicPolicy().act(obs, env), LongTermValuePolicy(0.0).act(obs, env))
+
+
+def test_batch_env_accepts_a_plugged_user_model():
+    from rlrec_helpers.simulator import BatchEnv, InterestEvolutionModel, SimulatorConfig, get_preset
+
+    class FixedCluster(InterestEvolutionModel):
+        def sample_items(self, rng, b):
+            items = super().sample_items(rng, b)
+            items["cluster"][:] = 3
+            return items
+
+    cfg = get_preset("default")
+    env = BatchEnv(cfg, 4, seed=1, user_model=FixedCluster(cfg))
+    obs = env.reset(seed=2)
+    assert (obs["candidate_clusters"] == 3).all()
+    assert (obs["candidate_features"][..., 3] == 1).all()
+    with pytest.raises(ValueError, match="user_model must be None or a UserModel"):
+        BatchEnv(cfg, 2, user_model="default")
+    with pytest.raises(ValueError, match="user_model.config"):
+        BatchEnv(cfg, 2, user_model=FixedCluster(SimulatorConfig(no_click_cost=4.0)))

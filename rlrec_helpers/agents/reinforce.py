@@ -32,7 +32,11 @@ The log-probability of an ordered slate ``(a_1..a_K)`` is
 **Training** (:func:`train_reinforce`): batched rollouts in ``BatchEnv``; discounted
 returns-to-go ``G_t = Σ_{t'≥t} γ^{t'−t} r_{t'}``; a baseline, either ``"mean"`` (per-timestep
 mean of ``G_t`` over the users still active at ``t``) or ``"value"`` (a learned value head
-``V(s_t)`` on the stop-gradient of the GRU state, fitted by MSE) or ``"none"``; optional
+``V(s_t)`` on the stop-gradient of the GRU state, fitted by MSE) or ``"none"``, or the
+actor-critic advantage ``"gae"``: generalised advantage estimation (Schulman et al. 2016),
+``A_t = Σ_l (γλ)^l δ_{t+l}`` with TD errors ``δ_t = r_t + γ V(s_{t+1}) − V(s_t)``
+(``V = 0`` after the session ends; λ = ``TrainConfig.gae_lambda``; λ = 1 gives ``G_t − V(s_t)``,
+λ = 0 the one-step TD error); optional
 normalisation of the advantages by their standard deviation; an entropy bonus on the
 candidate softmax. Finished users are masked out of the loss, the baseline and the entropy.
 The update is one ``tf.function``-compiled step (:class:`ReinforceTrainer`).
@@ -50,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -64,7 +69,7 @@ quiet_tensorflow()
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-BASELINES = ("mean", "value", "none")
+BASELINES = ("mean", "value", "none", "gae")
 #: Published best learned policy on RecSim's interest-evolution environment (Ie et al. 2019,
 #: SlateQ, arXiv:1905.12767), printed as a reference row.
 SLATEQ_REFERENCE_RETURN = 174.6
@@ -152,7 +157,12 @@ class TrainConfig:
         lr: Adam learning rate.
         lr_end: if set, the learning rate decays linearly from ``lr`` to ``lr_end`` over
             ``n_iters`` updates (steadier final policies).
-        baseline: ``"mean"``, ``"value"`` or ``"none"`` (see module docstring).
+        baseline: ``"mean"``, ``"value"``, ``"none"`` or ``"gae"`` (see module docstring).
+        gae_lambda: λ in [0, 1] of the ``"gae"`` advantage (ignored otherwise).
+        value_scale: the value head predicts returns in units of ``value_scale`` (> 0):
+            ``V = value_scale · head(s)``. Adam moves a weight by about ``lr`` per update, so a
+            head in raw units needs thousands of updates to reach returns of ~100; a scale near
+            the typical return lets the critic keep up (used by ``"value"`` and ``"gae"``).
         normalize: divide the advantages by their standard deviation over active steps.
         entropy_coef: weight of the entropy bonus (>= 0).
         value_coef: weight of the value-head MSE (always fitted, used only by ``"value"``).
@@ -169,9 +179,11 @@ class TrainConfig:
     lr: float = 3e-3
     lr_end: float | None = None
     baseline: str = "mean"
+    gae_lambda: float = 0.95
     normalize: bool = True
     entropy_coef: float = 0.01
     value_coef: float = 0.5
+    value_scale: float = 1.0
     max_grad_norm: float = 1.0
     max_len: int = 1000
     eval_every: int = 0
@@ -193,6 +205,10 @@ class TrainConfig:
             raise ValueError(f"lr_end must be > 0 or None, got {self.lr_end}")
         if self.baseline not in BASELINES:
             raise ValueError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
+        if not self.value_scale > 0:
+            raise ValueError(f"value_scale must be > 0, got {self.value_scale}")
+        if not 0.0 <= self.gae_lambda <= 1.0:
+            raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
         if self.entropy_coef < 0 or self.value_coef < 0:
             raise ValueError("entropy_coef and value_coef must be >= 0")
         if not self.max_grad_norm > 0:
@@ -215,6 +231,9 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
                            entropy_coef=0.003),
     "costly_browsing": TrainConfig(n_iters=400, batch_size=128, gamma=0.97, lr=5e-3, lr_end=3e-4,
                                    entropy_coef=0.003),
+    # the four application domains (notebook 08): one shared configuration, only the name changes
+    **{name: TrainConfig(n_iters=100, batch_size=128, gamma=0.99, lr=5e-3, lr_end=3e-4, entropy_coef=0.003)
+       for name in ("ecommerce", "social_media", "education", "finance")},
 }
 
 
@@ -494,13 +513,37 @@ def timestep_mean_baseline(returns, mask):
     return tf.reduce_sum(returns * mask, 0) / tf.maximum(tf.reduce_sum(mask, 0), 1.0)
 
 
+def gae_advantages(rewards, values, mask, gamma: float, lam: float):
+    """Generalised advantage estimates (B, L) from rewards, values and mask (B, L) (TF or numpy).
+
+    ``δ_t = r_t + γ V_{t+1} m_{t+1} − V_t`` on active steps (the value after the session's
+    last step is 0) and ``A_t = Σ_{s≥t} (γλ)^{s−t} δ_s``, computed as one (L, L) matrix product.
+    """
+    rewards = tf.cast(rewards, tf.float32)
+    values = tf.cast(values, tf.float32)
+    mask = tf.cast(mask, tf.float32)
+    v = values * mask
+    v_next = tf.concat([v[:, 1:], tf.zeros_like(v[:, :1])], axis=1)
+    delta = (rewards + gamma * v_next - v) * mask
+    idx = tf.range(tf.shape(rewards)[1])
+    lag = idx[None, :] - idx[:, None]                                 # (t, s): s - t
+    decay = tf.where(lag >= 0, tf.pow(tf.constant(gamma * lam, tf.float32),
+                                      tf.cast(tf.maximum(lag, 0), tf.float32)), 0.0)
+    return tf.einsum("bs,ts->bt", delta, decay) * mask
+
+
 def reinforce_loss(logits, values, slates, returns, mask, *, baseline: str = "mean",
-                   normalize: bool = True, entropy_coef: float = 0.0, value_coef: float = 0.5):
+                   normalize: bool = True, entropy_coef: float = 0.0, value_coef: float = 0.5,
+                   rewards=None, gamma: float = 0.99, gae_lambda: float = 0.95,
+                   value_scale: float = 1.0):
     """The REINFORCE surrogate loss and its parts, all masked by ``mask`` (B, L).
 
     Args:
         logits: (B, L, N) candidate logits; values: (B, L) value-head outputs;
-        slates: (B, L, K) ordered shown slates; returns: (B, L) returns-to-go.
+        slates: (B, L, K) ordered shown slates; returns: (B, L) returns-to-go;
+        rewards: (B, L) per-step rewards (needed by ``baseline="gae"`` only);
+        value_scale: the value head's unit: ``V = value_scale · values``, and ``value_loss`` is
+            the MSE in that unit, ``mean((values − G / value_scale)²)``.
     Returns:
         dict with ``loss`` (minimised), ``policy_loss``, ``entropy``, ``value_loss``,
         ``advantage_std`` (scalars).
@@ -508,12 +551,17 @@ def reinforce_loss(logits, values, slates, returns, mask, *, baseline: str = "me
     mask = tf.cast(mask, tf.float32)
     returns = tf.cast(returns, tf.float32)
     denom = tf.maximum(tf.reduce_sum(mask), 1.0)
+    v_returns = value_scale * tf.cast(values, tf.float32)  # value estimates in return units
     if baseline == "mean":
         adv = returns - timestep_mean_baseline(returns, mask)[None, :]
     elif baseline == "value":
-        adv = returns - tf.stop_gradient(values)
+        adv = returns - tf.stop_gradient(v_returns)
     elif baseline == "none":
         adv = returns
+    elif baseline == "gae":
+        if rewards is None:
+            raise ValueError('baseline="gae" needs the per-step rewards')
+        adv = gae_advantages(rewards, tf.stop_gradient(v_returns), mask, gamma, gae_lambda)
     else:
         raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
     adv = adv * mask
@@ -523,7 +571,7 @@ def reinforce_loss(logits, values, slates, returns, mask, *, baseline: str = "me
     logp = slate_log_prob(logits, slates)
     policy_loss = -tf.reduce_sum(tf.stop_gradient(adv) * logp * mask) / denom
     entropy = tf.reduce_sum(softmax_entropy(logits) * mask) / denom
-    value_loss = tf.reduce_sum(tf.square(values - returns) * mask) / denom
+    value_loss = tf.reduce_sum(tf.square(values - returns / value_scale) * mask) / denom
     loss = policy_loss - entropy_coef * entropy + value_coef * value_loss
     return {"loss": loss, "policy_loss": policy_loss, "entropy": entropy,
             "value_loss": value_loss, "advantage_std": std}
@@ -554,10 +602,11 @@ class ReinforceTrainer:
                 tf.TensorSpec([None, None, c.slate_size], tf.int32),
                 tf.TensorSpec([None, None], tf.float32),
                 tf.TensorSpec([None, None], tf.float32),
-                tf.TensorSpec([None, None, None], tf.float32))
+                tf.TensorSpec([None, None, None], tf.float32),
+                tf.TensorSpec([None, None], tf.float32))
         self._step = tf.function(self._raw_step, input_signature=spec) if compiled else self._raw_step
 
-    def _raw_step(self, history, candidates, slates, returns, mask, allowed):
+    def _raw_step(self, history, candidates, slates, returns, mask, allowed, rewards):
         cfg = self.config
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
@@ -565,7 +614,9 @@ class ReinforceTrainer:
             logits = mask_logits(out["logits"], allowed)
             parts = reinforce_loss(logits, out["value"], slates, returns, mask,
                                    baseline=cfg.baseline, normalize=cfg.normalize,
-                                   entropy_coef=cfg.entropy_coef, value_coef=cfg.value_coef)
+                                   entropy_coef=cfg.entropy_coef, value_coef=cfg.value_coef,
+                                   rewards=rewards, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
+                                   value_scale=cfg.value_scale)
         grads = tape.gradient(parts["loss"], variables)
         grads, norm = tf.clip_by_global_norm(grads, cfg.max_grad_norm)
         self.optimizer.apply_gradients(zip(grads, variables))
@@ -576,12 +627,18 @@ class ReinforceTrainer:
         allowed = batch.get("candidate_mask")
         if allowed is None:
             allowed = np.ones(np.shape(batch["candidates"])[:3], np.float32)
+        rewards = batch.get("rewards")
+        if rewards is None:
+            if self.config.baseline == "gae":
+                raise ValueError('baseline="gae" needs batch["rewards"] (B, L)')
+            rewards = np.zeros(np.shape(batch["returns"]), np.float32)
         out = self._step(tf.constant(batch["history"], tf.float32),
                          tf.constant(batch["candidates"], tf.float32),
                          tf.constant(batch["slates"], tf.int32),
                          tf.constant(batch["returns"], tf.float32),
                          tf.constant(batch["mask"], tf.float32),
-                         tf.constant(allowed, tf.float32))
+                         tf.constant(allowed, tf.float32),
+                         tf.constant(rewards, tf.float32))
         return {k: float(v) for k, v in out.items()}
 
 
@@ -1070,6 +1127,51 @@ def preference_interest_correlation(trace: Mapping[str, np.ndarray], max_steps: 
         if ok.any():
             out[t] = float(((a * b).sum(1)[ok] / den[ok]).mean())
     return out
+
+
+# --------------------------------------------------------------------------- sample efficiency
+
+
+def steps_to_reach(history: Mapping[str, np.ndarray], level: float, window: int = 3) -> float:
+    """Environment steps (user-steps) after which the sampled training return, averaged over
+    the last ``window`` iterations, first reaches ``level``; ``inf`` if it never does."""
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f"window must be an integer >= 1, got {window!r}")
+    ret = np.asarray(history["return"], dtype=float)
+    if ret.size < window:
+        return math.inf
+    avg = np.convolve(ret, np.ones(window) / window, mode="valid")   # avg[j] ends at iteration j + window
+    hit = np.flatnonzero(avg >= level)
+    return float(np.asarray(history["env_steps"])[hit[0] + window - 1]) if hit.size else math.inf
+
+
+def sample_efficiency(variants: Mapping[str, TrainConfig], level: float, env_config="default",
+                      seeds=(1, 2, 3), window: int = 3) -> tuple["pd.DataFrame", dict]:
+    """Train every variant with every seed; measure the environment steps to reach ``level``.
+
+    Args:
+        variants: name -> :class:`TrainConfig` (its ``seed`` is replaced by each of ``seeds``).
+        level: return to reach (e.g. 1.2 x the myopic return), in the preset's reward unit.
+    Returns:
+        ``(runs, histories)``: a DataFrame with one row per (variant, seed): ``steps_to_level``
+        (``inf`` if not reached within the budget), ``reached``, ``final_return`` (mean sampled
+        return of the last 5 iterations), ``budget_steps`` (all steps of the run); and
+        ``{(variant, seed): history}``.
+    """
+    import pandas as pd
+
+    if not variants:
+        raise ValueError("variants must name at least one TrainConfig")
+    rows, hists = [], {}
+    for name, cfg in variants.items():
+        for seed in seeds:
+            _, hist = train_reinforce(env_config, replace(cfg, seed=int(seed)), progress=False)
+            hists[(name, int(seed))] = hist
+            steps = steps_to_reach(hist, level, window)
+            rows.append({"variant": name, "seed": int(seed), "steps_to_level": steps,
+                         "reached": bool(np.isfinite(steps)), "final_return": float(hist["return"][-5:].mean()),
+                         "budget_steps": float(hist["env_steps"][-1])})
+    return pd.DataFrame(rows), hists
 
 
 #: Shipped pre-trained weights (see ``data/pretrained/README.md`` for the commands).
