@@ -357,6 +357,17 @@ def encode_history(history, config: AgentConfig) -> np.ndarray:
     return np.concatenate(rows, axis=0)
 
 
+def serving_candidates(history, candidates: np.ndarray, config: AgentConfig) -> np.ndarray:
+    """Scoring-head inputs for one user's candidates: (N, F) -> (N, F'), appending the cluster
+    statistics of the whole ``history`` (see :func:`encode_history`) when ``config`` uses them."""
+    cand = np.asarray(candidates, dtype=np.float32)
+    if not config.cluster_stats:
+        return cand
+    shows, clicks = _history_counts(_validate_history(history, config.n_topics), config.n_topics)
+    cl = np.argmax(cand[:, :config.n_topics], axis=1)
+    return augment_candidates(cand[None], cl[None], cluster_statistics(shows[-1:], clicks[-1:]))[0]
+
+
 # --------------------------------------------------------------------------- network
 
 
@@ -822,11 +833,7 @@ class ReinforceAgent:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= cand.shape[0]:
             raise ValueError(f"k must be an integer in [1, {cand.shape[0]}] (the candidate count), got {k!r}")
         state = self.state_sequence(history)[-1]
-        if self.config.cluster_stats:
-            shows, clicks = _history_counts(_validate_history(history, self.config.n_topics),
-                                            self.config.n_topics)
-            cl = np.argmax(cand[:, :self.config.n_topics], axis=1)
-            cand = augment_candidates(cand[None], cl[None], cluster_statistics(shows[-1:], clicks[-1:]))[0]
+        cand = serving_candidates(history, cand, self.config)
         logits = self.model.score(tf.constant(state[None]), tf.constant(cand[None]))[0].numpy()
         if allowed is not None:
             allowed = np.asarray(allowed)
