@@ -220,7 +220,7 @@ __all__ = [
     "choice_probabilities", "interest_update", "BatchEnv", "InterestEvolutionEnv", "SimulatorEnv",
     "SlateSpace", "SlatePolicy", "RandomPolicy", "MyopicPolicy", "QualityGreedyPolicy",
     "LongTermValuePolicy", "InterestQualityBlendPolicy", "LongTermHeuristicPolicy", "EvalResult",
-    "evaluate", "reference_episode", "SLATEQ_REFERENCE", "REFERENCE_POLICIES", "DOMAIN_POLICIES",
+    "evaluate", "evaluation_envs", "reference_episode", "SLATEQ_REFERENCE", "REFERENCE_POLICIES", "DOMAIN_POLICIES",
     "make_reference_policy", "compare_policies", "session_trace",
     "UserModel", "UserResponse", "USER_MODELS", "make_user_model", "InterestEvolutionModel",
     "EcommerceModel", "SocialMediaModel", "EducationModel", "FinanceModel",
@@ -1933,6 +1933,21 @@ class EvalResult:
         return mean_ci(self.session_lengths)
 
 
+def evaluation_envs(env_config: "SimulatorConfig | str", n_episodes: int, seed: int, batch_size: int = 1000,
+                    user_model: "UserModel | None" = None):
+    """Yield the batch environments of :func:`evaluate`'s shared seed set: ``n_episodes`` users
+    in batches of at most ``batch_size``, batch j seeded from ``(seed, j)`` (common random numbers)."""
+    config = get_preset(env_config)
+    for name, v in (("n_episodes", n_episodes), ("batch_size", batch_size)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    seed = _seed_int(seed)
+    for j, start in enumerate(range(0, n_episodes, batch_size)):
+        b = min(batch_size, n_episodes - start)
+        yield BatchEnv(config, b, seed=int(np.random.SeedSequence([seed, j]).generate_state(1)[0]),
+                       user_model=user_model)
+
+
 def evaluate(policy, env_config: "SimulatorConfig | str" = "default", n_episodes: int = 1000,
              seed: int = 0, batch_size: int = 1000, user_model: "UserModel | None" = None) -> EvalResult:
     """Run ``n_episodes`` sessions of ``policy`` and summarise them.
@@ -1942,17 +1957,9 @@ def evaluate(policy, env_config: "SimulatorConfig | str" = "default", n_episodes
     :class:`EvalResult` (return in the model's reward unit — minutes for interest evolution —
     with a 95% CI, clicks and steps per session). ``user_model`` is passed to :class:`BatchEnv`.
     """
-    config = get_preset(env_config)
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
-        raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    seed = _seed_int(seed)
     returns, clicks, lengths = [], [], []
-    for j, start in enumerate(range(0, n_episodes, batch_size)):
-        b = min(batch_size, n_episodes - start)
-        env = BatchEnv(config, b, seed=int(np.random.SeedSequence([seed, j]).generate_state(1)[0]),
-                       user_model=user_model)
+    for env in evaluation_envs(env_config, n_episodes, seed, batch_size, user_model):
+        b = env.batch_size
         obs = env.reset()
         policy.reset(b)
         ret, ncl, nst = np.zeros(b), np.zeros(b, dtype=np.int64), np.zeros(b, dtype=np.int64)
@@ -2098,17 +2105,10 @@ def count_unsuitable(policy, env_config: "SimulatorConfig | str" = "finance", n_
     ``{"shown": total items shown, "unsuitable": items shown with candidate_mask False,
     "masked_available": shown slots where the candidate set contained a forbidden item}``.
     """
-    config = get_preset(env_config)
-    for name, v in (("n_episodes", n_episodes), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    seed = _seed_int(seed)
     shown = unsuitable = exposed = 0
-    for j, start in enumerate(range(0, n_episodes, batch_size)):
-        b = min(batch_size, n_episodes - start)
-        env = BatchEnv(config, b, seed=int(np.random.SeedSequence([seed, j]).generate_state(1)[0]))
+    for env in evaluation_envs(env_config, n_episodes, seed, batch_size):
         obs = env.reset()
-        policy.reset(b)
+        policy.reset(env.batch_size)
         while obs["active"].any():
             active = obs["active"]
             slates = np.asarray(policy.act(obs, env), dtype=np.int64)
