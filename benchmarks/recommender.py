@@ -20,6 +20,7 @@ import numpy as np
 from rlrec_helpers.agents import reinforce as R
 from rlrec_helpers.agents.baselines import (
     SLATEQ_REFERENCE_RETURN,
+    EstimatedInterestBlendPolicy,
     InterestQualityBlendPolicy,
     LinUCBSlatePolicy,
     LongTermValuePolicy,
@@ -46,6 +47,9 @@ def references(preset: str) -> dict:
             "long-term heuristic (privileged)": LongTermValuePolicy(),
             f"blend λ={lam:g} (privileged, tuned)": InterestQualityBlendPolicy(lam),
             "LinUCB bandit (myopic)": LinUCBSlatePolicy()}
+    if preset == "costly_browsing":  # half-privileged: true cluster qualities, estimated interests
+        pols["blend, interests from click rates"] = EstimatedInterestBlendPolicy(lam, "click_rate")
+        pols["blend, interests from the posterior"] = EstimatedInterestBlendPolicy(lam, "posterior")
     return {name: evaluate(p, preset, n_episodes=N_EVAL, seed=EVAL_SEED).mean_return
             for name, p in pols.items()}
 

@@ -12,6 +12,7 @@ from rlrec_helpers.agents import reinforce as R
 
 TINY = R.AgentConfig(n_topics=5, n_features=5, slate_size=2, hidden=8)
 TINY_NOSTATS = replace(TINY, cluster_stats=False)
+TINY_POSTERIOR = replace(TINY, interest_estimate="posterior")
 
 
 def _history(n=4, k=2, seed=0, n_topics=5):
@@ -250,7 +251,7 @@ class _FakeEnv:
                 "watch_time": 4.0 * (clicked >= 0), "active": np.ones(self.b, bool)}
 
 
-@pytest.mark.parametrize("config", [TINY, TINY_NOSTATS], ids=["stats", "no-stats"])
+@pytest.mark.parametrize("config", [TINY, TINY_NOSTATS, TINY_POSTERIOR], ids=["stats", "no-stats", "posterior"])
 def test_numpy_act_matches_tensorflow_and_recommend(config):
     import tensorflow as tf
 
@@ -328,6 +329,14 @@ def test_save_load_identical_and_config_mismatch(tmp_path):
         np.testing.assert_array_equal(a[1], b[1])
     with pytest.raises(ValueError, match="expected"):
         R.ReinforceAgent.load(path, expected=replace(TINY, hidden=16))
+    # the interest estimator is part of the saved configuration
+    post = R.ReinforceAgent(TINY_POSTERIOR)
+    loaded = R.ReinforceAgent.load(post.save(tmp_path / "posterior.keras"), expected=TINY_POSTERIOR)
+    assert loaded.config == TINY_POSTERIOR
+    h, c = _history(5, seed=3), _candidates(seed=3)
+    np.testing.assert_array_equal(post.recommend(h, c, 3)[1], loaded.recommend(h, c, 3)[1])
+    with pytest.raises(ValueError, match="expected"):
+        R.ReinforceAgent.load(path, expected=TINY_POSTERIOR)
     with pytest.raises(ValueError, match="not a file"):
         R.ReinforceAgent.load(tmp_path / "missing.keras")
     with pytest.raises(ValueError, match=".keras"):
@@ -366,10 +375,10 @@ def test_cluster_statistics_hand_computed():
     np.testing.assert_allclose(st[0, :, 0], [0.0, 5 * 1.6 / 5 - 1, 5 * 6.6 / 9 - 1], rtol=1e-6)
     np.testing.assert_allclose(st[0, :, 1], [0.0, 2 / 6, 6 / 10])
     h = {"shown_clusters": np.array([[1, 2], [1, 3]]), "clicked": np.array([0, -1]), "watch_time": [4.0, 0.0]}
-    shows, clicks = R._history_counts(h, 5)
-    np.testing.assert_allclose(shows[-1], [0, 2, 1, 1, 0])
-    np.testing.assert_allclose(clicks[-1], [0, 1, 0, 0, 0])
-    np.testing.assert_allclose(shows[0], 0)
+    st = R.history_statistics("click_rate", h["shown_clusters"], h["clicked"], 5)
+    expected = R.cluster_statistics(np.array([[0, 2, 1, 1, 0]]), np.array([[0, 1, 0, 0, 0]]))[0]
+    np.testing.assert_allclose(st[-1], expected)
+    np.testing.assert_allclose(st[0], R.cluster_statistics(np.zeros((1, 5)), np.zeros((1, 5)))[0])
 
 
 # ------------------------------------------------------------------ notebook-06 plot helpers
@@ -403,6 +412,23 @@ def test_preference_interest_correlation_on_a_constructed_trace():
 
 
 # ------------------------------------------------------------------ with the simulator
+
+
+def test_estimated_interest_blend_uses_the_named_estimator():
+    from rlrec_helpers.agents import baselines as BL
+    from rlrec_helpers.simulator import evaluate
+
+    res = {est: evaluate(BL.EstimatedInterestBlendPolicy(2.0, est), "costly_browsing", 200, seed=5)
+           for est in ("click_rate", "posterior")}
+    assert not np.array_equal(res["click_rate"].returns, res["posterior"].returns)
+    # with λ = 0 the estimate is ignored: both reduce to quality-greedy
+    zero = [evaluate(BL.EstimatedInterestBlendPolicy(0.0, est), "costly_browsing", 50, seed=5).returns
+            for est in ("click_rate", "posterior")]
+    np.testing.assert_array_equal(zero[0], zero[1])
+    with pytest.raises(ValueError, match="estimator"):
+        BL.EstimatedInterestBlendPolicy(2.0, "oracle")
+    with pytest.raises(ValueError, match="interest_estimate"):
+        R.AgentConfig(interest_estimate="oracle").validate()
 
 
 def test_agent_and_baselines_follow_the_slate_policy_protocol():

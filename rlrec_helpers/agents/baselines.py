@@ -122,40 +122,41 @@ class EstimatedInterestBlendPolicy:
     by an estimate from the user's responses (half-privileged: the cluster quality means are
     privileged, the interests are not).
 
-    The estimate is the click-rate statistic of the REINFORCE agent
-    (:func:`rlrec_helpers.agents.reinforce.cluster_statistics`, column 0). It measures how much
-    of the privileged blend's gain over quality-greedy a history-based estimate can recover.
+    ``estimator`` names the estimate of ``rlrec_helpers.agents.belief``: ``"click_rate"`` (the
+    smoothed click rate, column 0 of ``cluster_statistics``) or ``"posterior"`` (the posterior
+    mean of the Bayesian interest belief). It measures how much of the privileged blend's gain
+    over quality-greedy a history-based estimate can recover.
     """
 
-    def __init__(self, lam: float = 2.0):
+    def __init__(self, lam: float = 2.0, estimator: str = "click_rate"):
+        from rlrec_helpers.agents.belief import ESTIMATORS
+
         if not np.isfinite(lam):
             raise ValueError(f"lam must be finite, got {lam}")
+        if estimator not in ESTIMATORS:
+            raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
         self.lam = float(lam)
+        self.estimator = estimator
         self.reset(1)
 
     def reset(self, batch_size: int) -> None:
-        self._b = int(batch_size)
-        self._shows = self._clicks = None
+        self._tracker = None
         self._shown = None
 
     def act(self, obs: Mapping[str, np.ndarray], env) -> np.ndarray:
-        from rlrec_helpers.agents.reinforce import cluster_statistics
+        from rlrec_helpers.agents.belief import make_tracker
 
         clusters = np.asarray(obs["candidate_clusters"])
-        t = env.config.n_topics
-        if self._shows is None:
-            self._shows = np.zeros((clusters.shape[0], t))
-            self._clicks = np.zeros((clusters.shape[0], t))
+        c = env.config
+        if self._tracker is None:
+            self._tracker = make_tracker(self.estimator, clusters.shape[0], c.n_topics,
+                                         interest_step=c.interest_step, no_click_weight=c.no_click_weight)
         if self._shown is not None:
-            rows = np.arange(clusters.shape[0])
-            np.add.at(self._shows, (np.repeat(rows, self._shown.shape[1]), self._shown.ravel()), 1.0)
-            c = np.asarray(obs["clicked"])
-            hit = np.nonzero(c >= 0)[0]
-            self._clicks[hit, self._shown[hit, c[hit]]] += 1.0
-        u_hat = cluster_statistics(self._shows, self._clicks)[..., 0]
+            self._tracker.update(self._shown, obs["clicked"], obs["active"])
+        u_hat = self._tracker.statistics()[..., 0]
         quality = env.privileged()["cluster_quality_means"]
         scores = quality[clusters] + self.lam * np.take_along_axis(u_hat, clusters, axis=1)
-        slates = np.argsort(-scores, axis=1, kind="stable")[:, :env.config.slate_size]
+        slates = np.argsort(-scores, axis=1, kind="stable")[:, :c.slate_size]
         self._shown = np.take_along_axis(clusters, slates, axis=1)
         return slates
 

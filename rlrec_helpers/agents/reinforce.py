@@ -69,6 +69,8 @@ quiet_tensorflow()
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from rlrec_helpers.agents.belief import ESTIMATORS, cluster_statistics, history_statistics, make_tracker  # noqa: E402,F401
+
 BASELINES = ("mean", "value", "none", "gae")
 #: Published best learned policy on RecSim's interest-evolution environment (Ie et al. 2019,
 #: SlateQ, arXiv:1905.12767), printed as a reference row.
@@ -97,6 +99,11 @@ class AgentConfig:
             history with the candidate's cluster (:func:`cluster_statistics`: smoothed click
             rate per shown document and how much evidence there is). They are computed from
             what was shown and clicked only, and make personalisation easy to learn.
+        interest_estimate: which statistics (``rlrec_helpers.agents.belief``): ``"click_rate"``
+            (smoothed click rate and evidence) or ``"posterior"`` (the mean and evidence of a
+            Bayesian posterior over the cluster interest, using the form of the choice model).
+        interest_step / no_click_weight: the user-model constants η and w_0 assumed by the
+            ``"posterior"`` estimate (:meth:`for_env` copies them from the simulator config).
     """
 
     n_topics: int = 20
@@ -106,6 +113,9 @@ class AgentConfig:
     use_history: bool = True
     doc_length: float = 4.0
     cluster_stats: bool = True
+    interest_estimate: str = "click_rate"
+    interest_step: float = 0.3
+    no_click_weight: float = 2.0
 
     def validate(self) -> "AgentConfig":
         for name in ("n_topics", "n_features", "slate_size", "hidden"):
@@ -116,7 +126,18 @@ class AgentConfig:
             raise ValueError(f"n_features must be >= n_topics={self.n_topics}, got {self.n_features}")
         if not self.doc_length > 0:
             raise ValueError(f"doc_length must be > 0, got {self.doc_length}")
+        if self.interest_estimate not in ESTIMATORS:
+            raise ValueError(f"interest_estimate must be one of {ESTIMATORS}, got {self.interest_estimate!r}")
+        if not 0.0 <= self.interest_step <= 1.0:
+            raise ValueError(f"interest_step must be in [0, 1], got {self.interest_step}")
+        if not self.no_click_weight > 0:
+            raise ValueError(f"no_click_weight must be > 0, got {self.no_click_weight}")
         return self
+
+    def tracker(self, batch_size: int):
+        """A fresh history-statistics tracker for ``batch_size`` users (see ``interest_estimate``)."""
+        return make_tracker(self.interest_estimate, batch_size, self.n_topics,
+                            interest_step=self.interest_step, no_click_weight=self.no_click_weight)
 
     @property
     def item_dim(self) -> int:
@@ -140,6 +161,8 @@ class AgentConfig:
         c = get_preset(env_config)
         kw = dict(n_topics=c.n_topics, n_features=c.n_features, slate_size=c.slate_size,
                   doc_length=float(c.doc_length))
+        if c.user_model == "interest_evolution":
+            kw.update(interest_step=float(c.interest_step), no_click_weight=float(c.no_click_weight))
         if isinstance(env_config, str):
             kw.update(AGENT_PRESETS.get(env_config, {}))
         kw.update(overrides)
@@ -270,36 +293,10 @@ def encode_feedback(shown_clusters, clicked, watch_time, step, *, n_topics: int,
     return x
 
 
-def cluster_statistics(shows: np.ndarray, clicks: np.ndarray) -> np.ndarray:
-    """Per-user, per-cluster history statistics: (B, T) counts -> (B, T, 2) float32.
-
-    Column 0: the smoothed click rate per shown document, rescaled to the interest range,
-    ``5 · (clicks + 0.6) / (shows + 3) − 1`` (a document is clicked with probability about
-    (u + 1) / 5 next to two neutral ones, so this is a crude interest estimate; 0 with no
-    evidence); column 1: evidence, ``shows / (shows + 4)`` (0 for a cluster never shown, → 1).
-    """
-    shows = np.asarray(shows, dtype=np.float32)
-    clicks = np.asarray(clicks, dtype=np.float32)
-    return np.stack([5.0 * (clicks + 0.6) / (shows + 3.0) - 1.0, shows / (shows + 4.0)], axis=-1)
-
-
 def augment_candidates(features: np.ndarray, clusters: np.ndarray, stats: np.ndarray) -> np.ndarray:
     """Append each candidate's cluster statistics: (B, N, F), (B, N), (B, T, 2) -> (B, N, F + 2)."""
     per_cand = np.take_along_axis(stats, np.asarray(clusters)[..., None], axis=1)
     return np.concatenate([np.asarray(features, np.float32), per_cand.astype(np.float32)], axis=-1)
-
-
-def _history_counts(h: dict, n_topics: int) -> tuple[np.ndarray, np.ndarray]:
-    """(shows (L + 1, T), clicks (L + 1, T)) cumulative counts before each decision."""
-    n = h["clicked"].shape[0]
-    shows = np.zeros((n + 1, n_topics), np.float32)
-    clicks = np.zeros((n + 1, n_topics), np.float32)
-    for t in range(n):
-        shows[t + 1], clicks[t + 1] = shows[t], clicks[t]
-        np.add.at(shows[t + 1], h["shown_clusters"][t], 1.0)
-        if h["clicked"][t] >= 0:
-            clicks[t + 1, h["shown_clusters"][t, h["clicked"][t]]] += 1.0
-    return shows, clicks
 
 
 def _validate_history(history, n_topics: int) -> dict[str, np.ndarray]:
@@ -363,9 +360,15 @@ def serving_candidates(history, candidates: np.ndarray, config: AgentConfig) -> 
     cand = np.asarray(candidates, dtype=np.float32)
     if not config.cluster_stats:
         return cand
-    shows, clicks = _history_counts(_validate_history(history, config.n_topics), config.n_topics)
     cl = np.argmax(cand[:, :config.n_topics], axis=1)
-    return augment_candidates(cand[None], cl[None], cluster_statistics(shows[-1:], clicks[-1:]))[0]
+    return augment_candidates(cand[None], cl[None], _serving_statistics(history, config)[-1:])[0]
+
+
+def _serving_statistics(history, config: AgentConfig) -> np.ndarray:
+    """Cluster statistics of one served history before each decision: (L + 1, T, 2)."""
+    h = _validate_history(history, config.n_topics)
+    return history_statistics(config.interest_estimate, h["shown_clusters"], h["clicked"], config.n_topics,
+                              interest_step=config.interest_step, no_click_weight=config.no_click_weight)
 
 
 # --------------------------------------------------------------------------- network
@@ -383,11 +386,13 @@ class PolicyNetwork(keras.Model):
 
     def __init__(self, n_topics: int = 20, n_features: int = 20, slate_size: int = 3,
                  hidden: int = 64, use_history: bool = True, doc_length: float = 4.0,
-                 cluster_stats: bool = True, **kwargs):
+                 cluster_stats: bool = True, interest_estimate: str = "click_rate",
+                 interest_step: float = 0.3, no_click_weight: float = 2.0, **kwargs):
         super().__init__(**kwargs)
         self.agent_config = AgentConfig(int(n_topics), int(n_features), int(slate_size),
                                         int(hidden), bool(use_history), float(doc_length),
-                                        bool(cluster_stats)).validate()
+                                        bool(cluster_stats), str(interest_estimate),
+                                        float(interest_step), float(no_click_weight)).validate()
         h = self.agent_config.hidden
         self.gru = keras.layers.GRU(h, return_sequences=True, name="gru")
         self.item_embedding = keras.layers.Dense(h, use_bias=False, name="item_embedding")
@@ -708,8 +713,7 @@ class ReinforceAgent:
         self.last_input = None
         self.last_logits = None
         self._np = None  # weights are (re)read at the first act() after reset()
-        self._shows = np.zeros((b, self.config.n_topics), np.float32)
-        self._clicks = np.zeros((b, self.config.n_topics), np.float32)
+        self._tracker = self.config.tracker(b) if self.config.cluster_stats else None
         self.last_candidates = None
         self.last_allowed = None
 
@@ -756,14 +760,9 @@ class ReinforceAgent:
                             n_topics=self.config.n_topics, doc_length=self.config.doc_length)
         clusters = np.asarray(obs["candidate_clusters"])
         if self.config.cluster_stats:
-            rows = np.nonzero(self._t > 0)[0]
-            if rows.size:
-                k = self._shown.shape[1]
-                np.add.at(self._shows, (np.repeat(rows, k), self._shown[rows].ravel()), 1.0)
-                clicked = np.asarray(obs["clicked"])[rows]
-                hit = rows[clicked >= 0]
-                self._clicks[hit, self._shown[hit, np.asarray(obs["clicked"])[hit]]] += 1.0
-            feats = augment_candidates(feats, clusters, cluster_statistics(self._shows, self._clicks))
+            if (self._t > 0).any():
+                self._tracker.update(self._shown, obs["clicked"], self._t > 0)
+            feats = augment_candidates(feats, clusters, self._tracker.statistics())
             if not self.config.use_history:
                 feats[..., self.config.n_features:] = 0.0
         if self._np is None:
@@ -797,7 +796,7 @@ class ReinforceAgent:
         feats[:, :, :c.n_topics] = np.eye(c.n_topics)
         if c.cluster_stats:
             cl = np.broadcast_to(np.arange(c.n_topics), (b, c.n_topics))
-            feats = augment_candidates(feats, cl, cluster_statistics(self._shows, self._clicks))
+            feats = augment_candidates(feats, cl, self._tracker.statistics())
             if not c.use_history:
                 feats[..., c.n_features:] = 0.0
         p = self._np if self._np is not None else self._numpy_weights()
@@ -857,9 +856,8 @@ class ReinforceAgent:
         feats[:, :c.n_topics] = np.eye(c.n_topics)
         f = np.broadcast_to(feats, (states.shape[0],) + feats.shape)
         if c.cluster_stats:
-            shows, clicks = _history_counts(_validate_history(history, c.n_topics), c.n_topics)
             cl = np.broadcast_to(np.arange(c.n_topics), (states.shape[0], c.n_topics))
-            f = augment_candidates(f, cl, cluster_statistics(shows, clicks))
+            f = augment_candidates(f, cl, _serving_statistics(history, c))
             if not c.use_history:
                 f[..., c.n_features:] = 0.0
         return self.model.score(tf.constant(states), tf.constant(np.ascontiguousarray(f))).numpy()

@@ -1,0 +1,108 @@
+"""Tests for rlrec_helpers.agents.belief (numpy only)."""
+
+import numpy as np
+import pytest
+
+from rlrec_helpers.agents import belief as BL
+from rlrec_helpers.simulator import BatchEnv
+
+
+def test_transition_is_stochastic_and_moves_the_mean_like_the_simulator():
+    grid = np.linspace(-1, 1, 41)
+    m = BL.interest_transition(grid, 0.3)
+    np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-12)
+    assert (m >= 0).all()
+    # E[u'] - u = (2 p_up - 1) delta = u * 0.3 (1 - |u|)(1 - u); linear interpolation keeps means
+    expected = grid + grid * 0.3 * (1 - np.abs(grid)) * (1 - grid)
+    inside = np.abs(grid) < 0.9
+    np.testing.assert_allclose((m @ grid)[inside], expected[inside], atol=1e-12)
+    np.testing.assert_allclose(BL.interest_transition(grid, 0.0), np.eye(41), atol=1e-12)
+
+
+def test_single_document_slates_give_the_exact_posterior_mean():
+    """K = 1, no clicks: the likelihood of u is (1 / (u + 1 + w0))^n, a 1-D integral."""
+    belief = BL.InterestBelief(1, 3, grid=401)
+    for _ in range(6):
+        belief.update(np.array([[1]]), np.array([-1]))
+    u = np.linspace(-1, 1, 200001)
+    lik = (1.0 / (u + 3.0)) ** 6
+    exact = (u * lik).sum() / lik.sum()
+    assert abs(belief.mean()[0, 1] - exact) < 1e-4
+    assert belief.mean()[0, 1] < -0.05                    # ignored documents lower the estimate
+    np.testing.assert_allclose(belief.mean()[0, [0, 2]], 0.0, atol=1e-12)  # others untouched
+    np.testing.assert_allclose(belief.statistics()[0, [0, 2], 1], 0.0, atol=1e-6)
+    assert 0 < belief.statistics()[0, 1, 1] < 1
+
+
+def test_click_raises_the_clicked_cluster_and_lowers_the_others():
+    belief = BL.InterestBelief(2, 4)
+    belief.update(np.array([[0, 1, 2], [0, 1, 2]]), np.array([1, -1]))
+    m = belief.mean()
+    assert m[0, 1] > 0.1 and m[0, 0] < 0 and m[0, 2] < 0 and m[0, 3] == pytest.approx(0.0, abs=1e-12)
+    assert (m[1, :3] < 0).all()                             # no click: every shown cluster goes down
+    assert m[0, 0] == pytest.approx(m[0, 2])                 # symmetric slots
+
+
+def test_inactive_users_and_duplicate_clusters():
+    belief = BL.InterestBelief(2, 3)
+    before = belief.probs.copy()
+    belief.update(np.array([[0, 0], [0, 0]]), np.array([0, 0]), active=np.array([True, False]))
+    np.testing.assert_array_equal(belief.probs[1], before[1])
+    np.testing.assert_allclose(belief.probs.sum(axis=-1), 1.0)
+    assert belief.mean()[0, 0] > 0.1
+
+
+def test_posterior_beats_the_click_rate_on_simulated_users():
+    """On real simulator sessions (random slates), the posterior mean is closer to the hidden
+    interests than the click-rate estimate, and both beat the prior mean 0."""
+    env = BatchEnv("costly_browsing", 400, seed=3)
+    obs = env.reset()
+    post = BL.make_tracker("posterior", 400, 20)
+    counts = BL.make_tracker("click_rate", 400, 20)
+    rng = np.random.default_rng(0)
+    for _ in range(15):
+        slates = np.argsort(rng.random((400, 10)), axis=1)[:, :3]
+        shown = np.take_along_axis(obs["candidate_clusters"], slates, axis=1)
+        active = obs["active"].copy()
+        obs, *_ = env.step(slates)
+        post.update(shown, obs["clicked"], active)
+        counts.update(shown, obs["clicked"], active)
+    u = env.privileged()["interests"]
+    seen = counts.shows > 0
+    err_post = ((post.statistics()[..., 0] - u)[seen] ** 2).mean()
+    err_rate = ((counts.statistics()[..., 0] - u)[seen] ** 2).mean()
+    err_prior = (u[seen] ** 2).mean()
+    assert err_post < err_rate and err_post < 0.9 * err_prior
+
+
+def test_click_counts_and_history_statistics():
+    counts = BL.ClickCounts(2, 4)
+    counts.update(np.array([[0, 1], [2, 2]]), np.array([1, -1]), np.array([True, True]))
+    counts.update(np.array([[1, 3], [0, 1]]), np.array([-1, 0]), np.array([True, False]))
+    np.testing.assert_array_equal(counts.shows, [[1, 2, 0, 1], [0, 0, 2, 0]])
+    np.testing.assert_array_equal(counts.clicks, [[0, 1, 0, 0], [0, 0, 0, 0]])
+    np.testing.assert_allclose(counts.statistics(), BL.cluster_statistics(counts.shows, counts.clicks))
+    st = BL.history_statistics("posterior", np.array([[0, 1], [1, 3]]), np.array([1, -1]), 4)
+    assert st.shape == (3, 4, 2)
+    np.testing.assert_allclose(st[0, :, 0], 0.0, atol=1e-12)
+    assert BL.history_statistics("click_rate", np.zeros((0, 2), int), np.zeros(0, int), 4).shape == (1, 4, 2)
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="estimator"):
+        BL.make_tracker("oracle", 2, 3)
+    with pytest.raises(ValueError, match="grid"):
+        BL.InterestBelief(2, 3, grid=2)
+    with pytest.raises(ValueError, match="no_click_weight"):
+        BL.InterestBelief(2, 3, no_click_weight=0.0)
+    with pytest.raises(ValueError, match="interest_step"):
+        BL.InterestBelief(2, 3, interest_step=1.5)
+    b = BL.InterestBelief(2, 3)
+    with pytest.raises(ValueError, match="shown"):
+        b.update(np.array([[0, 1]]), np.array([0, 0]))
+    with pytest.raises(ValueError, match="shown clusters"):
+        b.update(np.array([[0, 3], [0, 1]]), np.array([0, 0]))
+    with pytest.raises(ValueError, match="clicked"):
+        b.update(np.array([[0, 1], [0, 1]]), np.array([2, 0]))
+    with pytest.raises(ValueError, match="active"):
+        BL.ClickCounts(2, 3).update(np.array([[0, 1], [0, 1]]), np.array([0, 0]), np.array([True]))
