@@ -486,6 +486,23 @@ def test_short_training_beats_random_and_rollout_masks():
     np.testing.assert_allclose(b["episode_return"], b["rewards"].sum(1))
 
 
+def test_keep_best_returns_the_best_validation_checkpoint():
+    cfg = R.TrainConfig(n_iters=6, batch_size=16, seed=1, eval_every=2, eval_episodes=40, keep_best=True,
+                        lr=0.05)
+    agent, hist = R.train_reinforce("default", cfg, progress=False, eval_seed=9)
+    np.testing.assert_array_equal(hist["eval_iteration"], [2, 4, 6])
+    best = int(np.argmax(hist["eval_return"]))
+    assert int(hist["best_iteration"]) == hist["eval_iteration"][best]
+    again = R.evaluate_agent(agent, "default", 40, seed=9, batch_size=40).mean_return.mean
+    assert again == pytest.approx(hist["eval_return"][best], abs=1e-9)
+    last, hist_last = R.train_reinforce("default", replace(cfg, keep_best=False), progress=False, eval_seed=9)
+    assert int(hist_last["best_iteration"]) == 6
+    assert R.evaluate_agent(last, "default", 40, seed=9, batch_size=40).mean_return.mean == pytest.approx(
+        hist_last["eval_return"][-1], abs=1e-9)
+    with pytest.raises(ValueError, match="keep_best"):
+        R.TrainConfig(keep_best=True).validate()
+
+
 # ------------------------------------------------------------------ action masking
 
 

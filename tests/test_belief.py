@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from rlrec_helpers.agents import belief as BL
-from rlrec_helpers.simulator import BatchEnv
 
 
 def test_transition_is_stochastic_and_moves_the_mean_like_the_simulator():
@@ -53,26 +52,18 @@ def test_inactive_users_and_duplicate_clusters():
 
 
 def test_posterior_beats_the_click_rate_on_simulated_users():
-    """On real simulator sessions (random slates), the posterior mean is closer to the hidden
-    interests than the click-rate estimate, and both beat the prior mean 0."""
-    env = BatchEnv("costly_browsing", 400, seed=3)
-    obs = env.reset()
-    post = BL.make_tracker("posterior", 400, 20)
-    counts = BL.make_tracker("click_rate", 400, 20)
-    rng = np.random.default_rng(0)
-    for _ in range(15):
-        slates = np.argsort(rng.random((400, 10)), axis=1)[:, :3]
-        shown = np.take_along_axis(obs["candidate_clusters"], slates, axis=1)
-        active = obs["active"].copy()
-        obs, *_ = env.step(slates)
-        post.update(shown, obs["clicked"], active)
-        counts.update(shown, obs["clicked"], active)
-    u = env.privileged()["interests"]
-    seen = counts.shows > 0
-    err_post = ((post.statistics()[..., 0] - u)[seen] ** 2).mean()
-    err_rate = ((counts.statistics()[..., 0] - u)[seen] ** 2).mean()
-    err_prior = (u[seen] ** 2).mean()
-    assert err_post < err_rate and err_post < 0.9 * err_prior
+    """On simulator sessions (random slates), the posterior mean is closer to the hidden
+    interests than the click-rate estimate and than the prior mean 0, at every step."""
+    err = BL.estimation_error("costly_browsing", n_users=300, n_steps=12, seed=3)
+    assert set(err) == {"click_rate", "posterior", "prior mean (0)"}
+    assert np.isnan(err["posterior"][0]) and err["posterior"].shape == (13,)
+    assert (err["posterior"][1:] < err["click_rate"][1:]).all()
+    assert (err["posterior"][1:] < err["prior mean (0)"][1:]).all()
+    assert err["posterior"][-1] < 0.95 * err["prior mean (0)"][-1]
+    with pytest.raises(ValueError, match="interest-evolution"):
+        BL.estimation_error("ecommerce", n_steps=2)
+    with pytest.raises(ValueError, match="n_steps"):
+        BL.estimation_error(n_steps=0)
 
 
 def test_click_counts_and_history_statistics():

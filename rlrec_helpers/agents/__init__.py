@@ -4,6 +4,8 @@ Import the submodule you need, e.g. ``from rlrec_helpers.agents import reinforce
 
 * ``reinforce``: GRU policy network, REINFORCE training, serving API (``recommend``);
 * ``baselines``: baseline slate policies behind the same interface (incl. LinUCB);
+* ``belief``: what the agent believes about a user's interests (click rates or a Bayesian
+  posterior), from shown slates and clicks only (numpy);
 * ``off_policy``: importance-weighted REINFORCE and the top-K correction (Chen et al. 2019);
 * ``transformer``: the small causal-transformer "large model" and RL fine-tuning;
 * ``distributed``: running the fine-tuning step under ``tf.distribute``.

@@ -211,3 +211,43 @@ def interest_transition(grid: np.ndarray, interest_step: float) -> np.ndarray:
         np.add.at(m, (np.arange(g), lo), p * (1.0 - f))
         np.add.at(m, (np.arange(g), hi), p * f)
     return m
+
+
+def estimation_error(env_config="costly_browsing", *, n_users: int = 400, n_steps: int = 20, seed: int = 3,
+                     estimators: tuple[str, ...] = ESTIMATORS) -> dict[str, np.ndarray]:
+    """Mean squared error of each interest estimate against the hidden interests, step by step.
+
+    Runs ``n_users`` simulator sessions with uniformly random slates (privileged interests are
+    read for scoring only). Returns ``{name: (n_steps + 1,) MSE}`` for every estimator and for
+    ``"prior mean (0)"``, averaged over the (user, cluster) pairs shown at least once so far and
+    over active users; entry 0 is before any evidence (``nan``: nothing shown yet).
+    """
+    from rlrec_helpers.simulator import BatchEnv, get_preset
+
+    cfg = get_preset(env_config)
+    if cfg.user_model != "interest_evolution":
+        raise ValueError(f"env_config must use the interest-evolution user model, got {cfg.user_model!r}")
+    for name, v in (("n_users", n_users), ("n_steps", n_steps)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    env = BatchEnv(cfg, n_users, seed=seed)
+    obs = env.reset()
+    rng = np.random.default_rng(seed)
+    trackers = {e: make_tracker(e, n_users, cfg.n_topics, interest_step=cfg.interest_step,
+                                no_click_weight=cfg.no_click_weight) for e in estimators}
+    seen = np.zeros((n_users, cfg.n_topics), bool)
+    out = {name: [np.nan] for name in (*estimators, "prior mean (0)")}
+    for _ in range(n_steps):
+        slates = np.argsort(rng.random(obs["candidate_clusters"].shape), axis=1)[:, :cfg.slate_size]
+        shown = np.take_along_axis(obs["candidate_clusters"], slates, axis=1)
+        active = obs["active"].copy()
+        obs, *_ = env.step(slates)
+        for tr in trackers.values():
+            tr.update(shown, obs["clicked"], active)
+        seen[np.repeat(np.nonzero(active)[0], shown.shape[1]), shown[active].ravel()] = True
+        u = env.privileged()["interests"]
+        pick = seen & obs["active"][:, None]
+        for name, tr in trackers.items():
+            out[name].append(float(((tr.statistics()[..., 0] - u)[pick] ** 2).mean()) if pick.any() else np.nan)
+        out["prior mean (0)"].append(float((u[pick] ** 2).mean()) if pick.any() else np.nan)
+    return {k: np.asarray(v) for k, v in out.items()}
