@@ -2,11 +2,14 @@
 
 Prints, for each preset, the reference policies and the trained agents evaluated with greedy
 slates on one shared evaluation seed set (mean ± 95% CI over episodes), the per-seed results
-of 5 training seeds with their mean and spread, the wall time to reach 0.95 × quality-greedy,
-and the compiled-vs-eager training-step throughput ratio.
+of 5 training seeds with their mean and spread, the wall time to reach 0.95 × quality-greedy
+(training time, validation runs excluded, until the greedy return on the validation seed set
+of ``train_reinforce`` first reaches it), and the compiled-vs-eager training-step throughput
+ratio.
 
-    .venv/bin/python benchmarks/recommender.py                 # everything (slow: ~30 min idle)
-    .venv/bin/python benchmarks/recommender.py --preset default --seeds 0 1
+    .venv/bin/python benchmarks/recommender.py --preset default          # ~9 min on 2 idle cores
+    .venv/bin/python benchmarks/recommender.py --preset costly_browsing  # ~16 min per seed (GRU + control)
+    .venv/bin/python benchmarks/recommender.py --preset costly_browsing --seeds 0 1 2
 """
 
 from __future__ import annotations
