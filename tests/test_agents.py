@@ -429,6 +429,17 @@ def test_estimated_interest_blend_uses_the_named_estimator():
         BL.EstimatedInterestBlendPolicy(2.0, "oracle")
     with pytest.raises(ValueError, match="interest_estimate"):
         R.AgentConfig(interest_estimate="oracle").validate()
+    # the posterior assumes the interest-evolution model with the proportional choice model
+    from rlrec_helpers.simulator import get_preset
+
+    mnl = replace(get_preset("costly_browsing"), choice_model="mnl")
+    with pytest.raises(ValueError, match="choice_model"):
+        R.AgentConfig.for_env(mnl, interest_estimate="posterior")
+    with pytest.raises(ValueError, match="user_model"):
+        R.AgentConfig.for_env("ecommerce", interest_estimate="posterior")
+    with pytest.raises(ValueError, match="choice_model"):
+        evaluate(BL.EstimatedInterestBlendPolicy(2.0, "posterior"), mnl, 10, seed=5)
+    assert R.AgentConfig.for_env("costly_browsing").interest_estimate == "posterior"
 
 
 def test_agent_and_baselines_follow_the_slate_policy_protocol():

@@ -144,11 +144,13 @@ class EstimatedInterestBlendPolicy:
         self._shown = None
 
     def act(self, obs: Mapping[str, np.ndarray], env) -> np.ndarray:
-        from rlrec_helpers.agents.belief import make_tracker
+        from rlrec_helpers.agents.belief import check_user_model, make_tracker
 
         clusters = np.asarray(obs["candidate_clusters"])
         c = env.config
         if self._tracker is None:
+            if self.estimator == "posterior":
+                check_user_model(c)
             self._tracker = make_tracker(self.estimator, clusters.shape[0], c.n_topics,
                                          interest_step=c.interest_step, no_click_weight=c.no_click_weight)
         if self._shown is not None:

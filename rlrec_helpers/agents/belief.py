@@ -88,6 +88,16 @@ class ClickCounts:
         return cluster_statistics(self.shows, self.clicks)
 
 
+def check_user_model(config) -> None:
+    """Raise ``ValueError`` unless a simulator config matches the posterior's assumptions: the
+    interest-evolution user model with the proportional choice model."""
+    model = getattr(config, "user_model", None)
+    choice = getattr(config, "choice_model", None)
+    if model != "interest_evolution" or choice != "proportional":
+        raise ValueError("the 'posterior' interest estimate assumes user_model='interest_evolution' with "
+                         f"choice_model='proportional', got user_model={model!r}, choice_model={choice!r}")
+
+
 def make_tracker(estimator: str, batch_size: int, n_topics: int, *, interest_step: float = 0.3,
                  no_click_weight: float = 2.0):
     """A fresh tracker for B users: :class:`ClickCounts` or :class:`InterestBelief`."""

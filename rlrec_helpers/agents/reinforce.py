@@ -71,7 +71,8 @@ quiet_tensorflow()
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from rlrec_helpers.agents.belief import ESTIMATORS, cluster_statistics, history_statistics, make_tracker  # noqa: E402,F401
+from rlrec_helpers.agents.belief import (  # noqa: E402,F401  (cluster_statistics: re-exported)
+    ESTIMATORS, check_user_model, cluster_statistics, history_statistics, make_tracker)
 
 BASELINES = ("mean", "value", "none", "gae")
 #: Published best learned policy on RecSim's interest-evolution environment (Ie et al. 2019,
@@ -168,7 +169,10 @@ class AgentConfig:
         if isinstance(env_config, str):
             kw.update(AGENT_PRESETS.get(env_config, {}))
         kw.update(overrides)
-        return cls(**kw).validate()
+        config = cls(**kw).validate()
+        if config.cluster_stats and config.interest_estimate == "posterior":
+            check_user_model(c)
+        return config
 
 
 @dataclass(frozen=True)
