@@ -19,14 +19,15 @@ modelling assumption, stated in ``rlrec_helpers.simulator``), never its hidden s
   ``(u_c + 1) / 2`` and ``(1 − u_c) / 2``, clipped to [-1, 1].
 
 :class:`InterestBelief` keeps, for every user and cluster, a posterior on a grid of ``G``
-interest values (the midpoints of G equal cells of [-1, 1]; ``(B, T, G)`` probabilities). An observation couples the clusters of one
-slate through the denominator; the update is *mean-field*: the likelihood of ``u_c`` uses the
+interest values (the midpoints of G equal cells of [-1, 1]; ``(B, T, G)`` probabilities). An
+observation couples the clusters of one slate through the denominator; the update is
+*mean-field*: the likelihood of ``u_c`` uses the
 posterior means of the other shown clusters. After a click, the clicked cluster's posterior is
 pushed through the interest-move transition. Exact for a slate of one cluster; on the
 ``costly_browsing`` preset the blend "cluster quality + λ · posterior mean" recovers more of the
 privileged blend than the raw click rate (notebook 06, Section 6).
 
-numpy only.
+numpy only; :func:`estimation_error` runs the simulator to measure the estimates.
 """
 
 from __future__ import annotations
