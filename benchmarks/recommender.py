@@ -53,8 +53,13 @@ def references(preset: str) -> dict:
     if preset == "costly_browsing":  # half-privileged: true cluster qualities, estimated interests
         pols["blend, interests from click rates"] = EstimatedInterestBlendPolicy(lam, "click_rate")
         pols["blend, interests from the posterior"] = EstimatedInterestBlendPolicy(lam, "posterior")
-    return {name: evaluate(p, preset, n_episodes=N_EVAL, seed=EVAL_SEED).mean_return
-            for name, p in pols.items()}
+    return {name: evaluate(p, preset, n_episodes=N_EVAL, seed=EVAL_SEED) for name, p in pols.items()}
+
+
+def paired(a, b) -> str:
+    """Mean and 95% CI of the per-user difference a - b (same users: common random numbers)."""
+    d = mean_ci(a.returns - b.returns)
+    return f"{d.mean:+.2f} [{d.low:+.2f}, {d.high:+.2f}]"
 
 
 def train_seed(preset: str, seed: int, history_free: bool = False):
@@ -64,8 +69,7 @@ def train_seed(preset: str, seed: int, history_free: bool = False):
     cfg = replace(R.TRAIN_PRESETS[preset], seed=seed, eval_every=every, eval_episodes=300)
     acfg = R.AgentConfig.for_env(preset, use_history=not history_free)
     agent, hist = R.train_reinforce(preset, cfg, agent_config=acfg, progress=False)
-    res = R.evaluate_agent(agent, preset, N_EVAL, seed=EVAL_SEED).mean_return
-    return res, hist
+    return R.evaluate_agent(agent, preset, N_EVAL, seed=EVAL_SEED), hist
 
 
 def main(argv=None) -> None:
@@ -82,7 +86,8 @@ def main(argv=None) -> None:
 
     for preset in presets:
         print(f"\n== preset {preset}: greedy slates, {N_EVAL} episodes, evaluation seed {EVAL_SEED}")
-        refs = references(preset)
+        ref_results = references(preset)
+        refs = {name: r.mean_return for name, r in ref_results.items()}
         for name, ci in refs.items():
             print(f"{name:38s} {fmt(ci)}")
         if preset == "default":
@@ -91,13 +96,15 @@ def main(argv=None) -> None:
         my = refs["myopic (privileged)"].mean
         blend = [v for k, v in refs.items() if k.startswith("blend")][0]
         kinds = [False, True] if preset == "costly_browsing" else [False]
-        finals = {}
+        finals, results = {}, {}
         for hf in kinds:
             label = "history-free control" if hf else "REINFORCE (GRU)"
-            finals[hf] = []
+            finals[hf], results[hf] = [], []
             for seed in a.seeds:
                 t0 = time.perf_counter()
-                ci, hist = train_seed(preset, seed, hf)
+                res, hist = train_seed(preset, seed, hf)
+                ci = res.mean_return
+                results[hf].append(res)
                 took = time.perf_counter() - t0
                 reach = np.nonzero(hist["eval_return"] >= 0.95 * qg)[0]
                 t95 = f"{hist['eval_wall_time'][reach[0]]:6.1f} s" if reach.size else "   never"
@@ -118,6 +125,10 @@ def main(argv=None) -> None:
         if preset == "costly_browsing":
             sep = all(g.low > h.high for g, h in zip(finals[False], finals[True]))
             print(f"GRU CI above the history-free control's CI for every seed: {sep}")
+            print("paired per-user differences (same 1,000 users), mean [95% CI]:")
+            qg_res = ref_results["quality-greedy (privileged)"]
+            for seed, g, h in zip(a.seeds, results[False], results[True]):
+                print(f"  seed {seed}: GRU - control {paired(g, h)}, GRU - quality-greedy {paired(g, qg_res)}")
 
 
 if __name__ == "__main__":
