@@ -368,6 +368,10 @@ def test_history_free_control_ignores_responses():
 def test_step_throughput_reports_both_modes():
     out = R.step_throughput(batch_size=8, length=4, n_steps=2, agent_config=TINY)
     assert set(out) == {"compiled", "eager", "ratio"} and out["ratio"] > 0  # no wall-clock target
+    out = R.step_throughput(batch_size=8, length=4, n_steps=1, agent_config=TINY, repeats=3)
+    assert out["ratio"] == pytest.approx(out["compiled"] / out["eager"])
+    with pytest.raises(ValueError, match="repeats"):
+        R.step_throughput(batch_size=8, length=4, n_steps=1, agent_config=TINY, repeats=0)
 
 
 def test_cluster_statistics_hand_computed():
