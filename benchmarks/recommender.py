@@ -5,10 +5,15 @@ slates on one shared evaluation seed set (mean ± 95% CI over episodes), the per
 of 5 training seeds with their mean and spread, the wall time to reach 0.95 × quality-greedy
 (training time, validation runs excluded, until the greedy return on the validation seed set
 of ``train_reinforce`` first reaches it), and the compiled-vs-eager training-step throughput
-ratio.
+ratio; on ``costly_browsing`` also the paired per-user differences GRU − control and
+GRU − quality-greedy (same users, common random numbers).
 
-    .venv/bin/python benchmarks/recommender.py --preset default          # ~9 min on 2 idle cores
-    .venv/bin/python benchmarks/recommender.py --preset costly_browsing  # ~16 min per seed (GRU + control)
+Run times measured on 2 idle cores of an AMD EPYC machine (2026-11-29); an older 2-core machine
+of earlier sessions took about 3 times as long. Training is reproducible on one machine but
+not bit-for-bit across CPUs, so another machine prints slightly different per-seed numbers.
+
+    .venv/bin/python benchmarks/recommender.py --preset default          # ~4 min
+    .venv/bin/python benchmarks/recommender.py --preset costly_browsing  # ~4 min per seed (GRU + control)
     .venv/bin/python benchmarks/recommender.py --preset costly_browsing --seeds 0 1 2
 """
 
