@@ -38,7 +38,7 @@ from rlrec_helpers.agents.baselines import (
     tune_blend,
 )
 from rlrec_helpers.simulator import evaluate
-from rlrec_helpers.stats import mean_ci
+from rlrec_helpers.stats import mean_ci, paired_difference
 
 EVAL_SEED = 12345
 N_EVAL = 1000
@@ -63,7 +63,7 @@ def references(preset: str) -> dict:
 
 def paired(a, b) -> str:
     """Mean and 95% CI of the per-user difference a - b (same users: common random numbers)."""
-    d = mean_ci(a.returns - b.returns)
+    d = paired_difference(a.returns, b.returns)
     return f"{d.mean:+.2f} [{d.low:+.2f}, {d.high:+.2f}]"
 
 

@@ -68,6 +68,21 @@ def mean_ci(values, level: float = 0.95) -> MeanCI:
     return MeanCI(m, m - z * se, m + z * se, int(x.size), level)
 
 
+def paired_difference(a, b, level: float = 0.95) -> MeanCI:
+    """Mean and CI of the per-unit difference ``a - b`` of two policies run on the same units.
+
+    With common random numbers (the same users and candidate sets for both policies) most of
+    the between-user variance cancels, so this is a sharper test than comparing two separate
+    CIs. Args: ``a``, ``b`` array-like (n,) per-episode returns in the same unit order.
+    """
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"a and b must be 1-D with the same length (one value per shared unit), "
+                         f"got shapes {x.shape} and {y.shape}")
+    return mean_ci(x - y, level)
+
+
 def mean_ci_over_axis(values, axis: int = 0, level: float = 0.95):
     """Pointwise mean and CI band of a 2-D array, e.g. (n_seeds, T) learning curves.
 

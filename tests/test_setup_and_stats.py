@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rlrec_helpers.setup import TF_QUIET_ENV, seed_everything, setup
-from rlrec_helpers.stats import mean_ci, mean_ci_over_axis
+from rlrec_helpers.stats import mean_ci, mean_ci_over_axis, paired_difference
 
 
 def test_tf_quiet_env_is_set():
@@ -57,3 +57,18 @@ def test_mean_ci_over_axis_shapes():
     assert m.shape == lo.shape == hi.shape == (7,)
     with pytest.raises(ValueError, match="2-D"):
         mean_ci_over_axis(np.ones(3))
+
+
+def test_paired_difference_cancels_shared_variance():
+    rng = np.random.default_rng(0)
+    users = rng.normal(100.0, 20.0, size=500)          # large between-user variance, shared
+    a = users + 1.0 + rng.normal(0.0, 0.5, size=500)
+    b = users + rng.normal(0.0, 0.5, size=500)
+    d = paired_difference(a, b)
+    assert d.low > 0 and abs(d.mean - 1.0) < 0.1       # the +1 shift is detected user by user,
+    assert mean_ci(a).overlaps(mean_ci(b))             # while the two separate CIs overlap
+    assert paired_difference(b, a).mean == pytest.approx(-d.mean)
+    with pytest.raises(ValueError, match="same length"):
+        paired_difference(a, b[:-1])
+    with pytest.raises(ValueError, match="same length"):
+        paired_difference(a.reshape(50, 10), b.reshape(50, 10))
