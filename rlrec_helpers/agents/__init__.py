@@ -8,5 +8,8 @@ Import the submodule you need, e.g. ``from rlrec_helpers.agents import reinforce
   posterior), from shown slates and clicks only (numpy);
 * ``off_policy``: importance-weighted REINFORCE and the top-K correction (Chen et al. 2019);
 * ``transformer``: the small causal-transformer "large model" and RL fine-tuning;
-* ``distributed``: running the fine-tuning step under ``tf.distribute``.
+* ``distributed``: running the fine-tuning step under ``tf.distribute``;
+* ``multimodal``: content-feature item representations and cold start (notebook 09);
+* ``explain``: integrated-gradients explanations of the GRU policy's scores (notebook 09);
+* ``persistence``: saving and loading the agents' networks as ``.keras`` files.
 """

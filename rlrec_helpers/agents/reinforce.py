@@ -71,6 +71,7 @@ quiet_tensorflow()
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from rlrec_helpers.agents.persistence import load_keras_model, save_keras_model  # noqa: E402
 from rlrec_helpers.agents.belief import (  # noqa: E402,F401  (cluster_statistics: re-exported)
     ESTIMATORS, check_user_model, cluster_statistics, history_statistics, make_tracker)
 
@@ -893,12 +894,7 @@ class ReinforceAgent:
     # -- persistence ------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the network to a ``.keras`` file (the name must end in ``.keras``)."""
-        path = Path(path)
-        if path.suffix != ".keras":
-            raise ValueError(f"path must end in '.keras', got {str(path)!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.model.save(path)
-        return path
+        return save_keras_model(self.model, path)
 
     @classmethod
     def load(cls, path: str | Path, expected: AgentConfig | None = None, **kwargs) -> "ReinforceAgent":
@@ -907,15 +903,7 @@ class ReinforceAgent:
         Raises ``ValueError`` if the file is missing, is not a :class:`PolicyNetwork`, or its
         configuration differs from ``expected`` (e.g. weights for another preset or size).
         """
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"path {str(path)!r} is not a file")
-        try:
-            model = keras.saving.load_model(path, compile=False)
-        except Exception as err:  # keras raises several types for foreign files
-            raise ValueError(f"could not load a PolicyNetwork from {str(path)!r}: {err}") from None
-        if not isinstance(model, PolicyNetwork):
-            raise ValueError(f"{str(path)!r} holds a {type(model).__name__}, not a PolicyNetwork")
+        model = load_keras_model(path, PolicyNetwork, "ReinforceAgent")
         if expected is not None and model.agent_config != expected:
             raise ValueError(f"model file {str(path)!r} was built for {model.agent_config}, "
                              f"expected {expected}")

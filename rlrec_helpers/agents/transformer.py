@@ -61,6 +61,10 @@ quiet_tensorflow()
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from rlrec_helpers.agents.persistence import load_keras_model, save_keras_model  # noqa: E402
+from rlrec_helpers.agents.reinforce import discounted_returns  # noqa: E402
+from rlrec_helpers.agents.reinforce import evaluate_agent as _evaluate_greedy  # noqa: E402
+
 RESP_BOS, RESP_SKIP, RESP_CLICK = 0, 1, 2
 OBJECTIVES = ("reinforce", "grpo")
 #: Stated KL budget for fine-tuning: mean per-step slate KL(pi || pi_pretrained) in nats on
@@ -930,12 +934,7 @@ class TransformerAgent:
     # -- persistence ------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the network (with its config) to a ``.keras`` file."""
-        path = Path(path)
-        if path.suffix != ".keras":
-            raise ValueError(f"path must end in '.keras', got {str(path)!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.model.save(path)
-        return path
+        return save_keras_model(self.model, path)
 
     @classmethod
     def load(cls, path: str | Path, expected: TransformerConfig | None = None, **kwargs) -> "TransformerAgent":
@@ -944,15 +943,9 @@ class TransformerAgent:
         Raises ``ValueError`` if the file is missing, does not hold a
         :class:`CausalTransformer` agent, or its configuration differs from ``expected``.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"path {str(path)!r} is not a file")
-        try:
-            model = keras.saving.load_model(path, compile=False)
-        except Exception as err:  # keras raises several types for foreign files
-            raise ValueError(f"could not load a CausalTransformer from {str(path)!r}: {err}") from None
-        if not isinstance(model, CausalTransformer) or model.agent_config is None:
-            raise ValueError(f"{str(path)!r} holds a {type(model).__name__} without an agent config, "
+        model = load_keras_model(path, CausalTransformer, "TransformerAgent")
+        if model.agent_config is None:
+            raise ValueError(f"{str(path)!r} holds a CausalTransformer without an agent config, "
                              "not a TransformerAgent model")
         cfg = TransformerConfig(**model.agent_config)
         if expected is not None and cfg != expected:
@@ -1062,15 +1055,9 @@ def pad_time(batch: Mapping[str, np.ndarray], multiple: int = 16) -> dict[str, n
     return out
 
 
-def returns_to_go(rewards: np.ndarray, mask: np.ndarray, gamma: float) -> np.ndarray:
-    """G_t = sum_{t' >= t} gamma^(t'-t) r_t' over active steps: (B, L) -> (B, L) (0 where mask=0)."""
-    r = np.asarray(rewards, np.float64) * mask
-    out = np.zeros_like(r)
-    acc = np.zeros(r.shape[0])
-    for t in range(r.shape[1] - 1, -1, -1):
-        acc = r[:, t] + gamma * acc
-        out[:, t] = acc
-    return out * mask
+#: G_t = sum_{t' >= t} gamma^(t'-t) r_t' over active steps: (B, L) -> (B, L) (0 where mask=0);
+#: the GRU agent's function, under the name this module's docstrings use.
+returns_to_go = discounted_returns
 
 
 def reinforce_advantages(rewards: np.ndarray, mask: np.ndarray, gamma: float) -> np.ndarray:
@@ -1376,8 +1363,6 @@ class FinetuneConfig:
 def evaluate_agent(agent, env_config, n_episodes: int = 500, seed: int = 12345, batch_size: int = 1000):
     """Greedy evaluation on the simulator's shared seed set: the GRU agent's
     :func:`rlrec_helpers.agents.reinforce.evaluate_agent`, with 500 episodes by default."""
-    from rlrec_helpers.agents.reinforce import evaluate_agent as _evaluate_greedy
-
     return _evaluate_greedy(agent, env_config, n_episodes=n_episodes, seed=seed, batch_size=batch_size)
 
 
