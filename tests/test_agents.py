@@ -584,3 +584,18 @@ def test_sample_efficiency_runs_each_variant_and_seed():
                                       seeds=(1, 2), window=1)
     assert list(runs["variant"]) == ["a", "a", "b", "b"] and set(hists) == {("a", 1), ("a", 2), ("b", 1), ("b", 2)}
     assert runs["reached"].all() and (runs["steps_to_level"] <= runs["budget_steps"]).all()
+
+
+def test_shared_test_evaluation_is_large_and_never_used_for_selection():
+    """The issue asks for >= 1,000 evaluation episodes; the test seed set must differ from the
+    validation seeds of keep_best and from the seeds blend tuning selects on."""
+    import inspect
+
+    from rlrec_helpers.agents.baselines import tune_blend
+
+    assert R.EVAL_EPISODES >= 1000
+    validation = inspect.signature(R.train_reinforce).parameters["eval_seed"].default
+    selection = inspect.signature(tune_blend).parameters["seed"].default
+    assert R.EVAL_SEED not in (validation, selection)
+    defaults = inspect.signature(R.evaluate_agent).parameters
+    assert (defaults["n_episodes"].default, defaults["seed"].default) == (R.EVAL_EPISODES, R.EVAL_SEED)

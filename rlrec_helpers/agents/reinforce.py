@@ -946,7 +946,19 @@ def rollout(agent: ReinforceAgent, env, *, max_len: int = 1000, seed: int | None
     return out
 
 
-def evaluate_agent(agent, env_config, n_episodes: int = 1000, seed: int = 12345, batch_size: int = 1000):
+#: The shared test evaluation of notebook 06, ``benchmarks/recommender.py`` and the pretrained
+#: files: greedy slates on 4,000 sessions of seed 12345, reported as mean and 95% CI. Why 4,000
+#: (the issue asks for >= 1,000): one session's return has a standard deviation of about 28-31
+#: minutes on ``costly_browsing``, so at 1,000 sessions each 95% CI is about +-1.8 wide and two
+#: CIs can only be disjoint for a difference above about 3.7 minutes, more than the measured
+#: REINFORCE - quality-greedy gap of 3.1-3.5 (paired CI above 0 at either size). 4,000 sessions
+#: halve the widths; evaluation stays cheap (about 1 s per policy).
+EVAL_EPISODES = 4000
+EVAL_SEED = 12345
+
+
+def evaluate_agent(agent, env_config, n_episodes: int = EVAL_EPISODES, seed: int = EVAL_SEED,
+                   batch_size: int = 1000):
     """Greedy evaluation on the simulator's shared seed set (``simulator.evaluate``)."""
     from rlrec_helpers.simulator import evaluate
 
@@ -1273,7 +1285,7 @@ def _main(argv=None) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--history-free", action="store_true", help="train the history-free control")
     t.add_argument("--n-iters", type=int, default=None)
-    t.add_argument("--eval-episodes", type=int, default=1000)
+    t.add_argument("--eval-episodes", type=int, default=EVAL_EPISODES)
     a = p.parse_args(argv)
     cfg = replace(TRAIN_PRESETS.get(a.preset, TrainConfig()), seed=a.seed)
     if a.n_iters is not None:
