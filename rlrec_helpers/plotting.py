@@ -129,11 +129,20 @@ def plot_bars_with_ci(
     title: str | None = None,
     ax=None,
     horizontal: bool = False,
+    references: Mapping[str, float] | None = None,
+    value_range: tuple[float, float] | None = None,
 ):
-    """Bar chart of means with asymmetric CI error bars (e.g. returns per policy)."""
+    """Bar chart of means with asymmetric CI error bars (e.g. returns per policy).
+
+    ``references``: name -> value drawn as a dashed line across the bars (legend to the right);
+    ``value_range``: (low, high) limits of the value axis, to zoom in on close means (the
+    axis label carries the numbers, so the bars no longer start at 0).
+    """
     _require_labels(xlabel, ylabel)
     means = np.asarray(means, dtype=float)
     err = np.vstack([means - np.asarray(lows, float), np.asarray(highs, float) - means])
+    if value_range is not None and not (len(value_range) == 2 and value_range[0] < value_range[1]):
+        raise ValueError(f"value_range must be (low, high) with low < high, got {value_range!r}")
     ax = _axes(ax)
     colors = sns.color_palette(n_colors=len(names))
     if horizontal:
@@ -141,6 +150,14 @@ def plot_bars_with_ci(
     else:
         ax.bar(list(names), means, yerr=err, color=colors, capsize=3)
         ax.tick_params(axis="x", labelrotation=20)
+    line = ax.axvline if horizontal else ax.axhline
+    styles = ("--", ":", "-.")
+    for i, (name, value) in enumerate((references or {}).items()):
+        line(value, linestyle=styles[i % len(styles)], linewidth=1.2, color="0.25", label=name)
+    if references:  # outside the axes: the bars fill the plot area
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if value_range is not None:
+        (ax.set_xlim if horizontal else ax.set_ylim)(*value_range)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

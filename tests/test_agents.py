@@ -446,6 +446,28 @@ def test_estimated_interest_blend_uses_the_named_estimator():
     assert R.AgentConfig.for_env("costly_browsing").interest_estimate == "posterior"
 
 
+
+def test_revealed_interest_blend_spans_the_posterior_and_the_privileged_blend():
+    from rlrec_helpers.agents import baselines as BL
+    from rlrec_helpers.simulator import evaluate
+
+    def returns(policy, n=200):
+        return evaluate(policy, "costly_browsing", n, seed=5).returns
+
+    # min_shows = 0: every interest revealed from the start, i.e. the privileged blend
+    np.testing.assert_array_equal(returns(BL.RevealedInterestBlendPolicy(2.0, 0)),
+                                  returns(BL.InterestQualityBlendPolicy(2.0)))
+    # None (never revealed) and a count never reached: the posterior blend
+    never = returns(BL.RevealedInterestBlendPolicy(2.0, None))
+    np.testing.assert_array_equal(never, returns(BL.EstimatedInterestBlendPolicy(2.0, "posterior")))
+    np.testing.assert_array_equal(never, returns(BL.RevealedInterestBlendPolicy(2.0, 10**6)))
+    # revealing each cluster after its first showing is a different policy, and beats the posterior
+    once = returns(BL.RevealedInterestBlendPolicy(2.0, 1))
+    assert not np.array_equal(once, never) and once.mean() > never.mean()
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="min_shows"):
+            BL.RevealedInterestBlendPolicy(2.0, bad)
+
 def test_agent_and_baselines_follow_the_slate_policy_protocol():
     from rlrec_helpers.agents import baselines as BL
     from rlrec_helpers.simulator import BatchEnv

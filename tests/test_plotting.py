@@ -36,6 +36,13 @@ def test_bars_with_ci():
     ax = plotting.plot_bars_with_ci(["p", "q"], [1, 2], [0.5, 1.5], [1.5, 2.5],
                                     xlabel="policy", ylabel="return (min)")
     assert len(ax.patches) == 2
+    ax = plotting.plot_bars_with_ci(["p", "q"], [10, 12], [9, 11], [11, 13], xlabel="return (min)",
+                                    ylabel="policy", horizontal=True, references={"bar": 11.5},
+                                    value_range=(8, 14))
+    assert ax.get_xlim() == (8, 14) and [ln.get_xdata()[0] for ln in ax.lines if ln.get_label() == "bar"] == [11.5]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["bar"]
+    with pytest.raises(ValueError, match="value_range"):
+        plotting.plot_bars_with_ci(["p"], [1], [0], [2], xlabel="x", ylabel="y", value_range=(2, 1))
 
 
 def test_session_story_and_step_attribution_plots():

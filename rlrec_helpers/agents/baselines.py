@@ -15,6 +15,8 @@ Every policy here implements the simulator's ``SlatePolicy`` protocol:
   design**: it maximises the next click, never the session.
 * :class:`EstimatedInterestBlendPolicy` is the blend with the interests *estimated* from
   clicks (the history-based counterpart of the privileged blend).
+* :class:`RevealedInterestBlendPolicy` (a privileged diagnostic) reveals the true interest of
+  each cluster once it has been shown a given number of times: where does the estimate lose?
 * :func:`history_free_control` builds the REINFORCE network with its history input switched
   off (the control agent of notebook 06).
 
@@ -155,12 +157,49 @@ class EstimatedInterestBlendPolicy:
                                          interest_step=c.interest_step, no_click_weight=c.no_click_weight)
         if self._shown is not None:
             self._tracker.update(self._shown, obs["clicked"], obs["active"])
-        u_hat = self._tracker.statistics()[..., 0]
+        u_hat = self._interests(self._tracker.statistics()[..., 0], obs, env)
         quality = env.privileged()["cluster_quality_means"]
         scores = quality[clusters] + self.lam * np.take_along_axis(u_hat, clusters, axis=1)
         slates = np.argsort(-scores, axis=1, kind="stable")[:, :c.slate_size]
         self._shown = np.take_along_axis(clusters, slates, axis=1)
         return slates
+
+    def _interests(self, estimate: np.ndarray, obs: Mapping[str, np.ndarray], env) -> np.ndarray:
+        """The interests the blend uses: (B, T); here the estimate itself."""
+        return estimate
+
+
+class RevealedInterestBlendPolicy(EstimatedInterestBlendPolicy):
+    """Diagnostic (privileged): the posterior blend, except that every cluster already shown to
+    the user at least ``min_shows`` times uses the user's *true* current interest.
+
+    ``min_shows = 0`` is the privileged blend; ``None`` (never revealed) is the posterior blend.
+    In between it measures where the blend with estimated interests loses: in clusters it never
+    shows (an exploration problem), or in clusters it has shown but still knows imprecisely
+    (too little evidence per showing).
+    """
+
+    def __init__(self, lam: float = 2.0, min_shows: int | None = 1):
+        if min_shows is not None and (isinstance(min_shows, bool) or not isinstance(min_shows, (int, np.integer))
+                                      or min_shows < 0):
+            raise ValueError(f"min_shows must be an integer >= 0 or None (never), got {min_shows!r}")
+        self.min_shows = None if min_shows is None else int(min_shows)
+        super().__init__(lam, "posterior")
+
+    def reset(self, batch_size: int) -> None:
+        super().reset(batch_size)
+        self._shows = None
+
+    def _interests(self, estimate, obs, env):
+        if self.min_shows is None:
+            return estimate
+        b, t = estimate.shape
+        if self._shows is None:
+            self._shows = np.zeros((b, t), dtype=np.int64)
+        if self._shown is not None:   # the slate shown at the previous step, to users still active
+            rows = np.repeat(np.nonzero(obs["active"])[0], self._shown.shape[1])
+            np.add.at(self._shows, (rows, self._shown[obs["active"]].ravel()), 1)
+        return np.where(self._shows >= self.min_shows, env.privileged()["interests"], estimate)
 
 
 def history_free_control(env_config="default", hidden: int = 64):
