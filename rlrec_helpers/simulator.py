@@ -226,7 +226,7 @@ __all__ = [
     "EcommerceModel", "SocialMediaModel", "EducationModel", "FinanceModel",
     "EcommerceParams", "SocialMediaParams", "EducationParams", "FinanceParams",
     "DOMAIN_PRESETS", "best_ratio_slates", "normal_cdf",
-    "DOMAIN_TABLE", "domain_table", "count_unsuitable", "session_story",
+    "DOMAIN_TABLE", "domain_table", "count_unsuitable", "MaskIgnoringPolicy", "session_story",
 ]
 
 #: The SlateQ paper's simulation table rows (average return, default environment).
@@ -2094,6 +2094,21 @@ def domain_table():
     import pandas as pd
 
     return pd.DataFrame(list(DOMAIN_TABLE)).set_index("preset")
+
+
+class MaskIgnoringPolicy:
+    """``policy`` fed observations whose ``candidate_mask`` says "all allowed": an audit of what
+    the mask prevents (use it with :func:`count_unsuitable`; :meth:`BatchEnv.step` refuses the
+    forbidden slates it may produce)."""
+
+    def __init__(self, policy: SlatePolicy):
+        self.policy = policy
+
+    def reset(self, batch_size: int) -> None:
+        self.policy.reset(batch_size)
+
+    def act(self, obs: dict, env) -> np.ndarray:
+        return self.policy.act({**obs, "candidate_mask": np.ones_like(obs["candidate_mask"])}, env)
 
 
 def count_unsuitable(policy, env_config: "SimulatorConfig | str" = "finance", n_episodes: int = 1000,

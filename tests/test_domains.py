@@ -482,6 +482,10 @@ def test_count_unsuitable_counts_forbidden_products():
     assert bad["unsuitable"] > 0
     good = S.count_unsuitable(S.make_reference_policy("myopic"), "finance", n_episodes=50, seed=1)
     assert good["unsuitable"] == 0 and good["shown"] > 0 and good["masked_available"] > 0
+    # the same policy, told that everything is allowed, shows forbidden products
+    unmasked = S.count_unsuitable(S.MaskIgnoringPolicy(S.make_reference_policy("myopic")), "finance",
+                                  n_episodes=50, seed=1)
+    assert unmasked["unsuitable"] > 0
     with pytest.raises(ValueError, match="n_episodes"):
         S.count_unsuitable(Reckless(), "finance", n_episodes=0)
 
