@@ -5,8 +5,9 @@ slates on one shared evaluation seed set (mean ± 95% CI over episodes), the per
 of 5 training seeds with their mean and spread, the wall time to reach 0.95 × quality-greedy
 (training time, validation runs excluded, until the greedy return on the validation seed set
 of ``train_reinforce`` first reaches it), and the compiled-vs-eager training-step throughput
-ratio; on ``costly_browsing`` also the paired per-user differences GRU − control and
-GRU − quality-greedy (same users, common random numbers).
+ratio; on ``costly_browsing`` also the paired per-user differences GRU − control,
+GRU − quality-greedy and GRU − the long-term heuristic on posterior interests (same users,
+common random numbers).
 
 Run times measured on 2 idle cores of an AMD EPYC machine (2026-11-29); an older 2-core machine
 of earlier sessions took about 3 times as long. Training is reproducible on one machine but
@@ -29,6 +30,7 @@ from rlrec_helpers.agents import reinforce as R
 from rlrec_helpers.agents.baselines import (
     SLATEQ_REFERENCE_RETURN,
     EstimatedInterestBlendPolicy,
+    EstimatedInterestLongTermPolicy,
     InterestQualityBlendPolicy,
     LinUCBSlatePolicy,
     LongTermValuePolicy,
@@ -36,6 +38,7 @@ from rlrec_helpers.agents.baselines import (
     QualityGreedyPolicy,
     RandomPolicy,
     tune_blend,
+    tune_estimated_long_term,
 )
 from rlrec_helpers.simulator import evaluate
 from rlrec_helpers.stats import mean_ci, paired_difference
@@ -58,6 +61,8 @@ def references(preset: str) -> dict:
     if preset == "costly_browsing":  # half-privileged: true cluster qualities, estimated interests
         pols["blend, interests from click rates"] = EstimatedInterestBlendPolicy(lam, "click_rate")
         pols["blend, interests from the posterior"] = EstimatedInterestBlendPolicy(lam, "posterior")
+        weight, _ = tune_estimated_long_term(preset)
+        pols[f"long-term w={weight:g}, interests from the posterior"] = EstimatedInterestLongTermPolicy(weight)
     return {name: evaluate(p, preset, n_episodes=N_EVAL, seed=EVAL_SEED) for name, p in pols.items()}
 
 
@@ -135,8 +140,12 @@ def main(argv=None) -> None:
             print(f"GRU CI above the history-free control's CI for every seed: {sep}")
             print(f"paired per-user differences (same {N_EVAL} users), mean [95% CI]:")
             qg_res = ref_results["quality-greedy (privileged)"]
+            lt_name = [k for k in ref_results if k.startswith("long-term w=")][0]
+            lt_res = ref_results[lt_name]
             for seed, g, h in zip(a.seeds, results[False], results[True]):
-                print(f"  seed {seed}: GRU - control {paired(g, h)}, GRU - quality-greedy {paired(g, qg_res)}")
+                print(f"  seed {seed}: GRU - control {paired(g, h)}, GRU - quality-greedy {paired(g, qg_res)}, "
+                      f"GRU - long-term (posterior) {paired(g, lt_res)}")
+            print(f"best history-based reference, {lt_name}: x blend {lt_res.mean_return.mean / blend.mean:.3f}")
 
 
 if __name__ == "__main__":

@@ -468,6 +468,46 @@ def test_revealed_interest_blend_spans_the_posterior_and_the_privileged_blend():
         with pytest.raises(ValueError, match="min_shows"):
             BL.RevealedInterestBlendPolicy(2.0, bad)
 
+
+def test_estimated_interest_long_term_is_the_long_term_heuristic_on_estimates():
+    from rlrec_helpers.agents import baselines as BL
+    from rlrec_helpers.simulator import evaluate
+
+    class WithTrueInterests(BL.EstimatedInterestLongTermPolicy):
+        def _interests(self, estimate, obs, env):
+            return env.privileged()["interests"]
+
+    def returns(policy, n=200):
+        return evaluate(policy, "costly_browsing", n, seed=5).returns
+
+    # fed the true interests, it is exactly the privileged long-term heuristic
+    np.testing.assert_array_equal(returns(WithTrueInterests(0.7)), returns(BL.LongTermValuePolicy(0.7)))
+    # fed the posterior, a different, history-based policy; the estimator choice matters
+    post = returns(BL.EstimatedInterestLongTermPolicy(0.7, "posterior"))
+    assert not np.array_equal(post, returns(BL.LongTermValuePolicy(0.7)))
+    assert not np.array_equal(post, returns(BL.EstimatedInterestLongTermPolicy(0.7, "click_rate")))
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="weight"):
+            BL.EstimatedInterestLongTermPolicy(bad)
+    with pytest.raises(ValueError, match="estimator"):
+        BL.EstimatedInterestLongTermPolicy(0.7, "oracle")
+
+
+def test_tune_parameter_returns_the_best_value_on_the_selection_seed():
+    from rlrec_helpers.agents import baselines as BL
+    from rlrec_helpers.simulator import evaluate
+
+    best, res = BL.tune_estimated_long_term("costly_browsing", (0.0, 0.7), n_episodes=100)
+    assert set(res) == {0.0, 0.7} and res[best] == max(res.values())
+    assert res[0.7] == evaluate(BL.EstimatedInterestLongTermPolicy(0.7), "costly_browsing", 100,
+                                seed=2024).mean_return.mean
+    assert best == 0.7   # weight 0 is the click maximiser: myopic, and much worse here
+    lam, by_lam = BL.tune_blend("costly_browsing", (0.0, 2.0), n_episodes=100)
+    assert lam == 2.0 and by_lam[0.0] < by_lam[2.0]
+    with pytest.raises(ValueError, match="values"):
+        BL.tune_parameter(BL.InterestQualityBlendPolicy, (), "costly_browsing")
+
+
 def test_agent_and_baselines_follow_the_slate_policy_protocol():
     from rlrec_helpers.agents import baselines as BL
     from rlrec_helpers.simulator import BatchEnv
@@ -613,11 +653,12 @@ def test_shared_test_evaluation_is_large_and_never_used_for_selection():
     validation seeds of keep_best and from the seeds blend tuning selects on."""
     import inspect
 
-    from rlrec_helpers.agents.baselines import tune_blend
+    from rlrec_helpers.agents.baselines import tune_blend, tune_estimated_long_term, tune_parameter
 
     assert R.EVAL_EPISODES >= 1000
     validation = inspect.signature(R.train_reinforce).parameters["eval_seed"].default
-    selection = inspect.signature(tune_blend).parameters["seed"].default
-    assert R.EVAL_SEED not in (validation, selection)
+    selection = {inspect.signature(f).parameters["seed"].default
+                 for f in (tune_blend, tune_estimated_long_term, tune_parameter)}
+    assert R.EVAL_SEED != validation and R.EVAL_SEED not in selection
     defaults = inspect.signature(R.evaluate_agent).parameters
     assert (defaults["n_episodes"].default, defaults["seed"].default) == (R.EVAL_EPISODES, R.EVAL_SEED)

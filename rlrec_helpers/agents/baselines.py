@@ -14,7 +14,8 @@ Every policy here implements the simulator's ``SlatePolicy`` protocol:
   cluster from the slates it shows and ranks candidates by the UCB index. It is **myopic by
   design**: it maximises the next click, never the session.
 * :class:`EstimatedInterestBlendPolicy` is the blend with the interests *estimated* from
-  clicks (the history-based counterpart of the privileged blend).
+  clicks (the history-based counterpart of the privileged blend), and
+  :class:`EstimatedInterestLongTermPolicy` the long-term heuristic with estimated interests.
 * :class:`RevealedInterestBlendPolicy` (a privileged diagnostic) reveals the true interest of
   each cluster once it has been shown a given number of times: where does the estimate lose?
 * :func:`history_free_control` builds the REINFORCE network with its history input switched
@@ -119,25 +120,15 @@ class LinUCBSlatePolicy:
         return idx.astype(np.int64), scores[idx]
 
 
-class EstimatedInterestBlendPolicy:
-    """"Cluster quality + λ · *estimated* interest": the blend with the true interests replaced
-    by an estimate from the user's responses (half-privileged: the cluster quality means are
-    privileged, the interests are not).
+class _EstimatedInterestPolicy:
+    """Shared part of the half-privileged policies: tracks an interest estimate per user from the
+    slates shown and the clicks (``rlrec_helpers.agents.belief``), then picks slates from it."""
 
-    ``estimator`` names the estimate of ``rlrec_helpers.agents.belief``: ``"click_rate"`` (the
-    smoothed click rate, column 0 of ``cluster_statistics``) or ``"posterior"`` (the posterior
-    mean of the Bayesian interest belief). It measures how much of the privileged blend's gain
-    over quality-greedy a history-based estimate can recover.
-    """
-
-    def __init__(self, lam: float = 2.0, estimator: str = "click_rate"):
+    def __init__(self, estimator: str):
         from rlrec_helpers.agents.belief import ESTIMATORS
 
-        if not np.isfinite(lam):
-            raise ValueError(f"lam must be finite, got {lam}")
         if estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
-        self.lam = float(lam)
         self.estimator = estimator
         self.reset(1)
 
@@ -158,15 +149,65 @@ class EstimatedInterestBlendPolicy:
         if self._shown is not None:
             self._tracker.update(self._shown, obs["clicked"], obs["active"])
         u_hat = self._interests(self._tracker.statistics()[..., 0], obs, env)
-        quality = env.privileged()["cluster_quality_means"]
-        scores = quality[clusters] + self.lam * np.take_along_axis(u_hat, clusters, axis=1)
-        slates = np.argsort(-scores, axis=1, kind="stable")[:, :c.slate_size]
+        slates = self._slates(u_hat, obs, env)
         self._shown = np.take_along_axis(clusters, slates, axis=1)
         return slates
 
     def _interests(self, estimate: np.ndarray, obs: Mapping[str, np.ndarray], env) -> np.ndarray:
-        """The interests the blend uses: (B, T); here the estimate itself."""
+        """The interests the policy uses: (B, T); here the estimate itself."""
         return estimate
+
+    def _slates(self, u_hat: np.ndarray, obs: Mapping[str, np.ndarray], env) -> np.ndarray:
+        raise NotImplementedError
+
+
+class EstimatedInterestBlendPolicy(_EstimatedInterestPolicy):
+    """"Cluster quality + λ · *estimated* interest": the blend with the true interests replaced
+    by an estimate from the user's responses (half-privileged: the cluster quality means are
+    privileged, the interests are not).
+
+    ``estimator`` names the estimate of ``rlrec_helpers.agents.belief``: ``"click_rate"`` (the
+    smoothed click rate, column 0 of ``cluster_statistics``) or ``"posterior"`` (the posterior
+    mean of the Bayesian interest belief). It measures how much of the privileged blend's gain
+    over quality-greedy a history-based estimate can recover.
+    """
+
+    def __init__(self, lam: float = 2.0, estimator: str = "click_rate"):
+        if not np.isfinite(lam):
+            raise ValueError(f"lam must be finite, got {lam}")
+        self.lam = float(lam)
+        super().__init__(estimator)
+
+    def _slates(self, u_hat, obs, env):
+        clusters = np.asarray(obs["candidate_clusters"])
+        quality = env.privileged()["cluster_quality_means"]
+        scores = quality[clusters] + self.lam * np.take_along_axis(u_hat, clusters, axis=1)
+        return np.argsort(-scores, axis=1, kind="stable")[:, :env.config.slate_size]
+
+
+class EstimatedInterestLongTermPolicy(_EstimatedInterestPolicy):
+    """The long-term heuristic (:class:`LongTermValuePolicy`) with the true interests replaced
+    by an estimate from the user's responses (half-privileged, like
+    :class:`EstimatedInterestBlendPolicy`: cluster quality means privileged, interests not).
+
+    Picks the K-slate maximising ``R(S) - weight · D(S)`` (expected watch minus expected budget
+    drain per step) with choice weights ``û_c + 1``. Unlike the blend, a higher interest makes a
+    cluster *worse* when its value ``a_c - θ`` is negative (liked but trashy). On
+    ``costly_browsing`` it is the best history-based policy measured in notebook 06.
+    """
+
+    def __init__(self, weight: float = 0.7, estimator: str = "posterior"):
+        if not np.isfinite(weight) or weight < 0:
+            raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
+        self.weight = float(weight)
+        super().__init__(estimator)
+
+    def _slates(self, u_hat, obs, env):
+        from rlrec_helpers.simulator import best_ratio_slates
+
+        priv = {"interests": u_hat, "cluster_quality_means": env.privileged()["cluster_quality_means"]}
+        w, a, w0, a0 = env.model.slate_terms(priv, self.weight, clusters=np.asarray(obs["candidate_clusters"]))
+        return best_ratio_slates(w, a, w0, a0, env.config.slate_size, obs.get("candidate_mask"), n_iter=20)
 
 
 class RevealedInterestBlendPolicy(EstimatedInterestBlendPolicy):
@@ -209,18 +250,36 @@ def history_free_control(env_config="default", hidden: int = 64):
     return ReinforceAgent(AgentConfig.for_env(env_config, hidden=hidden, use_history=False))
 
 
-def tune_blend(env_config, lams=(0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0), *, n_episodes: int = 1000,
-               seed: int = 2024) -> tuple[float, dict[float, float]]:
-    """Grid-search λ of ``InterestQualityBlendPolicy``; return (best λ, {λ: mean return}).
+def tune_parameter(make_policy, values, env_config, *, n_episodes: int = 1000,
+                   seed: int = 2024) -> tuple[float, dict[float, float]]:
+    """Grid-search one parameter: ``make_policy(value)`` for each value; return (best value,
+    {value: mean return}).
 
-    Uses its own evaluation seed so that the tuned λ is not selected on the test episodes.
+    Uses its own evaluation seed (2024) so that the value is never selected on the test
+    episodes (``reinforce.EVAL_SEED``).
     """
-    if len(lams) == 0:
-        raise ValueError("lams must contain at least one value")
-    results = {float(lam): evaluate(InterestQualityBlendPolicy(lam), env_config, n_episodes=n_episodes,
-                                    seed=seed).mean_return.mean for lam in lams}
+    if len(values) == 0:
+        raise ValueError("values must contain at least one value")
+    results = {float(v): evaluate(make_policy(v), env_config, n_episodes=n_episodes,
+                                  seed=seed).mean_return.mean for v in values}
     best = max(results, key=results.get)
     return best, results
+
+
+def tune_blend(env_config, lams=(0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0), *, n_episodes: int = 1000,
+               seed: int = 2024) -> tuple[float, dict[float, float]]:
+    """Grid-search λ of ``InterestQualityBlendPolicy``; return (best λ, {λ: mean return})."""
+    if len(lams) == 0:
+        raise ValueError("lams must contain at least one value")
+    return tune_parameter(InterestQualityBlendPolicy, lams, env_config, n_episodes=n_episodes, seed=seed)
+
+
+def tune_estimated_long_term(env_config, weights=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0), *,
+                             estimator: str = "posterior", n_episodes: int = 1000,
+                             seed: int = 2024) -> tuple[float, dict[float, float]]:
+    """Grid-search the weight of ``EstimatedInterestLongTermPolicy``; return (best, {weight: return})."""
+    return tune_parameter(lambda w: EstimatedInterestLongTermPolicy(w, estimator), weights, env_config,
+                          n_episodes=n_episodes, seed=seed)
 
 
 def reference_policies(env_config="default", *, blend_lambda: float = 2.0, long_term_weight: float | None = None,
