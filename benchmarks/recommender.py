@@ -100,9 +100,9 @@ def main(argv=None) -> None:
         ref_results = references(preset)
         refs = {name: r.mean_return for name, r in ref_results.items()}
         for name, ci in refs.items():
-            print(f"{name:38s} {fmt(ci)}")
+            print(f"{name:47s} {fmt(ci)}")
         if preset == "default":
-            print(f"{'SlateQ (Ie et al. 2019, published)':38s} {SLATEQ_REFERENCE_RETURN:8.2f}")
+            print(f"{'SlateQ (Ie et al. 2019, published)':47s} {SLATEQ_REFERENCE_RETURN:8.2f}")
         qg = refs["quality-greedy (privileged)"].mean
         my = refs["myopic (privileged)"].mean
         blend = [v for k, v in refs.items() if k.startswith("blend")][0]
