@@ -446,7 +446,6 @@ def test_estimated_interest_blend_uses_the_named_estimator():
     assert R.AgentConfig.for_env("costly_browsing").interest_estimate == "posterior"
 
 
-
 def test_revealed_interest_blend_spans_the_posterior_and_the_privileged_blend():
     from rlrec_helpers.agents import baselines as BL
     from rlrec_helpers.simulator import evaluate
@@ -491,6 +490,11 @@ def test_estimated_interest_long_term_is_the_long_term_heuristic_on_estimates():
             BL.EstimatedInterestLongTermPolicy(bad)
     with pytest.raises(ValueError, match="estimator"):
         BL.EstimatedInterestLongTermPolicy(0.7, "oracle")
+    # both half-privileged policies need the cluster quality means of interest evolution
+    for policy in (BL.EstimatedInterestLongTermPolicy(0.7, "click_rate"),
+                   BL.EstimatedInterestBlendPolicy(2.0, "click_rate")):
+        with pytest.raises(ValueError, match="interest_evolution"):
+            evaluate(policy, "ecommerce", 5, seed=5)
 
 
 def test_tune_parameter_returns_the_best_value_on_the_selection_seed():

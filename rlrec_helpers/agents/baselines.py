@@ -142,6 +142,9 @@ class _EstimatedInterestPolicy:
         clusters = np.asarray(obs["candidate_clusters"])
         c = env.config
         if self._tracker is None:
+            if c.user_model != "interest_evolution":   # they use the cluster quality means
+                raise ValueError(f"{type(self).__name__} needs user_model='interest_evolution' "
+                                 f"(presets 'default', 'costly_browsing'), got {c.user_model!r}")
             if self.estimator == "posterior":
                 check_user_model(c)
             self._tracker = make_tracker(self.estimator, clusters.shape[0], c.n_topics,
