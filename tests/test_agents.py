@@ -584,6 +584,62 @@ def test_keep_best_returns_the_best_validation_checkpoint():
         R.TrainConfig(keep_best=True).validate()
 
 
+def test_rollout_with_behaviour_shows_and_encodes_the_behaviour_slates():
+    from rlrec_helpers.agents.baselines import QualityGreedyPolicy
+    from rlrec_helpers.simulator import BatchEnv
+
+    agent = R.ReinforceAgent(R.AgentConfig.for_env("default"))
+    b = R.rollout(agent, BatchEnv("default", 6, seed=1), seed=2, max_len=15, behaviour=QualityGreedyPolicy())
+    # the same users served by quality-greedy alone
+    env, teacher = BatchEnv("default", 6, seed=1), QualityGreedyPolicy()
+    obs = env.reset(seed=2)
+    teacher.reset(6)
+    slates, clusters, rewards = [], [], []
+    for _ in range(15):
+        s = teacher.act(obs, env)
+        slates.append(s)
+        clusters.append(np.take_along_axis(obs["candidate_clusters"], s, axis=1))
+        obs, r, _, _ = env.step(s)
+        rewards.append(r)
+    np.testing.assert_array_equal(b["slates"], np.stack(slates, 1))
+    np.testing.assert_allclose(b["rewards"], np.stack(rewards, 1))
+    # the agent's history input at step t + 1 counts the clusters the *teacher* showed at step t
+    t_topics = agent.config.n_topics
+    for t in range(14):
+        counts = np.stack([np.bincount(c, minlength=t_topics) for c in clusters[t]])
+        np.testing.assert_array_equal(b["history"][:, t + 1, :t_topics], counts)
+    assert b["agent_slates"].shape == b["slates"].shape
+    assert R.slate_agreement(b["agent_slates"], b["slates"], b["mask"]) < 0.5   # untrained agent differs
+    with pytest.raises(ValueError, match="behaviour"):
+        R.rollout(agent, BatchEnv("default", 2, seed=1), behaviour="quality-greedy")
+
+
+def test_slate_agreement_ignores_order_and_masked_steps():
+    a = np.array([[[0, 1], [2, 3], [4, 5]]])
+    b = np.array([[[1, 0], [2, 4], [0, 1]]])
+    assert R.slate_agreement(a, b, np.array([[1, 1, 1]])) == pytest.approx(1 / 3)
+    assert R.slate_agreement(a, b, np.array([[1, 0, 0]])) == 1.0
+    with pytest.raises(ValueError, match="same shape"):
+        R.slate_agreement(a, b[:, :2], np.array([[1, 1, 1]]))
+
+
+def test_behaviour_clone_fits_a_deterministic_teacher():
+    from rlrec_helpers.agents.baselines import QualityGreedyPolicy
+    from rlrec_helpers.simulator import evaluate
+
+    agent, hist = R.behaviour_clone(QualityGreedyPolicy(), "default", n_iters=20, batch_size=32, lr=0.02,
+                                    progress=False)
+    assert hist["agreement"].shape == hist["nll"].shape == (20,)
+    assert hist["agreement"][0] < 0.1 and hist["agreement"][-1] > 0.9
+    assert hist["nll"][-1] < hist["nll"][0] / 4
+    assert not agent.sample
+    clone = R.evaluate_agent(agent, "default", 200, seed=3).mean_return.mean
+    teacher = evaluate(QualityGreedyPolicy(), "default", n_episodes=200, seed=3).mean_return.mean
+    assert clone > 0.98 * teacher
+    with pytest.raises(ValueError, match="teacher"):
+        R.behaviour_clone(object(), "default", n_iters=1, progress=False)
+
+
 # ------------------------------------------------------------------ action masking
 
 

@@ -43,6 +43,10 @@ normalisation of the advantages by their standard deviation; an entropy bonus on
 candidate softmax. Finished users are masked out of the loss, the baseline and the entropy.
 The update is one ``tf.function``-compiled step (:class:`ReinforceTrainer`).
 
+**Behaviour cloning** (:func:`behaviour_clone`, a diagnostic): the same network and update, fitted
+to the slates of a teacher policy (every advantage 1: maximum likelihood). It tells whether the
+network can represent a policy at all, apart from whether REINFORCE finds it.
+
 **Serving** (:meth:`ReinforceAgent.recommend`): ``recommend(history, candidates, k)`` returns
 the indices of the k best candidates and their softmax probabilities. Agents save to and load
 from ``.keras`` files (:meth:`ReinforceAgent.save`, :meth:`ReinforceAgent.load`).
@@ -913,7 +917,8 @@ class ReinforceAgent:
 # --------------------------------------------------------------------------- rollouts
 
 
-def rollout(agent: ReinforceAgent, env, *, max_len: int = 1000, seed: int | None = None) -> dict[str, np.ndarray]:
+def rollout(agent: ReinforceAgent, env, *, max_len: int = 1000, seed: int | None = None,
+            behaviour=None) -> dict[str, np.ndarray]:
     """Run one episode for each of the env's B users with ``agent`` (sampling or greedy).
 
     Returns a batch for :meth:`ReinforceTrainer.step` without ``returns``: ``history``
@@ -921,16 +926,31 @@ def rollout(agent: ReinforceAgent, env, *, max_len: int = 1000, seed: int | None
     ``mask`` (B, L) (1 while the user was active when the slate was shown),
     ``candidate_mask`` (B, L, N) (1 = the candidate was allowed), plus
     ``episode_return`` (B,) and ``length`` (B,).
+
+    With ``behaviour`` (any slate policy: ``reset(B)``, ``act(obs, env)``) the *behaviour's*
+    slates are shown and recorded in ``slates``, and the agent reads the history they produce
+    (its inputs are what it would see had it shown them); ``agent_slates`` (B, L, K) then holds
+    the slates the agent itself would have shown. Used by :func:`behaviour_clone`.
     """
+    if behaviour is not None and not (callable(getattr(behaviour, "act", None))
+                                      and callable(getattr(behaviour, "reset", None))):
+        raise ValueError(f"behaviour must be None or a slate policy with reset(batch_size) and "
+                         f"act(obs, env), got {type(behaviour).__name__}")
     obs = env.reset(seed=seed)
     b = env.batch_size
     agent.reset(b)
-    xs, cands, slates, rewards, masks, allowed = [], [], [], [], [], []
+    if behaviour is not None:
+        behaviour.reset(b)
+    xs, cands, slates, rewards, masks, allowed, own = [], [], [], [], [], [], []
     for _ in range(max_len):
         active = np.asarray(obs["active"], dtype=bool)
         if not active.any():
             break
         slate = agent.act(obs, env)
+        if behaviour is not None:
+            own.append(slate.astype(np.int32))
+            slate = env.check_slates(behaviour.act(obs, env))
+            agent._shown = np.take_along_axis(np.asarray(obs["candidate_clusters"]), slate, axis=1)
         xs.append(agent.last_input)
         cands.append(agent.last_candidates)
         allowed.append(agent.last_allowed)
@@ -941,6 +961,8 @@ def rollout(agent: ReinforceAgent, env, *, max_len: int = 1000, seed: int | None
     stack = lambda a: np.stack(a, axis=1)  # noqa: E731
     out = {"history": stack(xs), "candidates": stack(cands), "slates": stack(slates),
            "rewards": stack(rewards), "mask": stack(masks), "candidate_mask": stack(allowed)}
+    if behaviour is not None:
+        out["agent_slates"] = stack(own)
     out["episode_return"] = out["rewards"].sum(axis=1)
     out["length"] = out["mask"].sum(axis=1)
     return out
@@ -1049,6 +1071,76 @@ def train_reinforce(env_config="default", config: TrainConfig | None = None, *,
     out = {k: np.asarray(v, dtype=float) for k, v in hist.items()}
     out["iteration"] = np.arange(1, cfg.n_iters + 1)
     out["best_iteration"] = np.asarray(best_iteration)
+    return agent, out
+
+
+def slate_agreement(slates_a: np.ndarray, slates_b: np.ndarray, mask: np.ndarray) -> float:
+    """Fraction of active steps (``mask`` (B, L) > 0) where two (B, L, K) slates show the same
+    set of candidates (order ignored)."""
+    a, b = np.sort(np.asarray(slates_a), axis=-1), np.sort(np.asarray(slates_b), axis=-1)
+    if a.shape != b.shape or a.shape[:2] != np.shape(mask):
+        raise ValueError(f"slates_a, slates_b must have the same shape (B, L, K) matching mask (B, L), "
+                         f"got {a.shape}, {b.shape}, {np.shape(mask)}")
+    m = np.asarray(mask) > 0
+    return float((a == b).all(axis=-1)[m].mean()) if m.any() else float("nan")
+
+
+def behaviour_clone(teacher, env_config="default", *, n_iters: int = 150, batch_size: int = 512,
+                    lr: float = 3e-3, seed: int = 0, agent: ReinforceAgent | None = None,
+                    agent_config: AgentConfig | None = None,
+                    progress: bool = True) -> tuple[ReinforceAgent, dict[str, np.ndarray]]:
+    """Fit the agent's network to a teacher policy by behaviour cloning; return ``(agent, history)``.
+
+    Each iteration rolls out ``batch_size`` users with the *teacher's* slates (:func:`rollout`
+    with ``behaviour=teacher``) and takes one Adam step on the negative Plackett–Luce
+    log-likelihood of the teacher's ordered slates under the agent's logits: the REINFORCE
+    update of :class:`ReinforceTrainer` with every advantage equal to 1 (``baseline="none"``,
+    no normalisation, no entropy bonus, no value loss).
+
+    A diagnostic, not a training method of the course: it asks whether the network *can*
+    represent a policy (``benchmarks/recommender_ceiling.py``). A teacher that reads privileged
+    state (e.g. the cluster quality means of ``EstimatedInterestLongTermPolicy``) makes the
+    clone privileged-trained; never report it as the REINFORCE agent.
+
+    Returns the agent (greedy mode) and ``history``: ``iteration``, ``nll`` (mean negative
+    log-likelihood per active step, nats), ``agreement`` (fraction of the iteration's active
+    steps where the agent's greedy slate, before the update, equals the teacher's as a set) and
+    ``wall_time`` (s).
+    """
+    if not (callable(getattr(teacher, "act", None)) and callable(getattr(teacher, "reset", None))):
+        raise ValueError(f"teacher must be a slate policy with reset(batch_size) and act(obs, env), "
+                         f"got {type(teacher).__name__}")
+    from rlrec_helpers.simulator import BatchEnv, get_preset
+
+    cfg = TrainConfig(n_iters=n_iters, batch_size=batch_size, lr=lr, baseline="none", normalize=False,
+                      entropy_coef=0.0, value_coef=0.0, seed=seed).validate()
+    env_cfg = get_preset(env_config)
+    keras.utils.set_random_seed(cfg.seed)
+    if agent is None:
+        acfg = agent_config or AgentConfig.for_env(env_config if isinstance(env_config, str) else env_cfg)
+        agent = ReinforceAgent(acfg, seed=cfg.seed)
+    agent.sample = False
+    trainer = ReinforceTrainer(agent.model, cfg)
+    env = BatchEnv(env_cfg, cfg.batch_size, seed=cfg.seed)
+    hist: dict[str, list] = {"nll": [], "agreement": [], "wall_time": []}
+    iterator = range(cfg.n_iters)
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, desc="behaviour cloning", leave=False)
+    t0 = time.perf_counter()
+    for it in iterator:
+        batch = rollout(agent, env, max_len=cfg.max_len, seed=cfg.seed * 1_000_003 + it, behaviour=teacher)
+        batch["returns"] = batch["mask"]
+        stats = trainer.step(batch)
+        hist["nll"].append(stats["policy_loss"])
+        hist["agreement"].append(slate_agreement(batch["agent_slates"], batch["slates"], batch["mask"]))
+        hist["wall_time"].append(time.perf_counter() - t0)
+        if progress:
+            iterator.set_postfix(nll=f"{stats['policy_loss']:.3f}", agree=f"{hist['agreement'][-1]:.2f}")
+    agent.reset(1)  # re-read the numpy weights at the next act()
+    out = {k: np.asarray(v, dtype=float) for k, v in hist.items()}
+    out["iteration"] = np.arange(1, cfg.n_iters + 1)
     return agent, out
 
 
