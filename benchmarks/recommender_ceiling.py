@@ -72,7 +72,7 @@ def main(argv=None) -> None:
             (f"long-term w={weight:g}, posterior interests (teacher)", lt),
             ("REINFORCE (GRU, shipped)", shipped)]
     for name, res in rows:
-        extra = "" if res is lt or name.startswith("blend λ") else f"   paired {paired(res, lt)}"
+        extra = "" if res is lt or res is blend else f"   paired {paired(res, lt)}"
         print(f"  {name:<{name_w}} {fmt(res.mean_return)}   × blend {res.mean_return.mean / blend.mean_return.mean:.3f}"
               + extra)
     print(f"  {'bar: 0.97 × the privileged blend':<{name_w}} {bar:8.2f}")
