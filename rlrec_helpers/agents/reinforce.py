@@ -917,6 +917,13 @@ class ReinforceAgent:
 # --------------------------------------------------------------------------- rollouts
 
 
+def _check_slate_policy(name: str, policy) -> None:
+    """``ValueError`` naming ``name`` unless ``policy`` has ``reset(batch_size)`` and ``act(obs, env)``."""
+    if not (callable(getattr(policy, "act", None)) and callable(getattr(policy, "reset", None))):
+        raise ValueError(f"{name} must be a slate policy with reset(batch_size) and act(obs, env), "
+                         f"got {type(policy).__name__}")
+
+
 def rollout(agent: ReinforceAgent, env, *, max_len: int = 1000, seed: int | None = None,
             behaviour=None) -> dict[str, np.ndarray]:
     """Run one episode for each of the env's B users with ``agent`` (sampling or greedy).
@@ -932,10 +939,8 @@ def rollout(agent: ReinforceAgent, env, *, max_len: int = 1000, seed: int | None
     (its inputs are what it would see had it shown them); ``agent_slates`` (B, L, K) then holds
     the slates the agent itself would have shown. Used by :func:`behaviour_clone`.
     """
-    if behaviour is not None and not (callable(getattr(behaviour, "act", None))
-                                      and callable(getattr(behaviour, "reset", None))):
-        raise ValueError(f"behaviour must be None or a slate policy with reset(batch_size) and "
-                         f"act(obs, env), got {type(behaviour).__name__}")
+    if behaviour is not None:
+        _check_slate_policy("behaviour", behaviour)
     obs = env.reset(seed=seed)
     b = env.batch_size
     agent.reset(b)
@@ -1107,9 +1112,7 @@ def behaviour_clone(teacher, env_config="default", *, n_iters: int = 150, batch_
     steps where the agent's greedy slate, before the update, equals the teacher's as a set) and
     ``wall_time`` (s).
     """
-    if not (callable(getattr(teacher, "act", None)) and callable(getattr(teacher, "reset", None))):
-        raise ValueError(f"teacher must be a slate policy with reset(batch_size) and act(obs, env), "
-                         f"got {type(teacher).__name__}")
+    _check_slate_policy("teacher", teacher)
     from rlrec_helpers.simulator import BatchEnv, get_preset
 
     cfg = TrainConfig(n_iters=n_iters, batch_size=batch_size, lr=lr, baseline="none", normalize=False,
