@@ -68,13 +68,10 @@ test-browser: install data site
 site: install
 	$(PY) tools/build_site.py build/site
 
+# nbclient, as `jupyter nbconvert --execute --inplace`, but polling for each cell's reply in
+# 1-second slices: see tools/execute_notebooks.py for the stall this avoids.
 execute: install data
-	@for nb in $(NB); do \
-		echo "executing $$nb"; start=$$(date +%s); \
-		$(JUPYTER) nbconvert --to notebook --execute --inplace \
-			--ExecutePreprocessor.timeout=1200 --ExecutePreprocessor.kernel_name=python3 "$$nb" || exit 1; \
-		echo "  $$nb took $$(( $$(date +%s) - start )) s"; \
-	done
+	$(PY) tools/execute_notebooks.py --timeout 1200 $(NB)
 
 benchmarks: install data
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
