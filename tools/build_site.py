@@ -209,7 +209,7 @@ def _readme_rows(readme: Path) -> tuple[list[str], dict[str, list[str]], str]:
     """(header cells, stem -> row cells, note below the table) from README's notebook table."""
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
     m = re.search(r"<!-- notebook-table:start -->(.*?)<!-- notebook-table:end -->", text, re.S)
-    header, rows, note = ["#", "notebook", "article sections", "runtime (2 cores)"], {}, ""
+    header, rows, note = ["#", "notebook", "article sections", "time budget (2 cores)", "measured"], {}, ""
     if not m:
         return header, rows, note
     lines = [ln.strip() for ln in m.group(1).strip().splitlines()]
