@@ -47,8 +47,11 @@ install: $(STAMP)
 data: install
 	@if [ -f rlrec_helpers/data.py ]; then $(PY) -m rlrec_helpers.data fetch --if-missing; fi
 
+# Jupyter refuses to start as root (as in many containers) without --allow-root.
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
+
 lab: install data
-	$(JUPYTER) lab --ServerApp.root_dir=notebooks
+	$(JUPYTER) lab --ServerApp.root_dir=notebooks $(LAB_ROOT_FLAG)
 
 test: test-unit test-notebooks
 
