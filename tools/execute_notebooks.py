@@ -10,16 +10,16 @@ The same as ``jupyter nbconvert --to notebook --execute --inplace`` (nbconvert's
 folder), with one difference: the client waits for each cell's ``execute_reply`` in
 :data:`POLL_SLICE`-second polls instead of one poll as long as the cell timeout.
 
-Why: nbclient reads the shell channel through a ``zmq.asyncio`` poll. While it waits, its
-handler for ipywidgets ``Output`` widgets sends ``comm_msg`` updates on that same socket
-(``nbclient.output_widget.OutputWidget.sync_state``). Now and then the poll is not woken
-although the reply has arrived; it finds the reply only when its timeout runs out and it looks
-at the socket again. On this project's machine ``make execute`` once stalled for exactly the
-cell timeout (1,200 s) after notebook 10's widget cell, then carried on normally. The cell's
-reply had arrived 1,200 s earlier (jupyter/nbclient#312 reports the same symptom). Polling in
-short slices looks at the socket every second, so such a stall lasts at most a second. The
-cell timeout is unchanged. nbval (``make test``) reads replies with a blocking client and
-sends nothing while it waits, so it is not affected.
+Why: on this project's machine, ``jupyter nbconvert --execute`` once stalled for exactly the
+cell timeout (1,200 s) after notebook 10's widget cell, then carried on without error. The
+kernel had sent that cell's reply 1,200 s earlier (its ``shell.execute_reply`` time); the
+client's ``zmq.asyncio`` poll of the shell channel was never woken, and found the reply only
+when its timeout ran out and it looked at the socket again. A likely cause: while it waits,
+nbclient's handler for ipywidgets ``Output`` widgets sends ``comm_msg`` updates on that same
+socket (``nbclient.output_widget.OutputWidget.sync_state``); jupyter/nbclient#312 reports the
+same symptom for cells with widgets. Polling in short slices looks at the socket every
+second, so such a stall lasts at most a second; the cell timeout is unchanged. nbval
+(``make test``) reads replies with a blocking client and sends nothing while it waits.
 """
 
 from __future__ import annotations
