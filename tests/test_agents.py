@@ -621,6 +621,8 @@ def test_slate_agreement_ignores_order_and_masked_steps():
     assert R.slate_agreement(a, b, np.array([[1, 0, 0]])) == 1.0
     with pytest.raises(ValueError, match="same shape"):
         R.slate_agreement(a, b[:, :2], np.array([[1, 1, 1]]))
+    with pytest.raises(ValueError, match="at least one active step"):   # never a silent NaN
+        R.slate_agreement(a, b, np.array([[0, 0, 0]]))
 
 
 def test_behaviour_clone_fits_a_deterministic_teacher():

@@ -1087,7 +1087,9 @@ def slate_agreement(slates_a: np.ndarray, slates_b: np.ndarray, mask: np.ndarray
         raise ValueError(f"slates_a, slates_b must have the same shape (B, L, K) matching mask (B, L), "
                          f"got {a.shape}, {b.shape}, {np.shape(mask)}")
     m = np.asarray(mask) > 0
-    return float((a == b).all(axis=-1)[m].mean()) if m.any() else float("nan")
+    if not m.any():
+        raise ValueError("mask must mark at least one active step (an agreement over no steps is undefined)")
+    return float((a == b).all(axis=-1)[m].mean())
 
 
 def behaviour_clone(teacher, env_config="default", *, n_iters: int = 150, batch_size: int = 512,
