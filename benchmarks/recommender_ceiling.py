@@ -68,7 +68,7 @@ def main(argv=None) -> None:
           f"paired = per-user difference against the long-term heuristic on posterior interests")
     name_w = 52
     rows = [(f"blend λ={lam:g} (privileged, tuned)", blend),
-            ("blend λ=2, interests from the posterior", ev(EstimatedInterestBlendPolicy(lam, "posterior"))),
+            (f"blend λ={lam:g}, interests from the posterior", ev(EstimatedInterestBlendPolicy(lam, "posterior"))),
             (f"long-term w={weight:g}, posterior interests (teacher)", lt),
             ("REINFORCE (GRU, shipped)", shipped)]
     for name, res in rows:
