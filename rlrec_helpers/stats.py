@@ -1,26 +1,74 @@
 """Small statistics helpers shared by every module: means with confidence intervals.
 
 numpy only. Quality figures in this course are reported as a mean with its 95%
-confidence interval over seeds or episodes.
+confidence interval over seeds or episodes. The interval is Student's t interval
+``mean ± t_{n-1} · s / sqrt(n)``: with 3 or 5 seeds the normal quantile 1.96 would give an
+interval that covers the true mean only about 81% or 88% of the time (t_2 = 4.30,
+t_4 = 2.78); with thousands of episodes the two agree (t_3999 = 1.9606).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import erf, sqrt
+from math import exp, lgamma, log
 
 import numpy as np
 
 
-def _normal_quantile(p: float) -> float:
-    """Inverse standard-normal CDF by bisection on ``erf`` (no scipy needed)."""
-    lo, hi = -10.0, 10.0
-    for _ in range(100):
+def _beta_continued_fraction(a: float, b: float, x: float) -> float:
+    """Continued fraction of the regularised incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 400):
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return h
+
+
+def _incomplete_beta(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta function I_x(a, b) for x in [0, 1]."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log(1.0 - x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _beta_continued_fraction(a, b, x) / a
+    return 1.0 - front * _beta_continued_fraction(b, a, 1.0 - x) / b
+
+
+def student_t_cdf(t: float, df: float) -> float:
+    """CDF of Student's t distribution with ``df`` > 0 degrees of freedom."""
+    if not df > 0:
+        raise ValueError(f"df must be > 0, got {df}")
+    tail = 0.5 * _incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t >= 0 else tail
+
+
+def student_t_quantile(p: float, df: float) -> float:
+    """Inverse of :func:`student_t_cdf` (bisection), for p in (0, 1) and df > 0."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"p must be in (0, 1), got {p}")
+    if not df > 0:
+        raise ValueError(f"df must be > 0, got {df}")
+    lo, hi = -1e4, 1e4
+    for _ in range(200):
         mid = 0.5 * (lo + hi)
-        if 0.5 * (1.0 + erf(mid / sqrt(2.0))) < p:
+        if student_t_cdf(mid, df) < p:
             lo = mid
         else:
             hi = mid
+        if hi - lo < 1e-12:
+            break
     return 0.5 * (lo + hi)
 
 
@@ -47,7 +95,7 @@ class MeanCI:
 
 
 def mean_ci(values, level: float = 0.95) -> MeanCI:
-    """Mean and normal-approximation confidence interval of a 1-D sample.
+    """Mean and Student-t confidence interval ``mean ± t_{n-1} · s / sqrt(n)`` of a 1-D sample.
 
     Args:
         values: array-like of shape (n,), n >= 1, all finite.
@@ -64,8 +112,8 @@ def mean_ci(values, level: float = 0.95) -> MeanCI:
     if x.size == 1:
         return MeanCI(m, m, m, 1, level)
     se = float(x.std(ddof=1) / np.sqrt(x.size))
-    z = _normal_quantile(0.5 + level / 2.0)
-    return MeanCI(m, m - z * se, m + z * se, int(x.size), level)
+    t = student_t_quantile(0.5 + level / 2.0, x.size - 1)
+    return MeanCI(m, m - t * se, m + t * se, int(x.size), level)
 
 
 def paired_difference(a, b, level: float = 0.95) -> MeanCI:
@@ -84,7 +132,7 @@ def paired_difference(a, b, level: float = 0.95) -> MeanCI:
 
 
 def mean_ci_over_axis(values, axis: int = 0, level: float = 0.95):
-    """Pointwise mean and CI band of a 2-D array, e.g. (n_seeds, T) learning curves.
+    """Pointwise mean and Student-t CI band of a 2-D array, e.g. (n_seeds, T) learning curves.
 
     Returns ``(mean, low, high)`` arrays with ``axis`` reduced.
     """
@@ -97,6 +145,8 @@ def mean_ci_over_axis(values, axis: int = 0, level: float = 0.95):
     m = x.mean(axis=axis)
     if n < 2:
         return m, m.copy(), m.copy()
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
     se = x.std(axis=axis, ddof=1) / np.sqrt(n)
-    z = _normal_quantile(0.5 + level / 2.0)
-    return m, m - z * se, m + z * se
+    t = student_t_quantile(0.5 + level / 2.0, n - 1)
+    return m, m - t * se, m + t * se

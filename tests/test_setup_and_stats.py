@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rlrec_helpers.setup import TF_QUIET_ENV, seed_everything, setup
-from rlrec_helpers.stats import mean_ci, mean_ci_over_axis, paired_difference
+from rlrec_helpers.stats import mean_ci, mean_ci_over_axis, paired_difference, student_t_cdf, student_t_quantile
 
 
 def test_tf_quiet_env_is_set():
@@ -37,13 +37,38 @@ def test_seed_must_be_non_negative_int(bad):
         seed_everything(bad, use_tf=False)
 
 
-def test_mean_ci_matches_normal_formula():
+def test_mean_ci_is_the_student_t_interval():
     x = np.arange(10.0)
     ci = mean_ci(x)
     se = x.std(ddof=1) / np.sqrt(10)
     assert ci.mean == pytest.approx(4.5)
-    assert ci.high - ci.mean == pytest.approx(1.959964 * se, rel=1e-5)
+    assert ci.high - ci.mean == pytest.approx(2.262157 * se, rel=1e-5)   # t_{0.975, 9}, not 1.96
     assert ci.overlaps(mean_ci(x + 1)) and not ci.overlaps(mean_ci(x + 100))
+    three = mean_ci([1.0, 2.0, 4.0])                                       # 3 seeds: t_{0.975, 2} = 4.30
+    assert three.half_width == pytest.approx(4.302653 * np.std([1.0, 2.0, 4.0], ddof=1) / np.sqrt(3), rel=1e-5)
+
+
+@pytest.mark.parametrize("p, df, expected", [(0.975, 1, 12.706205), (0.975, 2, 4.302653), (0.975, 4, 2.776445),
+                                             (0.975, 9, 2.262157), (0.975, 3999, 1.960557), (0.5, 7, 0.0),
+                                             (0.025, 4, -2.776445), (0.995, 30, 2.749996)])
+def test_student_t_quantile_matches_tables(p, df, expected):
+    assert student_t_quantile(p, df) == pytest.approx(expected, abs=2e-6)
+    assert student_t_cdf(expected, df) == pytest.approx(p, abs=1e-6)
+
+
+def test_t_interval_covers_the_mean_95_percent_of_the_time_with_3_seeds():
+    rng = np.random.default_rng(0)
+    samples = rng.normal(10.0, 3.0, size=(20000, 3))
+    covered = np.mean([mean_ci(s).low <= 10.0 <= mean_ci(s).high for s in samples[:4000]])
+    assert 0.935 < covered < 0.965                       # the normal quantile 1.96 would cover about 81%
+    m, lo, hi = mean_ci_over_axis(samples.T[:, :4000])
+    assert 0.935 < np.mean((lo <= 10.0) & (10.0 <= hi)) < 0.965
+
+
+@pytest.mark.parametrize("bad", [dict(p=0.0, df=3), dict(p=1.0, df=3), dict(p=0.5, df=0)])
+def test_student_t_quantile_rejects_bad_arguments(bad):
+    with pytest.raises(ValueError, match="p must|df must"):
+        student_t_quantile(**bad)
 
 
 @pytest.mark.parametrize("bad", [[], [1.0, np.nan], [np.inf]])
