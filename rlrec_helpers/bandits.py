@@ -696,6 +696,9 @@ def compare_on_testbed(epsilon: float = 0.1, n_arms: int = 10, gap: float = 0.1,
                        seed: int = 0) -> dict:
     """Regret of greedy, ε-greedy(ε), UCB1 and Beta-TS on ``bernoulli_testbed(best, best − gap)``.
 
+    The ε-greedy curve is always named ``"ε-greedy (ε=<epsilon>)"``, also for ε = 0 (then it is
+    a second, independent set of greedy runs next to ``"greedy"``).
+
     Returns ``{"curves": name -> (n_runs, horizon) cumulative regret,
     "lai_robbins": (horizon,) C·ln t, "probs": (n_arms,)}``. Pure; used by the notebook widget.
     """
@@ -706,6 +709,9 @@ def compare_on_testbed(epsilon: float = 0.1, n_arms: int = 10, gap: float = 0.1,
     env = bernoulli_testbed(best=best, others=best - gap, n_arms=n_arms)
     policies = [EpsilonGreedy(n_arms, 0.0), EpsilonGreedy(n_arms, epsilon), UCB1(n_arms),
                 BernoulliTS(n_arms)]
+    # With epsilon = 0 the second policy is also called "greedy"; give it its own name so that
+    # its curve (an independent set of runs) does not silently overwrite the first one.
+    policies[1].name = f"ε-greedy (ε={policies[1].epsilon:g})"
     curves = {}
     for i, pol in enumerate(policies):
         curves[pol.name] = run_bandit(pol, env, horizon, n_runs, seed=seed + i,

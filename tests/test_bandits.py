@@ -303,6 +303,14 @@ def test_compare_on_testbed_shapes():
     np.testing.assert_allclose(out["probs"], [0.5, 0.3, 0.3])
 
 
+def test_compare_on_testbed_epsilon_zero_keeps_four_distinct_curves():
+    # ε = 0 used to name both ε-greedy policies "greedy", so one curve overwrote the other
+    out = b.compare_on_testbed(epsilon=0.0, n_arms=3, gap=0.2, horizon=200, n_runs=3)
+    assert set(out["curves"]) == {"greedy", "ε-greedy (ε=0)", "UCB1", "Thompson sampling (Beta)"}
+    # the two greedy curves are independent runs (different seeds), not one copied under two names
+    assert not np.array_equal(out["curves"]["greedy"], out["curves"]["ε-greedy (ε=0)"])
+
+
 # --------------------------------------------------------------------------- validation
 
 outside_unit = st.one_of(st.floats(max_value=-1e-9, allow_nan=False, allow_infinity=True),
