@@ -286,6 +286,37 @@ def plot_distributions(
     return ax
 
 
+def plot_category_shares(
+    shares: Mapping[str, np.ndarray],
+    *,
+    xlabel: str,
+    ylabel: str = "share of shown documents",
+    title: str | None = None,
+    ax=None,
+):
+    """One line with markers per policy: the share of each category (e.g. topic cluster) in
+    what it showed. ``shares`` maps names to (C,) arrays of shares in [0, 1] (each summing to 1)."""
+    _require_labels(xlabel, ylabel)
+    arrays = {k: np.asarray(v, dtype=float) for k, v in shares.items()}
+    if not arrays:
+        raise ValueError("shares must map at least one name to a (C,) array")
+    sizes = {a.shape for a in arrays.values()}
+    if len(sizes) != 1 or len(next(iter(sizes))) != 1:
+        raise ValueError(f"shares must all be 1-D arrays of the same length, got shapes {sorted(sizes)}")
+    for name, a in arrays.items():
+        if not np.all(np.isfinite(a)) or a.min() < 0 or abs(a.sum() - 1.0) > 1e-6:
+            raise ValueError(f"shares[{name!r}] must be non-negative and sum to 1, got sum {a.sum():.6g}")
+    ax = _axes(ax)
+    for name, a in arrays.items():
+        ax.plot(np.arange(a.size), a, marker="o", label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    return ax
+
+
 def plot_preference_tracking(
     implied: np.ndarray,
     interests: np.ndarray,

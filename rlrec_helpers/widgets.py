@@ -172,12 +172,12 @@ def bandit_regret_widget():
 
 # --- notebook 01: RL basics (discount factor) ---
 def show_optimal_vs_myopic(gamma: float = 0.9) -> None:
-    """Print the optimal policy and V* vs V_myopic (minutes) of the recommendation MDP."""
+    """Print the optimal policy and V* vs V_myopic (discounted minutes) of the recommendation MDP."""
     from rlrec_helpers.mdp import optimal_vs_myopic
 
     res = optimal_vs_myopic(gamma)
-    print(f"gamma = {gamma:.2f}")
-    print(f"{'state':<9}{'optimal action':<16}{'V* (min)':>10}{'V_myopic (min)':>16}{'gain':>8}")
+    print(f"gamma = {gamma:.2f}; values in discounted minutes")
+    print(f"{'state':<9}{'optimal action':<16}{'V*':>10}{'V_myopic':>16}{'gain':>8}")
     for s, a, v, vm, g in zip(res["states"], res["optimal_policy"], res["V_optimal"],
                               res["V_myopic"], res["gain"]):
         print(f"{s:<9}{a:<16}{v:>10.2f}{vm:>16.2f}{g:>8.2f}")

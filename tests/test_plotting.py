@@ -60,3 +60,17 @@ def test_session_story_and_step_attribution_plots():
     assert [p.get_height() for p in ax.patches] == [0.0, 0.5, -0.25]
     with pytest.raises(ValueError, match="step_"):
         plotting.plot_step_attributions({"u": expl[["candidate", "topic"]]})
+
+
+def test_category_shares_plot_checks_its_input():
+    ax = plotting.plot_category_shares({"a": np.array([0.5, 0.25, 0.25]), "b": np.array([0.0, 0.0, 1.0])},
+                                       xlabel="topic cluster", title="mix")
+    assert len(ax.get_lines()) == 2 and ax.get_xlabel() == "topic cluster"
+    assert ax.get_ylabel() == "share of shown documents"
+    with pytest.raises(ValueError, match="sum to 1"):
+        plotting.plot_category_shares({"a": np.array([0.5, 0.6])}, xlabel="c")
+    with pytest.raises(ValueError, match="same length"):
+        plotting.plot_category_shares({"a": np.array([1.0]), "b": np.array([0.5, 0.5])}, xlabel="c")
+    with pytest.raises(ValueError, match="label"):
+        plotting.plot_category_shares({"a": np.array([1.0])}, xlabel="")
+    matplotlib.pyplot.close("all")
