@@ -8,8 +8,11 @@ whatever β over-showed (Chen et al.'s simulation 1). This module implements the
   that shares the state encoder but receives ``stop_gradient`` of its output, so fitting β̂
   never changes the representation the policy uses;
 - **weight capping** min(w, c): bounded variance for a little bias;
-- **top-K correction** λ_K(a|s) = K (1 − π(a|s))^(K−1): the policy shows a slate of K items,
-  so the gradient of "a is in the slate" is λ_K times the gradient of "a is drawn once".
+- **top-K correction** λ_K(a|s) = K (1 − π(a|s))^(K−1) = ∂/∂π [1 − (1 − π)^K]: for a slate of K
+  *independent* draws from π, the probability that a is in the slate is 1 − (1 − π)^K, and λ_K
+  is its derivative with respect to π. The slates served here are K *distinct* items (sampled
+  without replacement), for which that formula is only an approximation; notebook 07 shows a
+  case where λ_K then does worse than the plain capped weight.
 
 Every item a that β showed in state s is one sample, with R = G (the return from that step)
 if the user clicked it and 0 otherwise. Its loss is
