@@ -438,6 +438,11 @@ class BernoulliTS(Policy):
         super().update(arms, rewards, context)
 
     def _update(self, arms, rewards, context=None):
+        # run_bandit calls _update directly, so the [0, 1] check lives here too (it draws nothing
+        # from the random stream); a reward outside [0, 1] would make a Beta parameter <= 0.
+        if not np.all((rewards >= 0.0) & (rewards <= 1.0)):
+            raise ValueError(f"rewards must be in [0, 1] for Beta-Bernoulli Thompson sampling "
+                             f"(e.g. clicks, not Gaussian rewards), got {rewards!r}")
         flat = self._offsets + arms
         self._a[flat] += rewards
         self._b[flat] += 1.0 - rewards
@@ -618,6 +623,9 @@ def run_bandit(policy: Policy, env, horizon: int, n_runs: int = 30, seed: int = 
     n_runs = _check_positive_int("n_runs", n_runs)
     if policy.n_arms != env.n_arms:
         raise ValueError(f"policy.n_arms ({policy.n_arms}) must equal env.n_arms ({env.n_arms})")
+    if policy.contextual and getattr(env, "context_dim", None) is None:
+        raise ValueError(f"policy {policy.name!r} is contextual and needs an environment with "
+                         f"contexts (env.context_dim set); {type(env).__name__} has none")
     rng = np.random.default_rng(seed)
     policy.reset(n_runs)
     rows = np.arange(n_runs)

@@ -404,6 +404,10 @@ def load_bts_prior(campaign: str = "all", *, data_dir: Path | str | None = None,
         if not path.is_file():
             raise FileNotFoundError(f"BTS prior {path} is missing; {_HINT}.")
     prior = _parse_prior_yaml(path.read_text())
+    entry = prior.get(campaign)
+    if not isinstance(entry, dict) or "alpha" not in entry or "beta" not in entry:
+        raise ValueError(f"{path} has no alpha/beta prior for campaign {campaign!r} "
+                         f"(campaigns in the file: {sorted(prior)}; campaign must be one of {CAMPAIGNS})")
     alpha = np.asarray(prior[campaign]["alpha"], dtype=float)
     beta = np.asarray(prior[campaign]["beta"], dtype=float)
     if alpha.shape != (N_ITEMS[campaign],) or beta.shape != alpha.shape:

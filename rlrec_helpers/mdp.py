@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -195,6 +196,13 @@ class TabularMDP:
 
     def step(self, state: int, action: int, rng: np.random.Generator) -> tuple[float, int, bool]:
         """Sample one transition: returns (reward r_t, next state s_{t+1}, terminated)."""
+        for name, value, n in (("state", state, self.n_states), ("action", action, self.n_actions)):
+            try:
+                index = None if isinstance(value, (bool, np.bool_)) else operator.index(value)
+            except TypeError:
+                index = None
+            if index is None or not 0 <= index < n:
+                raise ValueError(f"{name} must be an integer index in [0, {n - 1}], got {value!r}")
         s2 = int(np.searchsorted(self._cum_P[state, action], rng.random(), side="right"))
         return float(self.R[state, action]), s2, bool(self.terminal[s2])
 
@@ -273,6 +281,8 @@ def epsilon_greedy_matrix(Q: np.ndarray, epsilon: float) -> np.ndarray:
     """pi[s, a] of the epsilon-greedy policy w.r.t. ``Q`` (S, A): greedy w.p. 1-eps, else uniform."""
     eps = _check_probability(epsilon, "epsilon")
     Q = np.asarray(Q, dtype=float)
+    if Q.ndim != 2:
+        raise ValueError(f"Q must have shape (S, A), got {Q.shape}")
     S, A = Q.shape
     pi = np.full((S, A), eps / A)
     pi[np.arange(S), greedy_policy(Q)] += 1.0 - eps
@@ -389,7 +399,13 @@ def policy_improvement(
     new = greedy_policy(Q)
     if current is not None:
         cur = np.asarray(current)
-        as_policy_matrix(cur, mdp.n_states, mdp.n_actions)  # validates
+        if cur.shape != (mdp.n_states,) or not np.issubdtype(cur.dtype, np.integer):
+            raise ValueError(
+                f"current must be a deterministic policy: an integer array of shape (S,) = "
+                f"({mdp.n_states},) with actions in [0, {mdp.n_actions - 1}], got dtype "
+                f"{cur.dtype} shape {cur.shape}"
+            )
+        as_policy_matrix(cur, mdp.n_states, mdp.n_actions)  # validates the action range
         idx = np.arange(mdp.n_states)
         keep = Q[idx, cur] >= Q[idx, new] - tol
         new = np.where(keep, cur, new)
@@ -413,8 +429,21 @@ def policy_iteration(
     if evaluation not in ("exact", "iterative"):
         raise ValueError(f"evaluation must be 'exact' or 'iterative', got {evaluation!r}")
     max_iter = _check_positive_int(max_iter, "max_iter")
-    policy = np.zeros(mdp.n_states, dtype=int) if policy0 is None else np.asarray(policy0).astype(int)
-    as_policy_matrix(policy, mdp.n_states, mdp.n_actions)  # validates policy0
+    if policy0 is None:
+        policy = np.zeros(mdp.n_states, dtype=int)
+    else:
+        policy = np.asarray(policy0)
+        if policy.shape != (mdp.n_states,):
+            raise ValueError(f"policy0 must be a deterministic policy of shape (S,) = "
+                             f"({mdp.n_states},), got {policy.shape}")
+        if not np.issubdtype(policy.dtype, np.integer) and (
+            policy.dtype.kind not in "bf"
+            or not np.all(np.isfinite(policy)) or not np.all(policy == np.round(policy))
+        ):
+            raise ValueError(f"policy0 must hold integer action indices in [0, {mdp.n_actions - 1}], "
+                             f"got {policy.tolist()}")
+        as_policy_matrix(policy, mdp.n_states, mdp.n_actions)  # validates the action range
+        policy = policy.astype(int)
     evaluate = (
         evaluate_policy_exact if evaluation == "exact"
         else (lambda m, p: evaluate_policy_iterative(m, p, tol=tol))
@@ -609,8 +638,10 @@ def random_mdp(
     """A random MDP: Dirichlet(1) transition rows and uniform rewards in [0, reward_scale)."""
     S = _check_positive_int(n_states, "n_states")
     A = _check_positive_int(n_actions, "n_actions")
-    if isinstance(rng, (int, np.integer)):
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         rng = np.random.default_rng(int(rng))
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy Generator or an integer seed, got {rng!r}")
     P = rng.dirichlet(np.ones(S), size=(S, A))
     P /= P.sum(axis=2, keepdims=True)
     R = rng.random((S, A)) * reward_scale

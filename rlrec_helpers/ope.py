@@ -24,6 +24,8 @@ and Chen et al. (2019)'s two simulations of off-policy (top-K) correction with e
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -75,20 +77,38 @@ def check_action_dist(action_dist, n: int | None = None, name: str = "action_dis
     return d
 
 
+def _check_int_array(name: str, x) -> np.ndarray:
+    """A 1-D integer array (the dtype must be an integer one), else ``ValueError``."""
+    a = np.asarray(x)
+    if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"{name} must be a 1-D integer array, got dtype {a.dtype} shape {a.shape}")
+    return a
+
+
+def _check_index_range(name: str, a: np.ndarray, high: int, what: str) -> None:
+    """Every entry of the integer array ``a`` must lie in [0, high)."""
+    if a.size and (a.min() < 0 or a.max() >= high):
+        raise ValueError(f"{name} must be in [0, {high}) ({what}), got "
+                         f"range [{a.min()}, {a.max()}]")
+
+
+def _check_int_at_least(name: str, value, minimum: int) -> int:
+    """An integer (Python or numpy, not bool) >= ``minimum``, else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def _check_log(reward, action, propensity, action_dist):
     r = _as_1d("reward", reward)
-    a = np.asarray(action)
-    if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
-        raise ValueError(f"action must be a 1-D integer array, got dtype {a.dtype} shape {a.shape}")
+    a = _check_int_array("action", action)
     p = check_propensity(propensity)
     n = r.shape[0]
     if a.shape[0] != n or p.shape[0] != n:
         raise ValueError(f"reward, action and propensity must have the same length; got "
                          f"{n}, {a.shape[0]}, {p.shape[0]}")
     d = check_action_dist(action_dist, n)
-    if a.min() < 0 or a.max() >= d.shape[1]:
-        raise ValueError(f"action must be in [0, {d.shape[1]}) (columns of action_dist), got "
-                         f"range [{a.min()}, {a.max()}]")
+    _check_index_range("action", a, d.shape[1], "columns of action_dist")
     return r, a, p, d
 
 
@@ -120,10 +140,11 @@ def select_position(action_dist, position) -> np.ndarray:
 def importance_weights(action, propensity, action_dist, max_weight: float | None = None) -> np.ndarray:
     """(n,) w_i = π(a_i|x_i) / β(a_i|x_i), optionally capped at ``max_weight``."""
     p = check_propensity(propensity)
-    a = np.asarray(action)
+    a = _check_int_array("action", action)
     d = check_action_dist(action_dist, p.shape[0])
     if a.shape != p.shape:
         raise ValueError(f"action and propensity must have the same length; got {a.shape[0]}, {p.shape[0]}")
+    _check_index_range("action", a, d.shape[1], "columns of action_dist")
     w = d[np.arange(p.shape[0]), a] / p
     if max_weight is not None:
         if not max_weight > 0:
@@ -151,6 +172,8 @@ def snips(reward, action, propensity, action_dist, *, max_weight: float | None =
 def dm(action_dist, q_hat) -> float:
     """Direct method: mean_i Σ_a π(a|x_i) q̂(x_i, a)."""
     d = check_action_dist(action_dist)
+    if d.shape[0] == 0:
+        raise ValueError("action_dist must have at least 1 row (n >= 1); got an empty log")
     q = _check_q(q_hat, d)
     return float(np.mean(np.sum(d * q, axis=1)))
 
@@ -241,6 +264,8 @@ def bootstrap_estimates(reward, action, propensity, action_dist, q_hat, *, n_boo
     dm_i = np.sum(d * q, axis=1)
     terms = {"IPS": w * r, "DM": dm_i, "DR": dm_i + w * (r - q[np.arange(n), a])}
     point = {k: float(v.mean()) for k, v in terms.items()}
+    if w.sum() <= 0:
+        raise ValueError("action_dist gives probability 0 to every logged action; SNIPS is undefined")
     point["SNIPS"] = float(np.sum(w * r) / np.sum(w))
     rng = np.random.default_rng(seed)
     boots = {k: np.empty(n_boot) for k in ESTIMATORS}
@@ -249,7 +274,14 @@ def bootstrap_estimates(reward, action, propensity, action_dist, q_hat, *, n_boo
         idx = rng.integers(0, n, size=(min(chunk, n_boot - s), n))
         for k, v in terms.items():
             boots[k][s:s + idx.shape[0]] = v[idx].mean(axis=1)
-        boots["SNIPS"][s:s + idx.shape[0]] = (w * r)[idx].sum(axis=1) / w[idx].sum(axis=1)
+        w_sum = w[idx].sum(axis=1)
+        if np.any(w_sum <= 0):
+            raise ValueError(
+                f"a bootstrap resample has importance weights summing to 0 (none of its rows is an "
+                f"action that action_dist gives probability > 0), so its SNIPS is 0/0: the log has "
+                f"too few matching rows ({int(np.count_nonzero(w > 0))} of {n} with weight > 0) "
+                f"for a bootstrap of SNIPS")
+        boots["SNIPS"][s:s + idx.shape[0]] = (w * r)[idx].sum(axis=1) / w_sum
     out = {}
     for k in ESTIMATORS:
         low, high = np.quantile(boots[k], [(1 - level) / 2, (1 + level) / 2])
@@ -316,6 +348,8 @@ def bts_action_dist(alpha, beta, *, len_list: int = 3, n_sim: int = 100_000, see
         raise ValueError(f"len_list must be in [1, {n_actions}], got {len_list}")
     if n_sim < 1:
         raise ValueError(f"n_sim must be >= 1, got {n_sim}")
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
     rng = np.random.default_rng(seed)
     counts = np.zeros((n_actions, len_list))
     done = 0
@@ -365,6 +399,12 @@ def fit_click_model(context, action, position, reward, *, n_actions: int, len_li
     n = r.shape[0]
     if x.ndim != 2 or x.shape[0] != n or a.shape != (n,) or pos.shape != (n,):
         raise ValueError("context (n, d), action (n,), position (n,) and reward (n,) must agree in n")
+    if not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"action must be a 1-D integer array, got dtype {a.dtype}")
+    if not np.issubdtype(pos.dtype, np.integer):
+        raise ValueError(f"position must be a 1-D integer array, got dtype {pos.dtype}")
+    _check_index_range("action", a, n_actions, "n_actions items")
+    _check_index_range("position", pos, len_list, "len_list slots")
     if l2 <= 0:
         raise ValueError(f"l2 must be > 0, got {l2}")
     d = x.shape[1]
@@ -390,6 +430,10 @@ def cross_fit_q_hat(context, action, position, reward, *, n_actions: int, len_li
                     n_folds: int = 3, seed: int = 0, l2: float = 3.0) -> np.ndarray:
     """(n, A) out-of-fold click predictions q̂(x_i, a, k_i): each row's model never saw that row."""
     n = len(reward)
+    if (isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer))
+            or not 2 <= n_folds <= n):
+        raise ValueError(f"n_folds must be an integer in [2, n] = [2, {n}] (every row is predicted "
+                         f"by a model fitted on the other folds), got {n_folds!r}")
     rng = np.random.default_rng(seed)
     fold = rng.permutation(n) % n_folds
     q = np.empty((n, n_actions))
@@ -423,8 +467,8 @@ def obd_relative_errors(log, slot_dist: np.ndarray, ground_truth: float, *, n_ru
     and computes every estimator. Returns estimator name -> (n_runs,) relative errors, plus
     ``"estimates"`` -> (n_runs, 4) raw estimates in the order of :data:`ESTIMATORS`.
     """
-    if ground_truth <= 0:
-        raise ValueError(f"ground_truth must be > 0, got {ground_truth}")
+    if not (np.isfinite(ground_truth) and ground_truth > 0):
+        raise ValueError(f"ground_truth must be a finite number > 0, got {ground_truth}")
     rng = np.random.default_rng(seed)
     est = np.empty((n_runs, len(ESTIMATORS)))
     for b in range(n_runs):
@@ -501,6 +545,10 @@ def run_chen_simulation(reward, behavior, correction: str, *, k: int = 1, lr: fl
         raise ValueError("reward and behavior must be 1-D arrays of the same length")
     if np.any(behavior <= 0) or abs(behavior.sum() - 1) > _SUM_TOL:
         raise ValueError("behavior must be a positive distribution summing to 1")
+    _check_int_at_least("k", k, 1)
+    _check_int_at_least("record_every", record_every, 1)
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
     theta = np.zeros_like(reward)
     steps, pis = [], []
     for t in range(n_steps + 1):

@@ -22,6 +22,8 @@ pulled back through the logits (a sum over states for P1, ``· φ(s)`` for P2).
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Callable
 
 import numpy as np
@@ -110,6 +112,8 @@ def _check_problem(theta, rewards, features, state_dist):
     r = np.asarray(rewards, dtype=float)
     if r.ndim != 2:
         raise ValueError(f"rewards must have shape (n_states, n_actions), got {r.shape}")
+    if r.shape[0] < 1 or r.shape[1] < 1:
+        raise ValueError(f"rewards must have n_states >= 1 and n_actions >= 1, got shape {r.shape}")
     if not np.all(np.isfinite(r)):
         raise ValueError("rewards must be finite; got NaN or inf")
     n_actions = th.shape[0]
@@ -290,7 +294,7 @@ def gradient_ascent(
         ``grad_norm``: (n_iters + 1,) ‖∇J‖₂.
     """
     th, r, phi, d = _check_problem(theta0, rewards, features, state_dist)
-    if not (np.isfinite(alpha) and alpha > 0):
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not (math.isfinite(alpha) and alpha > 0):
         raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
     if isinstance(n_iters, bool) or not isinstance(n_iters, (int, np.integer)) or n_iters < 0:
         raise ValueError(f"n_iters must be an integer >= 0, got {n_iters!r}")

@@ -419,3 +419,16 @@ def test_plot_regret_curves_and_widget_function():
     w = widgets.bandit_regret_widget()
     assert {c.description for c in w.children[:-1]} == {"ε", "arms", "gap"}
     plt.close("all")
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_run_bandit_checks_bernoulli_ts_reward_range():
+    with pytest.raises(ValueError, match=r"rewards must be in \[0, 1\]"):
+        b.run_bandit(b.BernoulliTS(3), b.GaussianBandit([0.0, 1.0, 2.0]), 50, n_runs=4)
+
+
+def test_run_bandit_rejects_contextual_policy_without_contexts():
+    with pytest.raises(ValueError, match="contextual"):
+        b.run_bandit(b.LinUCB(3, 2), b.BernoulliBandit([0.1, 0.2, 0.3]), 10, n_runs=2)

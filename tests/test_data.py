@@ -166,3 +166,9 @@ def test_extract_rejects_tampered_archive(tmp_path):
 def test_prior_parser_rejects_garbage():
     with pytest.raises(ValueError, match="unexpected line"):
         data._parse_prior_yaml("all:\n  alpha:\n    nonsense\n")
+
+
+def test_prior_without_the_campaign_raises_value_error(tmp_path):
+    (tmp_path / "prior_bts.yaml").write_text("men:\n  alpha:\n    - 1.0\n  beta:\n    - 2.0\n")
+    with pytest.raises(ValueError, match="campaign 'all'"):
+        load_bts_prior("all", data_dir=tmp_path, verify=False)

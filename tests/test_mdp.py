@@ -90,3 +90,41 @@ def test_optimal_vs_myopic_coincide_at_gamma_zero_and_split_later():
     assert at9["gain"][:3].min() > 0
     with pytest.raises(ValueError, match="gamma"):
         M.optimal_vs_myopic(1.0)
+
+
+# ----------------------------------------------------------------- review fixes (bad input)
+
+
+def test_policy_iteration_rejects_fractional_policy0(rec):
+    with pytest.raises(ValueError, match="policy0 must hold integer action indices"):
+        M.policy_iteration(rec, policy0=np.array([0.7, 1.0, 2.0, 0.0]))
+
+
+@pytest.mark.parametrize("current", [
+    np.array([0.0, 1.0, 2.0, 0.0]),                  # integer-valued floats
+    np.eye(3)[[0, 1, 2, 0]].astype(int),              # an (S, A) matrix
+    np.array([0, 1, 3, 0]),                           # out of range
+])
+def test_policy_improvement_requires_integer_current(rec, current):
+    V = M.evaluate_policy_exact(rec, M.myopic_policy(rec))
+    with pytest.raises(ValueError, match="current must be|policy actions must be in"):
+        M.policy_improvement(rec, V, current=current)
+
+
+@pytest.mark.parametrize("state, action, word", [
+    (0, -1, "action"), (0, 3, "action"), (0, 1.0, "action"),
+    (-1, 0, "state"), (4, 0, "state"), (1.0, 0, "state"),
+])
+def test_step_checks_state_and_action(rec, state, action, word):
+    with pytest.raises(ValueError, match=rf"{word} must be an integer index in \[0, "):
+        rec.step(state, action, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("call, word", [
+    (lambda: M.epsilon_greedy_matrix(np.zeros(3), 0.1), "Q must have shape"),
+    (lambda: M.random_mdp(3, 2, rng=None), "rng must be"),
+    (lambda: M.random_mdp(3, 2, rng="0"), "rng must be"),
+])
+def test_small_bad_inputs_name_the_argument(call, word):
+    with pytest.raises(ValueError, match=word):
+        call()

@@ -266,3 +266,84 @@ def test_bootstrap_estimates_agree_with_the_scalar_estimators(bandit):
         assert ci.low <= ci.mean <= ci.high
     with pytest.raises(ValueError, match="n_boot"):
         ope.bootstrap_estimates(*args, q, n_boot=1)
+
+
+# --------------------------------------------------------------------------- input validation (review)
+
+
+def _small_log(n=40, seed=0):
+    return ope.SyntheticBandit.make(n_contexts=3, n_actions=4, seed=1).log(n, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("n_folds", [0, -1, 1, 41, 2.0, True])
+def test_cross_fit_q_hat_rejects_bad_n_folds(n_folds):
+    rng = np.random.default_rng(0)
+    n = 40
+    with pytest.raises(ValueError, match=r"n_folds must be an integer in \[2, n\]"):
+        ope.cross_fit_q_hat(rng.normal(size=(n, 2)), rng.integers(0, 4, n), rng.integers(0, 3, n),
+                            (rng.random(n) < 0.3).astype(float), n_actions=4, n_folds=n_folds)
+
+
+def test_bootstrap_estimates_never_returns_nan_for_snips():
+    n, A = 30, 3
+    action = np.zeros(n, dtype=np.int64)
+    action[0] = 1                                   # one row the target policy can play
+    dist = np.tile([0.0, 1.0, 0.0], (n, 1))
+    args = (np.ones(n), action, np.full(n, 0.5), dist, np.zeros((n, A)))
+    # a resample that misses row 0 has SNIPS weights summing to 0 (0/0)
+    with pytest.raises(ValueError, match="too few matching rows.*bootstrap of SNIPS"):
+        ope.bootstrap_estimates(*args, n_boot=200, seed=0)
+    # no logged action has probability > 0: the point estimate itself is undefined, like snips()
+    dist0 = np.tile([0.0, 0.0, 1.0], (n, 1))
+    with pytest.raises(ValueError, match="SNIPS is undefined"):
+        ope.bootstrap_estimates(np.ones(n), action, np.full(n, 0.5), dist0, np.zeros((n, A)), n_boot=10)
+
+
+@pytest.mark.parametrize("action", [[-1, 0], [0, 4], [0.0, 1.0], [0.5, 1.0]])
+def test_importance_weights_checks_action(action):
+    dist = np.full((2, 4), 0.25)
+    with pytest.raises(ValueError, match="action must be"):
+        ope.importance_weights(action, [0.5, 0.5], dist)
+
+
+@pytest.mark.parametrize("truth", [np.nan, np.inf, 0.0, -1.0])
+def test_obd_relative_errors_rejects_non_finite_or_non_positive_truth(truth):
+    with pytest.raises(ValueError, match="ground_truth must be a finite number > 0"):
+        ope.obd_relative_errors(None, np.full((3, 1), 1 / 3), truth, n_runs=1)
+
+
+@pytest.mark.parametrize("chunk", [0, -5, 2.5])
+def test_bts_action_dist_rejects_bad_chunk(chunk):
+    with pytest.raises(ValueError, match="chunk must be an integer >= 1"):
+        ope.bts_action_dist([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], len_list=2, n_sim=10, chunk=chunk)
+
+
+def test_dm_rejects_empty_log():
+    with pytest.raises(ValueError, match="action_dist must have at least 1 row"):
+        ope.dm(np.empty((0, 3)), np.empty((0, 3)))
+
+
+@pytest.mark.parametrize("bad", [
+    {"action": [-1, 0, 1, 2]}, {"action": [0, 1, 2, 4]}, {"action": [0.0, 1.0, 2.0, 3.0]},
+    {"position": [0, 1, 2, 3]}, {"position": [-1, 0, 1, 2]}, {"position": [0.0, 1.0, 2.0, 0.0]},
+])
+def test_fit_click_model_checks_action_and_position(bad):
+    args = {"context": np.zeros((4, 2)), "action": [0, 1, 2, 3], "position": [0, 1, 2, 0],
+            "reward": [0.0, 1.0, 0.0, 1.0]}
+    args.update(bad)
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=rf"{name} must be"):
+        ope.fit_click_model(**args, n_actions=4, len_list=3)
+
+
+@pytest.mark.parametrize("correction, kwargs, name", [
+    ("standard", {"k": -1}, "k"), ("none", {"k": 0}, "k"), ("standard", {"k": 1.5}, "k"),
+    ("topk", {"k": 2, "record_every": 0}, "record_every"),
+    ("topk", {"k": 2, "record_every": 2.0}, "record_every"),
+    ("standard", {"lr": 0.0}, "lr"), ("standard", {"lr": -0.1}, "lr"),
+    ("standard", {"lr": np.nan}, "lr"), ("standard", {"lr": "0.1"}, "lr"),
+])
+def test_run_chen_simulation_checks_k_record_every_lr(correction, kwargs, name):
+    r, beta = ope.chen_sim2()
+    with pytest.raises(ValueError, match=rf"^{name} must be"):
+        ope.run_chen_simulation(r, beta, correction, n_steps=10, **kwargs)

@@ -243,3 +243,15 @@ def test_plot_and_widget_wrappers(capsys):
     w = widgets.worked_example_widget()
     assert {c.description for c in w.children if hasattr(c, "description")} >= {"α", "features", "reading"}
     plt.close("all")
+
+
+# ---------------------------------------------------------------- review fixes (bad input)
+def test_expected_reward_rejects_empty_rewards():
+    with pytest.raises(ValueError, match="rewards must have n_states >= 1"):
+        pg.expected_reward(np.zeros(3), np.empty((0, 3)))
+
+
+@pytest.mark.parametrize("alpha", ["0.1", None, np.nan, 0.0, -1.0, True])
+def test_gradient_ascent_rejects_bad_alpha(alpha):
+    with pytest.raises(ValueError, match="alpha must be a finite number > 0"):
+        pg.gradient_ascent(np.zeros(3), R2, alpha=alpha, n_iters=2)
