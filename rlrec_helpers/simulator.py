@@ -262,6 +262,13 @@ def _check_range_pair(obj, lo_name: str, hi_name: str) -> None:
 
 _INF = math.inf
 
+#: Bound on the utility parameters that enter ``exp`` in the choice models (no-choice
+#: utilities, appeal / interest weights, the mnl ``no_click_weight``): ``|v| <= 50``. Beyond
+#: it ``exp`` overflows (or all weights underflow to 0) and the simulator would produce NaN
+#: probabilities or raise ``OverflowError``; ``validate`` rejects such values instead.
+MAX_UTILITY = 50.0
+_U = MAX_UTILITY
+
 
 # --------------------------------------------------------------------------- domain parameters
 
@@ -269,6 +276,7 @@ _INF = math.inf
 @dataclass(frozen=True)
 class EcommerceParams:
     """Parameters of the ``"ecommerce"`` user model (equations in the module docstring).
+    The utilities that enter ``exp`` must lie in ``[-MAX_UTILITY, MAX_UTILITY]`` = [-50, 50].
 
     Units: prices and revenue in reference-price units (``SimulatorConfig.doc_length`` = 1),
     patience in page views.
@@ -299,11 +307,11 @@ class EcommerceParams:
             "deal_prob": (0, 1, False, False), "deal_quality_max": (0, 1, False, False),
             "regular_quality_min": (0, 1, False, False), "price_min": (0, _INF, True, True),
             "price_max": (0, _INF, True, True), "deal_discount": (0, 1, False, True),
-            "rating_noise": (0, _INF, False, True), "deal_appeal": (-_INF, _INF, True, True),
+            "rating_noise": (0, _INF, False, True), "deal_appeal": (-_U, _U, False, False),
             "price_sensitivity_min": (0, _INF, False, True), "price_sensitivity_max": (0, _INF, False, True),
-            "no_buy_utility": (-_INF, _INF, True, True), "trust_init": (0, _INF, True, True),
+            "no_buy_utility": (-_U, _U, False, False), "trust_init": (0, _INF, True, True),
             "trust_min": (0, _INF, True, True), "trust_max": (0, _INF, True, True),
-            "trust_rate": (0, _INF, False, True), "quality_ref": (0, 1, False, False),
+            "trust_rate": (0, _U, False, False), "quality_ref": (0, 1, False, False),
             "patience": (0, _INF, True, True), "visit_cost": (0, _INF, False, True),
             "patience_rate": (0, _INF, False, True)})
         _check_range_pair(self, "price_min", "price_max")
@@ -318,6 +326,7 @@ class EcommerceParams:
 @dataclass(frozen=True)
 class SocialMediaParams:
     """Parameters of the ``"social_media"`` user model (equations in the module docstring).
+    The utilities that enter ``exp`` must lie in ``[-MAX_UTILITY, MAX_UTILITY]`` = [-50, 50].
 
     Units: dwell time and energy in minutes (``SimulatorConfig.doc_length`` = L minutes).
     """
@@ -336,9 +345,9 @@ class SocialMediaParams:
 
     def validate(self, config: "SimulatorConfig") -> "SocialMediaParams":
         _check_fields(self, {
-            "interest_weight": (-_INF, _INF, True, True), "fatigue_penalty": (0, _INF, False, True),
+            "interest_weight": (-_U, _U, False, False), "fatigue_penalty": (0, _INF, False, True),
             "length_min": (0, _INF, True, True), "length_max": (0, _INF, True, True),
-            "no_click_utility": (-_INF, _INF, True, True), "dwell_fatigue": (0, 1, False, False),
+            "no_click_utility": (-_U, _U, False, False), "dwell_fatigue": (0, 1, False, False),
             "fatigue_step": (0, 1, False, False), "fatigue_decay": (0, 1, False, False),
             "energy": (0, _INF, True, True), "scroll_cost": (0, _INF, False, True),
             "refresh_rate": (0, 1, False, True)})
@@ -351,11 +360,12 @@ class SocialMediaParams:
 @dataclass(frozen=True)
 class EducationParams:
     """Parameters of the ``"education"`` user model (equations in the module docstring).
+    The utilities that enter ``exp`` must lie in ``[-MAX_UTILITY, MAX_UTILITY]`` = [-50, 50].
 
     Units: mastery and difficulty in [0, 1]; reward in mastery points (``reward_scale`` x
     mastery); motivation in steps. ``prerequisites[s]`` is the skill that must be learned
     before skill ``s`` (-1: none); ``None`` means chains of ``chain_length`` skills
-    (0 -> 1 -> 2 -> 3, 4 -> 5 -> ...).
+    (with the default ``chain_length`` = 3: 0 -> 1 -> 2, 3 -> 4 -> 5, ...).
     """
 
     prerequisites: tuple[int, ...] | None = None
@@ -404,7 +414,7 @@ class EducationParams:
             "difficulty_max": (0, 1, False, False), "zone_width": (-1, 1, False, False),
             "success_slope": (0, _INF, True, True), "readiness_level": (0, 1, True, False),
             "learning_rate": (0, 1, False, False), "reward_scale": (0, _INF, True, True),
-            "difficulty_aversion": (-_INF, _INF, True, True), "skip_utility": (-_INF, _INF, True, True),
+            "difficulty_aversion": (-_U, _U, False, False), "skip_utility": (-_U, _U, False, False),
             "motivation": (0, _INF, True, True), "step_cost": (0, _INF, True, True),
             "success_bonus": (0, _INF, False, True), "failure_cost": (0, _INF, False, True),
             "lesson_length": (0, _INF, True, True), "level_unit": (0, _INF, True, True)})
@@ -417,6 +427,7 @@ class EducationParams:
 @dataclass(frozen=True)
 class FinanceParams:
     """Parameters of the ``"finance"`` user model (equations in the module docstring).
+    The utilities that enter ``exp`` must lie in ``[-MAX_UTILITY, MAX_UTILITY]`` = [-50, 50].
 
     Units: returns per period as fractions (0.01 = 1 %); reward in percentage points of
     certainty-equivalent return; horizon in periods (steps).
@@ -470,11 +481,20 @@ class FinanceParams:
             "volatility_spread": (0, 1, False, True), "risk_free": (-1, 1, True, True),
             "sharpe_min": (-_INF, _INF, True, True), "sharpe_max": (-_INF, _INF, True, True),
             "tolerance_spread": (0, 1, False, True), "risk_aversion_min": (0, _INF, False, True),
-            "risk_aversion_max": (0, _INF, False, True), "return_appeal": (-_INF, _INF, True, True),
-            "return_unit": (0, _INF, True, True), "no_invest_utility": (-_INF, _INF, True, True),
+            "risk_aversion_max": (0, _INF, False, True), "return_appeal": (-_U, _U, False, False),
+            "return_unit": (0, _INF, True, True), "no_invest_utility": (-_U, _U, False, False),
             "horizon": (0, _INF, True, True), "reward_scale": (0, _INF, True, True)})
         _check_range_pair(self, "sharpe_min", "sharpe_max")
         _check_range_pair(self, "risk_aversion_min", "risk_aversion_max")
+        # the return's choice utility return_appeal * mu / return_unit enters exp: bound it
+        mu_max = abs(self.risk_free) + max(abs(self.sharpe_min), abs(self.sharpe_max)) * \
+            max(self.class_volatility) * (1 + self.volatility_spread)
+        appeal = abs(self.return_appeal) * mu_max / self.return_unit
+        if not appeal <= MAX_UTILITY:
+            raise ValueError(f"return_appeal * expected return / return_unit (the choice utility of a "
+                             f"product's return) must be in [-{MAX_UTILITY}, {MAX_UTILITY}]: "
+                             f"|return_appeal| * max|mu| / return_unit = {appeal:.4g}; lower return_appeal, "
+                             f"sharpe_min/sharpe_max or class_volatility, or raise return_unit")
         if not _is_int(self.loss_strikes) or self.loss_strikes < 1:
             raise ValueError(f"loss_strikes must be an integer >= 1, got {self.loss_strikes!r}")
         if not _is_int(self.n_safe) or not config.slate_size <= self.n_safe <= config.n_candidates:
@@ -573,6 +593,9 @@ class SimulatorConfig:
             raise ValueError(f"choice_model must be one of {_CHOICE_MODELS}, got {self.choice_model!r}")
         if self.choice_model == "proportional" and self.no_click_weight <= 0:
             raise ValueError(f"no_click_weight must be > 0 for the proportional model, got {self.no_click_weight}")
+        if self.choice_model == "mnl" and not -MAX_UTILITY <= self.no_click_weight <= MAX_UTILITY:
+            raise ValueError(f"no_click_weight must be in [-{MAX_UTILITY}, {MAX_UTILITY}] for the mnl model "
+                             f"(it enters exp), got {self.no_click_weight}")
         if self.no_click_cost < 0:
             raise ValueError(f"no_click_cost must be >= 0, got {self.no_click_cost}")
         if self.no_click_cost == 0 and self.max_steps >= 10**6:
@@ -1745,9 +1768,11 @@ class InterestEvolutionEnv(gym.Env):
         }
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
         if seed is None and self._initial_seed is not None:
             seed, self._initial_seed = self._initial_seed, None  # the constructor's seed, once
+        # Seed gymnasium's np_random with the same seed, so that the seeds of the later
+        # episodes (drawn from it) are reproducible too.
+        super().reset(seed=None if seed is None else _seed_int(seed))
         if seed is None:
             seed = int(self.np_random.integers(0, 2**63 - 1))
         obs = self._batch.reset(seed=_seed_int(seed))

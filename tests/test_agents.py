@@ -194,6 +194,30 @@ def test_bad_baseline_and_configs_raise():
         R.AgentConfig(n_topics=5, n_features=3).validate()
 
 
+@pytest.mark.parametrize("field, value", [
+    ("entropy_coef", float("nan")), ("entropy_coef", float("inf")), ("value_coef", float("nan")),
+    ("value_coef", float("inf")), ("lr", float("inf")), ("lr", float("nan")), ("lr_end", float("inf")),
+    ("lr_end", float("nan")), ("max_grad_norm", float("inf")), ("max_grad_norm", float("nan")),
+    ("value_scale", float("inf")), ("eval_every", 2.5), ("eval_every", True), ("eval_every", float("nan")),
+])
+def test_train_config_rejects_non_finite_and_non_integer_fields(field, value):
+    with pytest.raises(ValueError, match=field) as err:
+        R.TrainConfig(**{field: value}).validate()
+    assert "finite" in str(err.value) or "integer" in str(err.value)
+    R.TrainConfig().validate()
+    for preset in R.TRAIN_PRESETS.values():
+        preset.validate()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 0.0, -1.0])
+def test_agent_config_rejects_bad_no_click_weight(value):
+    with pytest.raises(ValueError, match="no_click_weight.*finite.*> 0"):
+        R.AgentConfig(no_click_weight=value).validate()
+    with pytest.raises(ValueError, match="doc_length.*finite"):
+        R.AgentConfig(doc_length=float("inf")).validate()
+    R.AgentConfig().validate()
+
+
 def test_training_step_raises_logprob_of_good_slates():
     """A few compiled steps on one batch move probability toward positive-advantage slates."""
     import keras
@@ -546,6 +570,52 @@ def test_linucb_learns_click_rates_and_is_myopic():
     lin = evaluate(pol, "default", n_episodes=300, seed=3).mean_return
     qg = evaluate(QualityGreedyPolicy(), "default", n_episodes=300, seed=3).mean_return
     assert lin.high < qg.low  # chasing clicks loses the session
+
+
+def test_linucb_act_respects_candidate_mask():
+    from rlrec_helpers.agents.baselines import LinUCBSlatePolicy
+    from rlrec_helpers.simulator import BatchEnv, evaluate, get_preset
+
+    cfg = get_preset("finance")
+    res = evaluate(LinUCBSlatePolicy(cfg.n_topics), "finance", n_episodes=64, seed=0)
+    assert np.isfinite(res.mean_return.mean)
+    env = BatchEnv("finance", 64, seed=1)
+    obs = env.reset()
+    pol = LinUCBSlatePolicy(cfg.n_topics)
+    pol.reset(64)
+    seen_masked = False
+    for _ in range(10):
+        slates = pol.act(obs, env)
+        mask = obs["candidate_mask"]
+        seen_masked |= not mask.all()
+        assert np.take_along_axis(mask, slates, axis=1).all()
+        obs, *_ = env.step(slates)
+    assert seen_masked
+
+
+def test_linucb_recommend_leaves_the_batch_state_untouched():
+    from rlrec_helpers.agents.baselines import LinUCBSlatePolicy
+    from rlrec_helpers.simulator import BatchEnv
+
+    env = BatchEnv("default", 4, seed=0)
+    obs = env.reset()
+    pol, ref = LinUCBSlatePolicy(20), LinUCBSlatePolicy(20)
+    pol.reset(4)
+    ref.reset(4)
+    for _ in range(3):
+        a, b = pol.act(obs, env), ref.act(obs, env)
+        np.testing.assert_array_equal(a, b)
+        obs, *_ = env.step(a)
+    before = pol.cluster_scores().copy()
+    h = {"shown_clusters": np.array([[1, 2, 3]] * 6), "clicked": np.array([0] * 6),
+         "watch_time": np.full(6, 4.0)}
+    idx, _ = pol.recommend(h, np.eye(20)[[2, 1, 3, 7]], 2)
+    assert idx[0] == 1
+    np.testing.assert_array_equal(pol.cluster_scores(), before)
+    for _ in range(3):  # serving the 4 users goes on exactly as without the recommend call
+        a, b = pol.act(obs, env), ref.act(obs, env)
+        np.testing.assert_array_equal(a, b)
+        obs, *_ = env.step(a)
 
 
 def test_short_training_beats_random_and_rollout_masks():

@@ -97,3 +97,14 @@ def test_bad_input_raises():
         b.update(np.array([[0, 1], [0, 1]]), np.array([2, 0]))
     with pytest.raises(ValueError, match="active"):
         BL.ClickCounts(2, 3).update(np.array([[0, 1], [0, 1]]), np.array([0, 0]), np.array([True]))
+
+
+@pytest.mark.parametrize("w0", [float("inf"), float("nan"), -1.0])
+def test_interest_belief_rejects_non_finite_no_click_weight(w0):
+    with pytest.raises(ValueError, match=r"no_click_weight must be a finite number > 0"):
+        BL.InterestBelief(2, 3, no_click_weight=w0)
+    with pytest.raises(ValueError, match="no_click_weight"):
+        BL.make_tracker("posterior", 2, 3, no_click_weight=w0)
+    b = BL.InterestBelief(2, 3, no_click_weight=1e6)  # large but finite stays valid
+    b.update(np.array([[0, 1], [1, 2]]), np.array([0, -1]))
+    assert np.all(np.isfinite(b.statistics()))

@@ -69,6 +69,50 @@ def test_invalid_domain_params_raise_naming_field(preset, params, field):
         BatchEnv(dataclasses.replace(get_preset(preset), model_params=params), 2, seed=0)
 
 
+@pytest.mark.parametrize("preset,params,field", [
+    ("ecommerce", EcommerceParams(no_buy_utility=1000.0), "no_buy_utility"),
+    ("ecommerce", EcommerceParams(deal_appeal=800.0), "deal_appeal"),
+    ("ecommerce", EcommerceParams(trust_rate=2000.0), "trust_rate"),
+    ("social_media", SocialMediaParams(no_click_utility=800.0), "no_click_utility"),
+    ("social_media", SocialMediaParams(no_click_utility=-800.0), "no_click_utility"),
+    ("social_media", SocialMediaParams(interest_weight=800.0), "interest_weight"),
+    ("education", EducationParams(skip_utility=800.0), "skip_utility"),
+    ("education", EducationParams(difficulty_aversion=-2000.0), "difficulty_aversion"),
+    ("finance", FinanceParams(no_invest_utility=800.0), "no_invest_utility"),
+    ("finance", FinanceParams(return_appeal=800.0), "return_appeal"),
+    ("finance", FinanceParams(return_unit=1e-6), "return_unit"),
+])
+def test_utilities_fed_to_exp_are_bounded(preset, params, field):
+    with pytest.raises(ValueError, match=field) as err:
+        _cfg(preset, params)
+    assert "50" in str(err.value)
+    with pytest.raises(ValueError, match=field):
+        BatchEnv(dataclasses.replace(get_preset(preset), model_params=params), 2, seed=0)
+
+
+@pytest.mark.parametrize("preset,field", [
+    ("ecommerce", "no_buy_utility"), ("social_media", "no_click_utility"), ("education", "skip_utility"),
+    ("finance", "no_invest_utility"),
+])
+def test_utilities_at_the_bound_run_without_overflow(preset, field):
+    ptype = type(get_preset(preset).params)
+    for v in (S.MAX_UTILITY, -S.MAX_UTILITY):
+        cfg = _cfg(preset, ptype(**{field: v}))
+        env = BatchEnv(cfg, 8, seed=0)
+        obs = env.reset()
+        with np.errstate(all="raise"):
+            for _ in range(5):
+                obs, r, *_ = env.step(RandomPolicy(0).act(obs, env))
+                assert np.all(np.isfinite(r))
+
+
+def test_education_docstring_describes_the_default_chains():
+    p = EducationParams()
+    np.testing.assert_array_equal(p.prereq_array(6), [-1, 0, 1, -1, 3, 4])  # 0->1->2, 3->4->5
+    assert "0 -> 1 -> 2, 3 -> 4 -> 5" in " ".join(EducationParams.__doc__.split())
+    assert "0 -> 1 -> 2 -> 3" not in EducationParams.__doc__
+
+
 @pytest.mark.parametrize("preset", DOMAINS)
 def test_observation_interface_is_the_same_for_every_preset(preset):
     cfg = get_preset(preset)
@@ -355,6 +399,18 @@ def test_gymnasium_env_passes_check_env_and_runs_an_episode(preset):
         with pytest.raises(ValueError, match="candidate_mask"):
             env.step(bad)
     assert InterestEvolutionEnv is S.SimulatorEnv
+
+
+def test_simulator_env_constructor_seed_reproduces_every_episode():
+    def clusters(seed, episodes=3):
+        env = S.SimulatorEnv("default", seed=seed)
+        return [env.reset()[0]["candidate_clusters"].copy() for _ in range(episodes)]
+
+    a, b, c = clusters(3), clusters(3), clusters(4)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert any(not np.array_equal(x, y) for x, y in zip(a, c))
+    assert not np.array_equal(a[1], c[1]) and not np.array_equal(a[2], c[2])
 
 
 def _trace(preset, policy, seed, steps=40):

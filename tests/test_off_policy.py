@@ -158,3 +158,40 @@ def test_log_interactions_and_serving_in_the_simulator():
     served = op.KerasSlatePolicy(model, op.HistoryFeaturizer(cfg.n_topics), seed=0)
     res = simulator.evaluate(served, cfg, 20, seed=0)
     assert res.returns.shape == (20,) and np.all(res.returns > 0)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"n_topics": 3, "time_scale": 0.0}, "time_scale"), ({"n_topics": 3, "time_scale": -4.0}, "time_scale"),
+    ({"n_topics": 3, "time_scale": float("inf")}, "time_scale"),
+    ({"n_topics": 3, "time_scale": float("nan")}, "time_scale"),
+    ({"n_topics": 0}, "n_topics"), ({"n_topics": 2.5}, "n_topics"), ({"n_topics": True}, "n_topics"),
+])
+def test_history_featurizer_validates_n_topics_and_time_scale(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        op.HistoryFeaturizer(**kwargs)
+
+
+def test_cluster_softmax_policy_checks_logits_against_the_topics():
+    from rlrec_helpers import simulator
+
+    env = simulator.BatchEnv("default", 4, seed=0)
+    obs = env.reset()
+    short = op.ClusterSoftmaxPolicy(np.zeros(5), seed=0)
+    with pytest.raises(ValueError, match="cluster_logits"):
+        short.act(obs, env)
+    with pytest.raises(ValueError, match="cluster_logits"):
+        short.logits(obs)
+    with pytest.raises(ValueError, match="cluster_logits"):
+        op.ClusterSoftmaxPolicy(np.zeros(25), seed=0).act(obs, env)
+    for bad in (np.zeros((2, 20)), [], [0.0, float("nan")]):
+        with pytest.raises(ValueError, match="cluster_logits"):
+            op.ClusterSoftmaxPolicy(bad)
+    slates = op.ClusterSoftmaxPolicy(np.zeros(20), seed=0).act(obs, env)
+    assert slates.shape == (4, 3)
+
+
+@pytest.mark.parametrize("k", [2.5, 0, True, -1])
+def test_off_policy_config_requires_integer_k(k):
+    with pytest.raises(ValueError, match=r"k must be an integer >= 1"):
+        op.OffPolicyConfig(k=k).validate()
+    op.OffPolicyConfig(k=np.int64(2)).validate()

@@ -67,6 +67,20 @@ def test_choice_probabilities_proportional_and_mnl():
         S.choice_probabilities([2.0, 0.0, 0.0])
 
 
+@pytest.mark.parametrize("w0", [1000.0, -1000.0, 51.0])
+def test_mnl_no_click_weight_is_bounded(w0):
+    mnl = dataclasses.replace(SimulatorConfig(), choice_model="mnl", no_click_weight=w0)
+    with pytest.raises(ValueError, match=r"no_click_weight.*\[-50\.0, 50\.0\].*mnl"):
+        S.choice_probabilities([0.0, 0.0, 0.0], mnl)
+    with pytest.raises(ValueError, match="no_click_weight"):
+        BatchEnv(mnl, 2, seed=0)
+    ok = dataclasses.replace(SimulatorConfig(), choice_model="mnl", no_click_weight=50.0)
+    p = S.choice_probabilities([1.0, 1.0, 1.0], ok)
+    assert np.all(np.isfinite(p)) and abs(p.sum() - 1) < 1e-12
+    # the proportional model keeps its own rule (w0 > 0, any finite size)
+    dataclasses.replace(SimulatorConfig(), no_click_weight=1000.0).validate()
+
+
 def test_interest_update_formula():
     (up, down), p_up = S.interest_update(np.array([0.5, -0.5, 1.0, -1.0]))
     alpha = 0.3 * (1 - 0.5)

@@ -93,6 +93,16 @@ class LinUCBSlatePolicy:
         k = env.config.slate_size if env is not None else 3
         scores = np.take_along_axis(self.cluster_scores(), clusters, axis=1)
         scores = scores + 1e-9 * self.rng.random(scores.shape)  # random tie-breaking
+        mask = obs.get("candidate_mask") if hasattr(obs, "get") else None
+        if mask is not None:
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != scores.shape:
+                raise ValueError(f"obs['candidate_mask'] must have shape {scores.shape} "
+                                 f"(users, candidates), got {mask.shape}")
+            if not mask.all():
+                if (mask.sum(axis=1) < k).any():
+                    raise ValueError(f"obs['candidate_mask'] must allow at least k={k} candidates per user")
+                scores = np.where(mask, scores, -np.inf)  # masked candidates are never chosen
         slates = np.argsort(-scores, axis=1)[:, :k]
         self._shown = np.take_along_axis(clusters, slates, axis=1)
         return slates
@@ -111,11 +121,16 @@ class LinUCBSlatePolicy:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= cand.shape[0]:
             raise ValueError(f"k must be an integer in [1, {cand.shape[0]}] (the candidate count), got {k!r}")
         h = _validate_history(history, self.n_topics)
-        self.reset(1)
-        for t in range(h["clicked"].shape[0]):
-            self._update(h["shown_clusters"][t:t + 1], h["clicked"][t:t + 1])
+        # A fresh local model: the policy's own (batch) state is left untouched.
+        bandit = LinUCB(self.n_topics, 1, alpha=self.alpha)
+        bandit.reset(1)
+        one = np.ones((1, 1))
+        shown, clicked = h["shown_clusters"], h["clicked"]
+        for t in range(clicked.shape[0]):
+            for j in range(shown.shape[1]):
+                bandit.update(shown[t:t + 1, j], (clicked[t:t + 1] == j).astype(float), context=one)
         cl = np.argmax(cand[:, :self.n_topics], axis=1)
-        scores = self.cluster_scores()[0, cl]
+        scores = bandit.scores(one)[0, cl]
         idx = np.argsort(-scores, kind="stable")[:k]
         return idx.astype(np.int64), scores[idx]
 

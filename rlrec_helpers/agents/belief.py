@@ -136,7 +136,7 @@ class InterestBelief:
         batch_size: number of users B (>= 1).
         n_topics: number of clusters T (>= 1).
         interest_step: η of the interest move, in [0, 1].
-        no_click_weight: w_0 of the proportional choice model (> 0).
+        no_click_weight: w_0 of the proportional choice model (finite, > 0).
         grid: number of grid cells G on [-1, 1] (>= 3).
     """
 
@@ -147,8 +147,8 @@ class InterestBelief:
                 raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
         if not 0.0 <= interest_step <= 1.0:
             raise ValueError(f"interest_step must be in [0, 1], got {interest_step}")
-        if not no_click_weight > 0:
-            raise ValueError(f"no_click_weight must be > 0, got {no_click_weight}")
+        if not (no_click_weight > 0 and np.isfinite(no_click_weight)):
+            raise ValueError(f"no_click_weight must be a finite number > 0, got {no_click_weight}")
         self.n_topics = int(n_topics)
         self.no_click_weight = float(no_click_weight)
         half = 1.0 / int(grid)  # cell midpoints of G equal cells on [-1, 1] (O(1/G^2) means)

@@ -60,8 +60,12 @@ class HistoryFeaturizer:
     """
 
     def __init__(self, n_topics: int, decay: float = 0.8, time_scale: float = 4.0):
+        if isinstance(n_topics, bool) or not isinstance(n_topics, (int, np.integer)) or n_topics < 1:
+            raise ValueError(f"n_topics must be an integer >= 1, got {n_topics!r}")
         if not 0 <= decay < 1:
             raise ValueError(f"decay must be in [0, 1), got {decay}")
+        if not (time_scale > 0 and np.isfinite(time_scale)):
+            raise ValueError(f"time_scale must be a finite number > 0, got {time_scale}")
         self.n_topics, self.decay, self.time_scale = n_topics, decay, time_scale
         self.dim = n_topics + 2
         self._counts = np.zeros((0, n_topics))
@@ -149,8 +153,8 @@ class OffPolicyConfig:
     def validate(self) -> None:
         if self.correction not in CORRECTIONS:
             raise ValueError(f"correction must be one of {CORRECTIONS}, got {self.correction!r}")
-        if self.k < 1:
-            raise ValueError(f"k must be >= 1, got {self.k}")
+        if isinstance(self.k, bool) or not isinstance(self.k, (int, np.integer)) or self.k < 1:
+            raise ValueError(f"k must be an integer >= 1, got {self.k!r}")
         if not self.weight_cap > 0:
             raise ValueError(f"weight_cap must be > 0, got {self.weight_cap}")
         if self.beta_warmup_epochs < 0:
@@ -298,15 +302,29 @@ class ClusterSoftmaxPolicy:
 
     def __init__(self, cluster_logits, seed: int = 0):
         self.cluster_logits = np.asarray(cluster_logits, dtype=float)
+        if self.cluster_logits.ndim != 1 or self.cluster_logits.size == 0 \
+                or not np.all(np.isfinite(self.cluster_logits)):
+            raise ValueError(f"cluster_logits must be a 1-D array of n_topics finite numbers, "
+                             f"got shape {self.cluster_logits.shape}")
         self.rng = np.random.default_rng(seed)
 
     def reset(self, batch_size: int) -> None:
         pass
 
     def logits(self, obs: dict) -> np.ndarray:
-        return self.cluster_logits[np.asarray(obs["candidate_clusters"])]
+        clusters = np.asarray(obs["candidate_clusters"])
+        t = self.cluster_logits.size
+        if clusters.size and (clusters.min() < 0 or clusters.max() >= t):
+            raise ValueError(f"cluster_logits has {t} entries but obs['candidate_clusters'] holds topics in "
+                             f"[{clusters.min()}, {clusters.max()}]: it needs one logit per topic "
+                             f"(topics in [0, {t}))")
+        return self.cluster_logits[clusters]
 
     def act(self, obs: dict, env=None) -> np.ndarray:
+        n_topics = getattr(getattr(env, "config", None), "n_topics", None)
+        if n_topics is not None and self.cluster_logits.size != n_topics:
+            raise ValueError(f"cluster_logits must have length n_topics={n_topics} (one logit per topic), "
+                             f"got {self.cluster_logits.size}")
         k = env.config.slate_size if env is not None else 3
         return _gumbel_topk(self.logits(obs), k, self.rng)
 

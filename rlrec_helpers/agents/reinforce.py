@@ -132,14 +132,14 @@ class AgentConfig:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if self.n_features < self.n_topics:
             raise ValueError(f"n_features must be >= n_topics={self.n_topics}, got {self.n_features}")
-        if not self.doc_length > 0:
-            raise ValueError(f"doc_length must be > 0, got {self.doc_length}")
+        if not (self.doc_length > 0 and math.isfinite(self.doc_length)):
+            raise ValueError(f"doc_length must be a finite number > 0, got {self.doc_length}")
         if self.interest_estimate not in ESTIMATORS:
             raise ValueError(f"interest_estimate must be one of {ESTIMATORS}, got {self.interest_estimate!r}")
         if not 0.0 <= self.interest_step <= 1.0:
             raise ValueError(f"interest_step must be in [0, 1], got {self.interest_step}")
-        if not self.no_click_weight > 0:
-            raise ValueError(f"no_click_weight must be > 0, got {self.no_click_weight}")
+        if not (self.no_click_weight > 0 and math.isfinite(self.no_click_weight)):
+            raise ValueError(f"no_click_weight must be a finite number > 0, got {self.no_click_weight}")
         return self
 
     def tracker(self, batch_size: int):
@@ -178,6 +178,11 @@ class AgentConfig:
         if config.cluster_stats and config.interest_estimate == "posterior":
             check_user_model(c)
         return config
+
+
+def _finite_positive(v) -> bool:
+    """True for a finite number > 0 (False for NaN, inf and anything <= 0)."""
+    return bool(v > 0 and math.isfinite(v))
 
 
 @dataclass(frozen=True)
@@ -235,26 +240,29 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if self.eval_every < 0:
-            raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
+        if (isinstance(self.eval_every, bool) or not isinstance(self.eval_every, (int, np.integer))
+                or self.eval_every < 0):
+            raise ValueError(f"eval_every must be an integer >= 0 (0 = never), got {self.eval_every!r}")
         if self.keep_best and not self.eval_every:
             raise ValueError("keep_best needs eval_every >= 1 (it selects among the evaluations)")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.lr_end is not None and not self.lr_end > 0:
-            raise ValueError(f"lr_end must be > 0 or None, got {self.lr_end}")
+        if not _finite_positive(self.lr):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
+        if self.lr_end is not None and not _finite_positive(self.lr_end):
+            raise ValueError(f"lr_end must be a finite number > 0 or None, got {self.lr_end}")
         if self.baseline not in BASELINES:
             raise ValueError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
-        if not self.value_scale > 0:
-            raise ValueError(f"value_scale must be > 0, got {self.value_scale}")
+        if not _finite_positive(self.value_scale):
+            raise ValueError(f"value_scale must be a finite number > 0, got {self.value_scale}")
         if not 0.0 <= self.gae_lambda <= 1.0:
             raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
-        if self.entropy_coef < 0 or self.value_coef < 0:
-            raise ValueError("entropy_coef and value_coef must be >= 0")
-        if not self.max_grad_norm > 0:
-            raise ValueError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
+        for name in ("entropy_coef", "value_coef"):
+            v = getattr(self, name)
+            if not (v >= 0 and math.isfinite(v)):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        if not _finite_positive(self.max_grad_norm):
+            raise ValueError(f"max_grad_norm must be a finite number > 0, got {self.max_grad_norm}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         return self
