@@ -1,7 +1,8 @@
 # rlrec: two commands for a new user -- `make lab` and `make test`.
 # Everything runs inside .venv, created on first use from pyproject.toml.
 
-PYTHON ?= python3
+# The interpreter that creates .venv: python3.11 when it is on PATH, else python3 (checked below).
+PYTHON ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 JUPYTER := $(VENV)/bin/jupyter
@@ -19,7 +20,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # `make execute NB=notebooks/02_bandits.ipynb` re-executes one notebook only.
 NB ?= $(NOTEBOOKS)
 
-.PHONY: help install lab test test-unit test-notebooks test-browser site execute data benchmarks clean clean-all
+.PHONY: help python-check install lab test test-unit test-notebooks test-browser site execute data benchmarks clean clean-all
 
 help:
 	@echo "make lab      create .venv, install, fetch data, open JupyterLab on notebooks/"
@@ -32,7 +33,7 @@ help:
 	@echo "make clean    remove build outputs and caches (clean-all also removes .venv and data)"
 
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || { $(MAKE) --no-print-directory python-check && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[lab,test,browser]"
 	@# JupyterLab >= 4.4 runs widget callbacks on a kernel subshell thread, where pyplot races
@@ -41,6 +42,12 @@ $(STAMP): pyproject.toml
 	@printf '%s\n' '{"@jupyterlab/apputils-extension:kernels-settings": {"commsOverSubshells": "disabled"}}' \
 		> $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
+
+# pyproject.toml requires Python >=3.11,<3.13; say so before pip fails deep inside `pip install`.
+python-check:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 13) else 1)' 2>/dev/null || \
+		{ echo "rlrec needs Python 3.11 or 3.12 to create .venv, but PYTHON=$(PYTHON) is '$$($(PYTHON) -V 2>&1)'."; \
+		  echo "Install Python 3.11 (with its venv module) and run e.g.: make test PYTHON=python3.11"; exit 1; }
 
 install: $(STAMP)
 
