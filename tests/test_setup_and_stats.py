@@ -97,3 +97,28 @@ def test_paired_difference_cancels_shared_variance():
         paired_difference(a, b[:-1])
     with pytest.raises(ValueError, match="same length"):
         paired_difference(a.reshape(50, 10), b.reshape(50, 10))
+
+
+def test_only_the_setup_helper_seeds_global_random_state():
+    """The course seeds everything through one helper: no other module calls the global seeders."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "rlrec_helpers"
+    pattern = re.compile(r"set_random_seed\(|tf\.random\.set_seed\(|np\.random\.seed\(|random\.seed\(")
+    offenders = [f"{p.relative_to(root)}:{i}" for p in sorted(root.rglob("*.py")) if p.name != "setup.py"
+                 for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert offenders == []
+
+
+def test_training_seeds_through_the_setup_helper(monkeypatch):
+    from dataclasses import replace
+
+    from rlrec_helpers.agents import reinforce as R
+
+    calls = []
+    monkeypatch.setattr(R, "seed_everything", lambda seed, use_tf=True: calls.append((seed, use_tf)))
+    cfg = replace(R.TRAIN_PRESETS["default"], n_iters=1, batch_size=4, max_len=3, eval_every=0, keep_best=False,
+                  seed=11)
+    R.train_reinforce("default", cfg, progress=False)
+    assert calls == [(11, True)]

@@ -53,11 +53,12 @@ def _build(strategy, seed: int, optimizer: str = "adam", lr: float = 1e-3):
     import keras
 
     from rlrec_helpers.agents import transformer as T
+    from rlrec_helpers.setup import seed_everything
 
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
     with strategy.scope():
-        keras.utils.set_random_seed(seed)
+        seed_everything(seed, use_tf=True)
         model = T.build_model(**CHECK_MODEL, seed=seed)
         ref = T.clone_model(model, trainable=False)
         # a reference that differs from the policy, so that the KL term has a gradient

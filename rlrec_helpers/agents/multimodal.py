@@ -71,7 +71,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from rlrec_helpers.setup import quiet_tensorflow
+from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
 
@@ -590,7 +590,7 @@ def train_multimodal(encoder: str, catalogue: Catalogue, *, n_iters: int = 80, b
     gamma = _check_float("gamma", gamma, 0.0, 1.0)
     entropy_coef = _check_float("entropy_coef", entropy_coef, 0.0)
     seed = _check_int("seed", seed, 0)
-    keras.utils.set_random_seed(seed)
+    seed_everything(seed, use_tf=True)
     model = MultimodalPolicy(encoder, catalogue.n_items, catalogue.text_dim, catalogue.image_dim,
                              dim=dim, hidden=hidden)
     agent = MultimodalAgent(model, catalogue, sample=True, seed=seed)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlrec_helpers.setup import quiet_tensorflow
+from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
 
@@ -215,7 +215,7 @@ def train_off_policy(logs: dict, config: OffPolicyConfig | None = None):
     config = config or OffPolicyConfig()
     config.validate()
     _check_logs(logs)
-    keras.utils.set_random_seed(config.seed)
+    seed_everything(config.seed, use_tf=True)
     model = OffPolicyNet(hidden=config.hidden)
     state = tf.constant(logs["state"], tf.float32)
     cand = tf.constant(logs["cand"], tf.float32)

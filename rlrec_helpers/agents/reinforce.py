@@ -68,7 +68,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from rlrec_helpers.setup import quiet_tensorflow
+from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
 
@@ -1031,7 +1031,7 @@ def train_reinforce(env_config="default", config: TrainConfig | None = None, *,
 
     cfg = (config or TrainConfig()).validate()
     env_cfg = get_preset(env_config)
-    keras.utils.set_random_seed(cfg.seed)
+    seed_everything(cfg.seed, use_tf=True)
     if agent is None:
         acfg = agent_config or AgentConfig.for_env(env_config if isinstance(env_config, str) else env_cfg)
         agent = ReinforceAgent(acfg, sample=True, seed=cfg.seed)
@@ -1128,7 +1128,7 @@ def behaviour_clone(teacher, env_config="default", *, n_iters: int = 150, batch_
     cfg = TrainConfig(n_iters=n_iters, batch_size=batch_size, lr=lr, baseline="none", normalize=False,
                       entropy_coef=0.0, value_coef=0.0, seed=seed).validate()
     env_cfg = get_preset(env_config)
-    keras.utils.set_random_seed(cfg.seed)
+    seed_everything(cfg.seed, use_tf=True)
     if agent is None:
         acfg = agent_config or AgentConfig.for_env(env_config if isinstance(env_config, str) else env_cfg)
         agent = ReinforceAgent(acfg, seed=cfg.seed)
@@ -1171,7 +1171,7 @@ def step_throughput(batch_size: int = 256, length: int = 20, n_candidates: int =
     if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
         raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
     acfg = agent_config or AgentConfig()
-    keras.utils.set_random_seed(seed)
+    seed_everything(seed, use_tf=True)
     batch = synthetic_batch(acfg, batch_size, length, n_candidates, seed=seed)
     trainers = {}
     for name, compiled in (("eager", False), ("compiled", True)):
