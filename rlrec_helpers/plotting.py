@@ -37,9 +37,17 @@ def _axes(ax):
     return ax
 
 
+def _is_blank(label) -> bool:
+    return not isinstance(label, str) or not label.strip()
+
+
 def _require_labels(xlabel: str, ylabel: str) -> None:
-    if not xlabel or not ylabel:
-        raise ValueError("xlabel and ylabel are required: every axis carries a label and unit")
+    """Raise ``ValueError`` unless both labels are non-blank strings (whitespace does not count)."""
+    if _is_blank(xlabel) or _is_blank(ylabel):
+        raise ValueError(
+            f"xlabel and ylabel are required non-blank strings (every axis carries a label and unit), "
+            f"got xlabel={xlabel!r}, ylabel={ylabel!r}"
+        )
 
 
 def plot_learning_curves(
@@ -98,9 +106,22 @@ def plot_heatmap(
     cmap: str = "viridis",
     ax=None,
     cbar_label: str | None = None,
+    cbar: bool = True,
 ):
-    """Annotated heatmap, e.g. a policy pi(a|s) (states x actions) or a value table."""
+    """Annotated heatmap, e.g. a policy pi(a|s) (states x actions) or a value table.
+
+    Args:
+        matrix: (len(row_labels), len(col_labels)) values.
+        cbar_label: label of the colour bar with its unit, e.g. ``"discounted minutes"``;
+            required (non-blank) when ``cbar`` is true, ignored otherwise.
+        cbar: draw the colour bar (default); ``False`` leaves the annotations as the only scale.
+    """
     _require_labels(xlabel, ylabel)
+    if cbar and _is_blank(cbar_label):
+        raise ValueError(
+            f"cbar_label is required (a non-blank label with units) when a colour bar is drawn, "
+            f"got {cbar_label!r}; pass cbar=False to draw no colour bar"
+        )
     m = np.asarray(matrix, dtype=float)
     if m.shape != (len(row_labels), len(col_labels)):
         raise ValueError(
@@ -109,7 +130,7 @@ def plot_heatmap(
     ax = _axes(ax)
     sns.heatmap(
         m, annot=True, fmt=fmt, cmap=cmap, ax=ax, xticklabels=list(col_labels),
-        yticklabels=list(row_labels), cbar_kws={"label": cbar_label} if cbar_label else None,
+        yticklabels=list(row_labels), cbar=cbar, cbar_kws={"label": cbar_label} if cbar else None,
     )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -394,23 +415,28 @@ def plot_regret_curves(
 # --- notebook 05: user simulator ---
 
 
-def plot_policy_comparison(results, *, title: str | None = None, axes=None):
-    """Two panels side by side: mean session return (minutes) and session length (steps),
-    each with 95% CI error bars, one bar per policy.
+def plot_policy_comparison(results, *, title: str | None = None, axes=None,
+                           reward_unit: str = "minutes watched"):
+    """Two panels side by side: mean session return (``reward_unit``) and session length
+    (steps), each with 95% CI error bars, one bar per policy.
 
     Args:
         results: name -> an evaluation result with ``returns`` and ``session_lengths``
             (n_episodes,) arrays (e.g. ``rlrec_helpers.simulator.EvalResult``).
+        reward_unit: unit of the returns, e.g. ``"price units"`` for the e-commerce preset
+            (left y-axis label ``"session return (<reward_unit>)"``; non-blank).
     Returns the two axes.
     """
     from rlrec_helpers.stats import mean_ci
 
     if not results:
         raise ValueError("results must name at least one policy")
+    if _is_blank(reward_unit):
+        raise ValueError(f"reward_unit must be a non-blank string such as 'minutes watched', got {reward_unit!r}")
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
     names = list(results)
-    for ax, attr, ylabel in ((axes[0], "returns", "session return (minutes watched)"),
+    for ax, attr, ylabel in ((axes[0], "returns", f"session return ({reward_unit})"),
                              (axes[1], "session_lengths", "session length (steps)")):
         cis = [mean_ci(getattr(results[n], attr)) for n in names]
         plot_bars_with_ci(names, [c.mean for c in cis], [c.low for c in cis], [c.high for c in cis],

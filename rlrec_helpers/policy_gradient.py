@@ -328,3 +328,42 @@ def worked_example_run(alpha: float, feature_map: str, reading: str, n_iters: in
         return gradient_ascent(np.zeros(3), rewards, alpha=alpha, n_iters=n_iters)
     phi = worked_example_features(feature_map)
     return gradient_ascent(np.zeros((3, phi.shape[1])), rewards, phi, alpha=alpha, n_iters=n_iters)
+
+
+# ----------------------------------------------------------------------------- reading a J curve
+def _check_curve(J, tol: float) -> np.ndarray:
+    j = np.asarray(J, dtype=float)
+    if j.ndim != 1 or j.size < 1:
+        raise ValueError(f"J must be a non-empty 1-D array of shape (n_iters + 1,), got shape {j.shape}")
+    if not np.all(np.isfinite(j)):
+        raise ValueError("J must be finite; got NaN or inf")
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    return j
+
+
+def decrease_steps(J, tol: float = 1e-9) -> np.ndarray:
+    """Iterations k at which the objective fell: J[k+1] < J[k] − tol.
+
+    Args:
+        J: (n_iters + 1,) objective values along a run (e.g. ``gradient_ascent(...)["J"]``,
+            expected reward per step).
+        tol: fall below which a step counts as flat (same unit as J, >= 0); the default
+            ignores float round-off.
+    Returns:
+        (n_falls,) int array of the k (0-based, ascending), so ``history["theta"][k]`` is the
+        parameter *before* the falling step.
+    """
+    j = _check_curve(J, tol)
+    return np.flatnonzero(np.diff(j) < -tol)
+
+
+def count_decreases(J, tol: float = 1e-9) -> int:
+    """Number of steps where the objective fell by more than ``tol``: ``len(decrease_steps(J, tol))``."""
+    return int(decrease_steps(J, tol).size)
+
+
+def largest_decrease(J) -> float:
+    """Largest single-step fall max_k (J[k] − J[k+1]) of a (n_iters + 1,) curve, 0.0 if it never falls."""
+    j = _check_curve(J, 0.0)
+    return float(max(0.0, -np.diff(j).min())) if j.size > 1 else 0.0

@@ -64,16 +64,15 @@ def show_worked_example(alpha: float = 1.0, feature_map: str = "bias", reading: 
                         n_iters: int = 300) -> float:
     """Run exact gradient ascent on the §4.3 task, print the final J and draw it; return final J.
 
-    Wraps :func:`rlrec_helpers.policy_gradient.worked_example_run` and
+    Wraps :func:`rlrec_helpers.policy_gradient.worked_example_run`,
+    :func:`rlrec_helpers.policy_gradient.count_decreases` and
     :func:`rlrec_helpers.plotting.plot_ascent_history`.
     """
-    import numpy as np
-
     from rlrec_helpers.plotting import plot_ascent_history
-    from rlrec_helpers.policy_gradient import worked_example_run
+    from rlrec_helpers.policy_gradient import count_decreases, worked_example_run
 
     hist = worked_example_run(alpha, feature_map, reading, n_iters=n_iters)
-    drops = int((np.diff(hist["J"]) < -1e-9).sum())
+    drops = count_decreases(hist["J"])
     print(f"alpha={alpha:.4g}, features={feature_map}, reading={reading}: "
           f"J0={hist['J'][0]:.4f}, J{n_iters}={hist['J'][-1]:.4f}, steps where J fell: {drops}")
     plot_ascent_history(hist, title=f"α = {alpha:.3g}, features = {feature_map}, reading = {reading}")

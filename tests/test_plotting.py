@@ -26,10 +26,71 @@ def test_plots_require_axis_labels():
 def test_heatmap_checks_label_shape():
     with pytest.raises(ValueError, match="shape"):
         plotting.plot_heatmap(np.ones((2, 3)), row_labels=["a"], col_labels=["x", "y", "z"],
-                              xlabel="action", ylabel="state")
+                              xlabel="action", ylabel="state", cbar_label="reward (minutes)")
     ax = plotting.plot_heatmap(np.ones((2, 3)), row_labels=["a", "b"], col_labels=["x", "y", "z"],
-                               xlabel="action", ylabel="state")
+                               xlabel="action", ylabel="state", cbar_label="reward (minutes)")
     assert ax.get_xlabel() == "action"
+    matplotlib.pyplot.close("all")
+
+
+@pytest.mark.parametrize("xlabel, ylabel", [(" ", "y"), ("x", "\t\n"), ("", "y"), (None, "y"), ("x", 3)])
+def test_blank_axis_labels_are_rejected(xlabel, ylabel):
+    with pytest.raises(ValueError, match="xlabel and ylabel are required non-blank"):
+        plotting.plot_learning_curves({"a": np.ones(3)}, xlabel=xlabel, ylabel=ylabel)
+    with pytest.raises(ValueError, match="xlabel and ylabel are required non-blank"):
+        plotting.plot_bars_with_ci(["p"], [1], [0], [2], xlabel=xlabel, ylabel=ylabel)
+    with pytest.raises(ValueError, match="xlabel and ylabel are required non-blank"):
+        plotting.plot_heatmap(np.ones((1, 1)), row_labels=["a"], col_labels=["x"], xlabel=xlabel,
+                              ylabel=ylabel, cbar_label="reward (minutes)")
+    matplotlib.pyplot.close("all")
+
+
+def test_session_story_rejects_blank_reward_unit():
+    import pandas as pd
+
+    story = pd.DataFrame({"step": [0], "choice": ["1"], "return": [1.0]})
+    with pytest.raises(ValueError, match="non-blank"):
+        plotting.plot_session_story(story, reward_unit="   ")
+
+
+def test_heatmap_colour_bar_needs_a_label():
+    kw = dict(row_labels=["a", "b"], col_labels=["x", "y"], xlabel="action", ylabel="state")
+    for bad in (None, "", "  "):
+        with pytest.raises(ValueError, match="cbar_label is required"):
+            plotting.plot_heatmap(np.eye(2), cbar_label=bad, **kw)
+    ax = plotting.plot_heatmap(np.eye(2), cbar_label="probability", **kw)
+    assert len(ax.figure.axes) == 2 and ax.figure.axes[1].get_ylabel() == "probability"
+    ax = plotting.plot_heatmap(np.eye(2), cbar=False, **kw)    # no colour bar: no label needed
+    assert len(ax.figure.axes) == 1
+    matplotlib.pyplot.close("all")
+
+
+def test_ascent_history_heatmap_colour_bar_is_labelled():
+    from rlrec_helpers import policy_gradient as pg
+
+    _, ax_pi = plotting.plot_ascent_history(pg.worked_example_run(1.0, "bias", "diagonal", n_iters=5))
+    cbar_axes = [a for a in ax_pi.figure.axes if a.get_ylabel() == "probability"]
+    assert len(cbar_axes) == 1
+    matplotlib.pyplot.close("all")
+
+
+class _Eval:
+    def __init__(self, returns, lengths):
+        self.returns, self.session_lengths = np.asarray(returns, float), np.asarray(lengths, float)
+
+
+def test_policy_comparison_reward_unit():
+    res = {"p": _Eval([1.0, 2.0, 3.0], [4, 5, 6]), "q": _Eval([2.0, 3.0, 4.0], [5, 6, 7])}
+    axes = plotting.plot_policy_comparison(res)                       # default keeps the old text
+    assert axes[0].get_ylabel() == "session return (minutes watched)"
+    assert axes[1].get_ylabel() == "session length (steps)"
+    axes = plotting.plot_policy_comparison(res, reward_unit="price units")
+    assert axes[0].get_ylabel() == "session return (price units)"
+    assert axes[1].get_ylabel() == "session length (steps)"
+    for bad in ("", " ", None):
+        with pytest.raises(ValueError, match="reward_unit"):
+            plotting.plot_policy_comparison(res, reward_unit=bad)
+    matplotlib.pyplot.close("all")
 
 
 def test_bars_with_ci():

@@ -255,3 +255,55 @@ def test_expected_reward_rejects_empty_rewards():
 def test_gradient_ascent_rejects_bad_alpha(alpha):
     with pytest.raises(ValueError, match="alpha must be a finite number > 0"):
         pg.gradient_ascent(np.zeros(3), R2, alpha=alpha, n_iters=2)
+
+
+# ---------------------------------------------------------------- reading a J curve (notebook 03, widget)
+def test_decrease_steps_counts_and_largest_fall():
+    J = np.array([0.0, 0.5, 0.4, 0.4, 0.4 - 1e-12, 0.9, 0.2, 0.3])
+    np.testing.assert_array_equal(pg.decrease_steps(J), [1, 5])     # 1e-12 round-off is not a fall
+    np.testing.assert_array_equal(pg.decrease_steps(J, tol=0.0), [1, 3, 5])
+    assert pg.decrease_steps(J).dtype.kind == "i"
+    assert pg.count_decreases(J) == 2 and isinstance(pg.count_decreases(J), int)
+    assert pg.count_decreases(J, tol=0.2) == 1                      # only the 0.7 fall exceeds 0.2
+    assert pg.largest_decrease(J) == pytest.approx(0.7)
+    assert pg.count_decreases([1.0]) == 0 and pg.largest_decrease([1.0]) == 0.0
+    assert pg.largest_decrease(np.arange(5.0)) == 0.0 and pg.count_decreases(list(np.arange(5.0))) == 0
+
+
+def test_decrease_counts_on_worked_example_runs():
+    safe = pg.worked_example_run(1.0, "bias", "diagonal", n_iters=100)["J"]
+    assert pg.count_decreases(safe) == 0
+    h = pg.worked_example_run(0.5, "raw", "diagonal", n_iters=100)
+    falls = pg.decrease_steps(h["J"])
+    assert falls.size > 10 and np.all(h["J"][falls + 1] < h["J"][falls])
+    assert pg.count_decreases(h["J"]) == falls.size
+
+
+@pytest.mark.parametrize("J, match", [
+    (np.zeros((2, 3)), "J must be a non-empty 1-D"),
+    (np.array([]), "J must be a non-empty 1-D"),
+    (np.array(1.0), "J must be a non-empty 1-D"),
+    (np.array([0.0, np.nan, 1.0]), "J must be finite"),
+    (np.array([0.0, np.inf]), "J must be finite"),
+])
+def test_decrease_helpers_reject_bad_curves(J, match):
+    for fn in (pg.decrease_steps, pg.count_decreases, pg.largest_decrease):
+        with pytest.raises(ValueError, match=match):
+            fn(J)
+
+
+@pytest.mark.parametrize("tol", [-1e-9, np.nan, np.inf, "0", None, True])
+def test_decrease_helpers_reject_bad_tol(tol):
+    with pytest.raises(ValueError, match="tol must be a finite number >= 0"):
+        pg.count_decreases(np.arange(3.0), tol=tol)
+
+
+def test_widget_reports_count_decreases(capsys):
+    import matplotlib.pyplot as plt
+
+    from rlrec_helpers import widgets
+
+    widgets.show_worked_example(0.5, "raw", "diagonal", n_iters=60)
+    n = pg.count_decreases(pg.worked_example_run(0.5, "raw", "diagonal", n_iters=60)["J"])
+    assert n > 0 and f"steps where J fell: {n}\n" in capsys.readouterr().out
+    plt.close("all")
