@@ -3,8 +3,9 @@
 For each domain, prints the reference policies (random, privileged myopic, privileged long-term
 heuristic) and the agent trained with ``R.TRAIN_PRESETS[domain]`` for each training seed,
 all evaluated with greedy slates on one shared evaluation seed set (mean and 95% CI over
-episodes); then the mean of the per-seed returns with its 95% CI over seeds, and whether every
-seed's CI lies above the myopic policy's CI. Finance also prints the suitability audit.
+episodes); then the mean of the per-seed returns with its 95% CI over seeds ("(one seed)" with
+a single seed), and whether every seed's CI lies above the myopic policy's CI. Finance also
+prints the suitability audit.
 
     .venv/bin/python benchmarks/applications.py                      # 4 domains x 3 seeds (~10 min idle)
     .venv/bin/python benchmarks/applications.py --domain education --seeds 0 1 2 3 4
@@ -55,9 +56,12 @@ def main(argv=None) -> None:
             print(f"{'REINFORCE seed ' + str(seed):28s} {fmt(ci)}  x myopic {ci.mean / myopic.mean:.3f}, "
                   f"CI above myopic {'yes' if ci.low > myopic.high else 'NO'}, train {took:5.1f} s{extra}")
         means = np.array([c.mean for c in finals])
-        over = mean_ci(means)
-        print(f"{'REINFORCE over seeds':28s} {over.mean:8.2f}  [{over.low:7.2f}, {over.high:7.2f}]  "
-              f"std {means.std(ddof=1) if means.size > 1 else 0.0:.2f}; every seed above myopic: "
+        if means.size > 1:
+            over = mean_ci(means)
+            spread = f"[{over.low:7.2f}, {over.high:7.2f}]  std {means.std(ddof=1):.2f}"
+        else:
+            spread = "(one seed)"
+        print(f"{'REINFORCE over seeds':28s} {means.mean():8.2f}  {spread}; every seed above myopic: "
               f"{all(c.low > myopic.high for c in finals)}")
 
 

@@ -16,33 +16,84 @@ sys.modules["execute_notebooks"] = ex
 _spec.loader.exec_module(ex)
 
 
-class FakeChannel:
-    """An async get_msg(timeout) that has a message only from its n-th poll on."""
+class FakeClock:
+    """A monotonic clock that only moves when a fake poll says so: no wall-clock dependence."""
 
-    def __init__(self, ready_from: int | None):
-        self.ready_from, self.timeouts = ready_from, []
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeChannel:
+    """An async get_msg(timeout) that has a message only from its n-th poll on.
+
+    An empty poll advances ``clock`` by ``overrun`` times its timeout, as a real poll waits
+    ``timeout`` seconds (``overrun`` > 1: a busy machine wakes the poll late).
+    """
+
+    def __init__(self, ready_from: int | None, clock: FakeClock | None = None, overrun: float = 1.0):
+        self.ready_from, self.timeouts, self.started = ready_from, [], []
+        self.clock, self.overrun = clock or FakeClock(), overrun
 
     async def get_msg(self, timeout=None):
         self.timeouts.append(timeout)
+        self.started.append(self.clock.now)
         if self.ready_from is not None and len(self.timeouts) >= self.ready_from:
             return {"msg_type": "execute_reply"}
-        await asyncio.sleep(0.05 if timeout is None else min(timeout, 0.05))   # a real poll would wait `timeout`
+        await asyncio.sleep(0)
+        if timeout is not None:
+            self.clock.now += self.overrun * timeout
         raise Empty
 
 
 def test_a_message_that_a_long_poll_would_miss_is_found_by_the_next_slice():
-    ch = FakeChannel(ready_from=4)
-    msg = asyncio.run(ex.sliced_get_msg(ch.get_msg, 0.01)(timeout=1200))
+    clock = FakeClock()
+    ch = FakeChannel(ready_from=4, clock=clock)
+    msg = asyncio.run(ex.sliced_get_msg(ch.get_msg, 0.01, clock=clock)(timeout=1200))
     assert msg == {"msg_type": "execute_reply"}
-    assert len(ch.timeouts) == 4 and max(ch.timeouts) == 0.01   # never one 1200 s poll
+    assert ch.timeouts == [0.01] * 4                       # never one 1200 s poll
 
 
 def test_the_timeout_is_kept_and_raises_empty():
-    ch = FakeChannel(ready_from=None)
+    clock = FakeClock()
+    start = clock.now
+    ch = FakeChannel(ready_from=None, clock=clock)
     with pytest.raises(Empty):
-        asyncio.run(ex.sliced_get_msg(ch.get_msg, 0.02)(timeout=0.05))
-    assert 3 <= len(ch.timeouts) <= 4 and max(ch.timeouts) <= 0.02
-    assert sum(ch.timeouts) == pytest.approx(0.05, abs=0.015)   # the slices add up to the timeout
+        asyncio.run(ex.sliced_get_msg(ch.get_msg, 0.5, clock=clock)(timeout=1.25))
+    assert ch.timeouts == [0.5, 0.5, 0.25]                  # the last slice is cut to the time left
+    assert sum(ch.timeouts) == 1.25                          # the slices add up to the timeout
+    assert clock.now - start == 1.25                         # Empty is raised at the deadline, not later
+
+
+@pytest.mark.parametrize("overrun", [1.0, 1.7, 3.0, 100.0])
+@pytest.mark.parametrize("slice_seconds, timeout", [(0.02, 0.05), (0.5, 1.25), (1.0, 0.3), (0.1, 0.0)])
+def test_late_polls_never_extend_the_timeout(overrun, slice_seconds, timeout):
+    clock = FakeClock()
+    start = clock.now
+    ch = FakeChannel(ready_from=None, clock=clock, overrun=overrun)
+    with pytest.raises(Empty):
+        asyncio.run(ex.sliced_get_msg(ch.get_msg, slice_seconds, clock=clock)(timeout=timeout))
+    deadline = start + timeout                                 # as the wrapper computes it
+    assert ch.timeouts and max(ch.timeouts) <= slice_seconds   # every poll is at most one slice
+    assert sum(ch.timeouts) <= timeout + 1e-12                 # the polls never ask for more than the timeout
+    assert clock.now >= deadline                               # Empty only once the deadline has passed ...
+    assert all(t < deadline for t in ch.started[1:])           # ... and no new poll starts after it
+
+
+def test_a_reply_on_a_late_poll_is_returned_before_the_deadline():
+    clock = FakeClock()
+    ch = FakeChannel(ready_from=4, clock=clock, overrun=1.5)
+    msg = asyncio.run(ex.sliced_get_msg(ch.get_msg, 0.25, clock=clock)(timeout=10))
+    assert msg == {"msg_type": "execute_reply"} and len(ch.timeouts) == 4
+    assert max(ch.timeouts) <= 0.25
+
+
+def test_the_real_clock_is_the_default():
+    import inspect
+    import time
+    assert inspect.signature(ex.sliced_get_msg).parameters["clock"].default is time.monotonic
 
 
 def test_no_timeout_waits_in_slices():

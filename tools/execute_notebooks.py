@@ -37,23 +37,26 @@ from nbclient.util import run_sync
 POLL_SLICE = 1.0  # seconds
 
 
-def sliced_get_msg(get_msg, slice_seconds: float = POLL_SLICE):
+def sliced_get_msg(get_msg, slice_seconds: float = POLL_SLICE, clock=time.monotonic):
     """Wrap an async ``get_msg(timeout)`` so that it polls in slices of at most ``slice_seconds``.
 
     Returns the first message any slice finds; raises ``queue.Empty`` once ``timeout`` seconds
     have passed without one (``timeout=None``: wait for ever), as the wrapped call does.
+    ``clock`` (seconds, monotonic) measures that timeout: ``time.monotonic`` except in tests,
+    which pass a fake clock so that the number and length of the slices do not depend on how
+    busy the machine is.
     """
     if not slice_seconds > 0:
         raise ValueError(f"slice_seconds must be > 0, got {slice_seconds!r}")
 
     async def get_msg_sliced(timeout: float | None = None):
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else clock() + timeout
         while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            left = None if deadline is None else max(0.0, deadline - clock())
             try:
                 return await get_msg(timeout=slice_seconds if left is None else min(slice_seconds, left))
             except Empty:
-                if deadline is not None and time.monotonic() >= deadline:
+                if deadline is not None and clock() >= deadline:
                     raise
 
     return get_msg_sliced
