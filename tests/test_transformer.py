@@ -58,10 +58,22 @@ def test_candidate_ids_need_quality_column():
 
 
 @pytest.mark.parametrize("bad", [dict(d_model=10, n_heads=4), dict(window=0), dict(n_buckets=0),
-                                 dict(doc_length=0.0), dict(quality_min=1.0, quality_max=0.0)])
+                                 dict(doc_length=0.0), dict(quality_min=1.0, quality_max=0.0),
+                                 dict(doc_length=float("inf")), dict(doc_length=float("nan")),
+                                 dict(quality_max=float("inf")), dict(quality_min=-float("inf"))])
 def test_config_validation(bad):
     with pytest.raises(ValueError):
         replace(TINY, **bad).validate()
+
+
+@pytest.mark.parametrize("bad, name", [(dict(quality_max=float("inf")), "quality_max"),
+                                       (dict(quality_min=float("nan")), "quality_min"),
+                                       (dict(quality_min=-float("inf")), "quality_min")])
+def test_catalogue_rejects_non_finite_quality_range(bad, name):
+    with pytest.raises(ValueError, match=name):
+        T.ItemCatalogue(**bad)
+    with pytest.raises(ValueError, match="doc_length"):
+        replace(TINY, doc_length=float("inf")).validate()
 
 
 def test_finetune_and_pretrain_config_validation():
@@ -73,6 +85,27 @@ def test_finetune_and_pretrain_config_validation():
         T.FinetuneConfig(objective="grpo", batch_size=10, group_size=4).validate()
     with pytest.raises(ValueError, match="holdout"):
         T.PretrainConfig(holdout=0.9).validate()
+    for bad in (float("inf"), float("nan"), 0.0, "1e-3"):
+        with pytest.raises(ValueError, match="lr"):
+            T.PretrainConfig(lr=bad).validate()
+        with pytest.raises(ValueError, match="lr"):
+            T.FinetuneConfig(lr=bad).validate()
+    for bad in ("0.1", float("inf"), float("nan"), None, True):
+        with pytest.raises(ValueError, match="beta"):
+            T.FinetuneConfig(beta=bad).validate()
+    with pytest.raises(ValueError, match="gamma"):
+        T.FinetuneConfig(gamma="0.9").validate()
+
+
+def test_n_sampled_must_be_below_the_catalogue_size(tiny_logs):
+    import keras
+
+    model = T.CausalTransformer(**TINY.model_kwargs(), seed=0)  # TINY: 80 items
+    with pytest.raises(ValueError, match=r"n_sampled.*\[1, 79\]"):
+        T.make_pretrain_step(model, keras.optimizers.Adam(1e-3), n_sampled=TINY.n_items)
+    with pytest.raises(ValueError, match="n_sampled"):
+        T.pretrain(ENV, T.PretrainConfig(n_sessions=60, n_sampled=TINY.n_items), agent_config=TINY, logs=tiny_logs)
+    T.make_pretrain_step(model, keras.optimizers.Adam(1e-3), n_sampled=TINY.n_items - 1, compiled=False)
 
 
 # ------------------------------------------------------------------ model
@@ -213,6 +246,108 @@ def test_train_step_loss_equals_rl_loss_and_moves_weights(tiny_agent):
     assert max(np.abs(a - b).max() for a, b in zip(w0, m.get_weights())) > 1e-5
     # the reference is frozen
     np.testing.assert_array_equal(ref.get_weights()[0], w0[0])
+
+
+def test_kl_surrogate_value_and_float64_gradient_are_exact():
+    """Averaged over all ordered slates with their probabilities held fixed, the gradient of
+    the KL penalty term equals the gradient of the exact enumerated slate KL."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(4)
+    lp0, lq = rng.normal(size=5), rng.normal(size=5)
+    slates = np.array(list(itertools.permutations(range(5), 3)))
+    S = len(slates)
+    v = tf.Variable(lp0, dtype=tf.float64)
+    q = tf.constant(np.tile(lq, (S, 1)), tf.float64)
+    with tf.GradientTape() as tape:
+        logp = T.plackett_luce_logprob(tf.tile(v[None], (S, 1)), slates)
+        logq = T.plackett_luce_logprob(q, slates)
+        exact = tf.reduce_sum(tf.exp(logp) * (logp - logq))
+    g_exact = tape.gradient(exact, v).numpy()
+    p = tf.constant(np.exp(logp.numpy()))  # pi(s), held fixed
+    with tf.GradientTape() as tape:
+        pen = T.plackett_luce_kl_surrogate(tf.tile(v[None], (S, 1)), q, slates)
+        expected_pen = tf.reduce_sum(p * pen)
+    g = tape.gradient(expected_pen, v).numpy()
+    np.testing.assert_allclose(g, g_exact, atol=1e-10)
+    np.testing.assert_allclose(float(expected_pen), float(exact), rtol=1e-10)
+    # the value is the chain-rule KL, unchanged
+    np.testing.assert_array_equal(pen.numpy(), T.plackett_luce_kl(tf.tile(v[None], (S, 1)), q, slates).numpy())
+    # the pathwise gradient alone is biased (it misses the score-function term)
+    with tf.GradientTape() as tape:
+        biased = tf.reduce_sum(p * T.plackett_luce_kl(tf.tile(v[None], (S, 1)), q, slates))
+    assert np.abs(tape.gradient(biased, v).numpy() - g_exact).max() > 0.05
+
+
+def test_rl_loss_kl_gradient_is_the_exact_slate_kl_gradient(two_layer_agent):
+    """rl_loss with adv = 0 and mask = pi(s) (fixed) over all ordered slates of one state: its
+    gradient is beta / B * grad KL(pi || pi_ref) over slates, computed by enumeration."""
+    import tensorflow as tf
+
+    m = T.clone_model(two_layer_agent.model)
+    ref = T.clone_model(m, trainable=False)
+    m.out_bias.assign(np.random.default_rng(1).normal(size=m.n_items).astype(np.float32))
+    slates = np.array(list(itertools.permutations(range(5), 3)), np.int32)
+    S = len(slates)
+    rng = np.random.default_rng(2)
+    items, resp, watch = _tokens(rng, 1, 4, m.n_items)
+    cand = rng.choice(m.n_items, 5, replace=False).astype(np.int32)
+    rep = lambda a: np.repeat(a, S, 0)  # noqa: E731
+    batch = dict(items=rep(items), responses=rep(resp), watch=rep(watch), cand=rep(np.tile(cand, (1, 4, 1))),
+                 slates=np.tile(slates[:, None], (1, 4, 1)), adv=np.zeros((S, 4), np.float32))
+
+    def slate_logp(model):
+        h = model.hidden(items, resp, watch)[:, -1]
+        return T.plackett_luce_logprob(tf.tile(model.candidate_logits(h, cand[None]), (S, 1)), slates)
+
+    with tf.GradientTape() as tape:
+        logp, logq = slate_logp(m), tf.stop_gradient(slate_logp(ref))
+        exact = tf.reduce_sum(tf.exp(logp) * (logp - logq))
+    g_exact = tape.gradient(exact, m.trainable_variables)
+    pi = np.exp(logp.numpy())
+    assert abs(pi.sum() - 1) < 1e-5 and float(exact) > 0.05
+    mask = np.zeros((S, 4), np.float32)
+    mask[:, -1] = pi  # weight pi(s) on the last step (all rows share its state), nothing elsewhere
+    beta, B = 0.7, 3
+    with tf.GradientTape() as tape:
+        loss, kl_sum, n = T.rl_loss(m, ref, dict(batch, mask=mask), beta, B)
+    g = tape.gradient(loss, m.trainable_variables)
+    scale = beta / (B * 4)  # the loss divides by global_batch_size * H
+    np.testing.assert_allclose(float(kl_sum), float(exact), rtol=1e-4)
+    np.testing.assert_allclose(float(loss), scale * float(exact), rtol=1e-4)
+    dense = lambda x: np.zeros(v.shape) if x is None else tf.convert_to_tensor(x).numpy()  # noqa: E731
+    pairs = [(dense(a), scale * dense(b)) for a, b, v in zip(g, g_exact, m.trainable_variables)]
+    err = max(np.abs(a - b).max() for a, b in pairs)
+    size = max(np.abs(b).max() for _, b in pairs)
+    assert size > 1e-3 and err < 1e-3 * size, (err, size)
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("adv", np.nan, "adv"), ("adv", np.inf, "adv"), ("watch", np.nan, "watch"),
+    ("cand", "n_items", "cand"), ("cand", -1, "cand"), ("items", "n_items+2", "items"), ("items", -1, "items"),
+    ("responses", 3, "responses"), ("slates", 5, "slates"), ("slates", -1, "slates"), ("mask", 2.0, "mask"),
+    ("mask", np.nan, "mask")])
+def test_rl_step_rejects_bad_batches(tiny_agent, key, value, match):
+    import keras
+
+    m = T.clone_model(tiny_agent.model)
+    ref = T.clone_model(m, trainable=False)
+    step = T.make_rl_train_step(m, ref, keras.optimizers.SGD(0.1), compiled=False)
+    batch = T.synthetic_rl_batch(2, 3, m.n_items, n_candidates=5, slate_size=2, seed=0)
+    value = {"n_items": m.n_items, "n_items+2": m.n_items + 2}.get(value, value) if isinstance(value, str) else value
+    w0 = m.get_weights()
+    bad = {k: v.copy() for k, v in batch.items()}
+    bad[key] = bad[key].astype(np.float64) if isinstance(value, float) else bad[key]
+    bad[key].flat[1] = value
+    with pytest.raises(ValueError, match=match):
+        step(bad, 0.1)
+    for a, b in zip(w0, m.get_weights()):  # no update was applied
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="shape"):
+        step(dict(batch, adv=batch["adv"][:, :2]), 0.1)
+    ok = dict(batch, items=batch["items"].copy())
+    ok["items"][:, 0], ok["items"][0, 1] = m.n_items + 1, m.n_items  # BOS and NO_CLICK ids are valid inputs
+    step(ok, 0.1)
 
 
 # ------------------------------------------------------------------ agent and serving
@@ -363,6 +498,12 @@ def test_group_env_common_random_numbers_and_grpo_advantages():
     adv = T.grpo_advantages(ret, np.ones((6, 2)), group_size=2)
     np.testing.assert_allclose(adv[:3, 0] + adv[3:, 0], 0.0, atol=1e-6)
     np.testing.assert_allclose(adv[:, 0], [-1, 0, 0, 1, 0, 0], atol=1e-5)
+    with pytest.raises(ValueError, match=r"group_size=4.*\(6,\)"):
+        T.grpo_advantages(ret, np.ones((6, 2)), group_size=4)
+    with pytest.raises(ValueError, match="mask"):
+        T.grpo_advantages(ret, np.ones((4, 2)), group_size=2)
+    with pytest.raises(ValueError, match="episode_return"):
+        T.grpo_advantages(np.r_[ret[:5], np.nan], np.ones((6, 2)), group_size=2)
 
 
 def test_reinforce_advantages_hand_computed():
@@ -442,6 +583,14 @@ def test_short_finetune_logs_kl_and_return(tiny_agent):
         np.testing.assert_array_equal(a, b)
     kl = T.policy_kl(agent, tiny_agent, ENV, n_episodes=4)
     assert kl["slate_kl"] > 0 and kl["first_kl"] >= 0 and kl["steps"] > 0
+    # the seed fixes the slate sampling too, and the agent's own stream is left untouched
+    state = agent.rng.bit_generator.state
+    again = T.policy_kl(agent, tiny_agent, ENV, n_episodes=4)
+    assert again == kl
+    assert agent.rng.bit_generator.state == state
+    assert T.policy_kl(agent, tiny_agent, ENV, n_episodes=4, seed=5) == \
+        T.policy_kl(agent, tiny_agent, ENV, n_episodes=4, seed=5)
+    assert agent.rng.bit_generator.state == state and agent.sample is False
     assert T.policy_kl(tiny_agent, tiny_agent.copy(), ENV, n_episodes=4)["slate_kl"] < 1e-5
 
 

@@ -18,9 +18,11 @@ the token embedding: ``responses`` (0 at BOS, 1 no click, 2 click) and ``watch``
 watched at step ``t-1`` / document length).
 
 **Model** (:class:`CausalTransformer`, Keras 3). Pre-norm blocks (attention + GELU MLP),
-``n_layers`` of width ``d_model``. Attention is causal and *local*: position ``t`` attends
-to positions ``t-window+1 .. t``; learned position embeddings are indexed by
-``min(t, window-1)``. So any session length works, training cost is bounded, and online
+``n_layers`` of width ``d_model``. Attention is causal and *local*: in each layer, position
+``t`` attends to positions ``t-window+1 .. t``; stacked, the layers relay information further
+back, so the output at ``t`` depends on positions ``t - n_layers*(window-1) .. t`` (the
+receptive field is ``n_layers*(window-1) + 1`` steps). Learned position embeddings are
+indexed by ``min(t, window-1)``. So any session length works, training cost is bounded, and online
 serving keeps a cache of the last ``window`` keys/values per layer (:meth:`TransformerAgent.act`
 runs the same equations in numpy, one token per step). Hidden states ``h`` (B, L, d) are
 scored against an output item table ``E`` (V, d) plus a bias ``b`` (V,):
@@ -54,7 +56,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from rlrec_helpers.setup import quiet_tensorflow
+from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
 
@@ -72,6 +74,22 @@ OBJECTIVES = ("reinforce", "grpo")
 KL_BUDGET = 0.25
 _NEG = -1e9  # "minus infinity" for masked logits (keeps softmax finite)
 _LN_EPS = 1e-5
+
+
+def _check_real(name: str, value, lo: float | None = None, hi: float | None = None,
+                lo_open: bool = False) -> float:
+    """A finite real number (not a bool or a string) in [lo, hi] ((lo, hi] if ``lo_open``)."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) \
+        and bool(np.isfinite(value))
+    if ok and lo is not None:
+        ok = value > lo if lo_open else value >= lo
+    if ok and hi is not None:
+        ok = value <= hi
+    if not ok:
+        left = "(" if lo_open else "["
+        rng = f"{left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+        raise ValueError(f"{name} must be a finite number in {rng}, got {value!r}")
+    return float(value)
 
 
 def _check_int(name: str, value, lo: int = 1, hi: int | None = None) -> int:
@@ -101,6 +119,8 @@ class ItemCatalogue:
     def __post_init__(self):
         _check_int("n_topics", self.n_topics)
         _check_int("n_buckets", self.n_buckets)
+        _check_real("quality_min", self.quality_min)
+        _check_real("quality_max", self.quality_max)
         if not self.quality_max > self.quality_min:
             raise ValueError(f"quality_max must be greater than quality_min, got "
                              f"[{self.quality_min}, {self.quality_max}]")
@@ -173,8 +193,7 @@ class TransformerConfig:
             _check_int(name, getattr(self, name))
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
-        if not self.doc_length > 0:
-            raise ValueError(f"doc_length must be > 0, got {self.doc_length}")
+        _check_real("doc_length", self.doc_length, lo=0.0, lo_open=True)
         self.catalogue  # noqa: B018 - validates the quality range
         return self
 
@@ -332,7 +351,10 @@ class CausalTransformer(keras.Model):
     def hidden(self, items, responses, watch):
         """Hidden states (B, L, d) from items (B, L) int, responses (B, L) int, watch (B, L) float.
 
-        Position t sees positions ``max(0, t - window + 1) .. t`` only.
+        In each layer, position t attends to positions ``max(0, t - window + 1) .. t`` only;
+        through the ``n_layers`` stacked layers the output at t depends on positions
+        ``max(0, t - n_layers * (window - 1)) .. t`` (receptive field
+        ``n_layers * (window - 1) + 1``), and never on positions after t.
         """
         items = tf.cast(items, tf.int32)
         responses = tf.cast(responses, tf.int32)
@@ -502,12 +524,19 @@ class NumpyDecoder:
 # ---------------------------------------------------------------------------------------
 # Slate distribution: Plackett-Luce over the candidates
 # ---------------------------------------------------------------------------------------
+def _float_tensor(x):
+    """float32 tensor, except that a float64 TF tensor/variable stays float64 (exact checks)."""
+    if isinstance(x, (tf.Tensor, tf.Variable)) and x.dtype == tf.float64:
+        return tf.convert_to_tensor(x)
+    return tf.convert_to_tensor(x, tf.float32)
+
+
 def plackett_luce_logprob(logits, slates):
     """log pi(slate) of an ordered slate drawn without replacement from softmax(logits).
 
     logits (..., N) float; slates (..., K) int positions into the N candidates. Returns (...,).
     """
-    logits = tf.convert_to_tensor(logits, tf.float32)
+    logits = _float_tensor(logits)
     slates = tf.cast(slates, tf.int32)
     n = tf.shape(logits)[-1]
     neg = tf.constant(_NEG, logits.dtype)
@@ -524,9 +553,30 @@ def plackett_luce_logprob(logits, slates):
 
 def categorical_kl(logits_p, logits_q):
     """KL(softmax(p) || softmax(q)) over the last axis, in nats. (..., N) -> (...,)."""
-    lp = tf.nn.log_softmax(tf.convert_to_tensor(logits_p, tf.float32))
-    lq = tf.nn.log_softmax(tf.convert_to_tensor(logits_q, tf.float32))
+    lp = tf.nn.log_softmax(_float_tensor(logits_p))
+    lq = tf.nn.log_softmax(_float_tensor(logits_q))
     return tf.reduce_sum(tf.exp(lp) * (lp - lq), -1)
+
+
+def _plackett_luce_terms(logits_p, logits_q, slates):
+    """Per-position terms along a slate: lists (length K) of (...,) tensors ``logp[j]`` =
+    log p(a_j | a_<j) and ``kl[j]`` = KL(p(. | a_<j) || q(. | a_<j)) over the candidates not yet placed."""
+    logits_p = _float_tensor(logits_p)
+    logits_q = tf.cast(_float_tensor(logits_q), logits_p.dtype)
+    slates = tf.cast(slates, tf.int32)
+    n = tf.shape(logits_p)[-1]
+    neg = tf.constant(_NEG, logits_p.dtype)
+    taken = tf.zeros_like(logits_p, dtype=tf.bool)
+    zero = tf.zeros_like(logits_p)
+    logps, kls = [], []
+    for j in range(slates.shape[-1]):
+        lp = tf.nn.log_softmax(tf.where(taken, neg, logits_p))
+        lq = tf.nn.log_softmax(tf.where(taken, neg, logits_q))
+        kls.append(tf.reduce_sum(tf.where(taken, zero, tf.exp(lp) * (lp - lq)), -1))
+        onehot = tf.one_hot(slates[..., j], n, on_value=True, off_value=False, dtype=tf.bool)
+        logps.append(tf.reduce_sum(tf.where(onehot, lp, zero), -1))
+        taken = tf.logical_or(taken, onehot)
+    return logps, kls
 
 
 def plackett_luce_kl(logits_p, logits_q, slates):
@@ -536,20 +586,31 @@ def plackett_luce_kl(logits_p, logits_q, slates):
     candidates not yet placed, before each position j of the slate ``a``. Averaged over
     slates drawn from p this is exactly ``KL(PL_p || PL_q)`` over ordered slates (chain rule);
     the first term alone is :func:`categorical_kl`. logits (..., N), slates (..., K) -> (...,).
+
+    Its *value* is an unbiased estimate of the slate KL, but its gradient is not an unbiased
+    estimate of the KL's gradient (the prefix ``a_<j`` was drawn from p): use
+    :func:`plackett_luce_kl_surrogate` as a loss term.
     """
-    logits_p = tf.convert_to_tensor(logits_p, tf.float32)
-    logits_q = tf.convert_to_tensor(logits_q, tf.float32)
-    slates = tf.cast(slates, tf.int32)
-    n = tf.shape(logits_p)[-1]
-    neg = tf.constant(_NEG, tf.float32)
-    taken = tf.zeros_like(logits_p, dtype=tf.bool)
-    total = tf.zeros_like(logits_p[..., 0])
-    zero = tf.zeros_like(logits_p)
-    for j in range(slates.shape[-1]):
-        lp = tf.nn.log_softmax(tf.where(taken, neg, logits_p))
-        lq = tf.nn.log_softmax(tf.where(taken, neg, logits_q))
-        total += tf.reduce_sum(tf.where(taken, zero, tf.exp(lp) * (lp - lq)), -1)
-        taken = tf.logical_or(taken, tf.one_hot(slates[..., j], n, on_value=True, off_value=False, dtype=tf.bool))
+    _, kls = _plackett_luce_terms(logits_p, logits_q, slates)
+    return tf.add_n(kls)
+
+
+def plackett_luce_kl_surrogate(logits_p, logits_q, slates):
+    """KL penalty term for a loss, along a slate ``a`` drawn from p: (..., N), (..., K) -> (...,).
+
+    ``sum_j KL_j + sum_i (l_i - stop_gradient(l_i)) * stop_gradient(sum_{j > i} KL_j)`` with
+    ``KL_j`` the terms of :func:`plackett_luce_kl` and ``l_i = log p(a_i | a_<i)``. The second
+    sum is exactly 0, so the *value* equals :func:`plackett_luce_kl`; its gradient adds the
+    score-function term ``sum_j KL_j grad log p(a_<j)`` that the pathwise gradient of the
+    chain-rule KL misses, so that, averaged over slates drawn from p, the gradient is the
+    gradient of the exact slate ``KL(PL_p || PL_q)`` (q is treated as a constant).
+    """
+    logps, kls = _plackett_luce_terms(logits_p, logits_q, slates)
+    total = tf.add_n(kls)
+    later = tf.zeros_like(total)  # sum_{j > i} KL_j, built from the last position backwards
+    for i in range(len(kls) - 1, -1, -1):
+        total += (logps[i] - tf.stop_gradient(logps[i])) * tf.stop_gradient(later)
+        later += kls[i]
     return total
 
 
@@ -576,9 +637,10 @@ def rl_loss(model, ref_model, batch: Mapping, beta, global_batch_size):
 
     batch: items/responses (B, H) int32, watch (B, H) float32, cand (B, H, N) int32,
     slates (B, H, K) int32, adv (B, H) float32, mask (B, H) float32 (1 = the user acted).
-    Surrogate per step: ``-adv * log pi(slate) + beta * KL_slate(pi || pi_ref)``
-    (:func:`plackett_luce_kl` along the sampled slate), summed over steps and divided by
-    ``global_batch_size * H``, so replica losses add up exactly to the single-device loss.
+    Surrogate per step: ``-adv * log pi(slate) + beta * KL_slate(pi || pi_ref)``, the KL
+    along the sampled slate as :func:`plackett_luce_kl_surrogate` (value: :func:`plackett_luce_kl`;
+    gradient: unbiased for the gradient of the exact slate KL), summed over steps and divided
+    by ``global_batch_size * H``, so replica losses add up exactly to the single-device loss.
     Returns (loss, sum of masked KL, sum of mask) -- the last two for logging.
     """
     h = model.hidden(batch["items"], batch["responses"], batch["watch"])
@@ -586,10 +648,11 @@ def rl_loss(model, ref_model, batch: Mapping, beta, global_batch_size):
     h_ref = ref_model.hidden(batch["items"], batch["responses"], batch["watch"])
     ref_logits = tf.stop_gradient(ref_model.candidate_logits(h_ref, batch["cand"]))
     logp = plackett_luce_logprob(logits, batch["slates"])
-    kl = plackett_luce_kl(logits, ref_logits, batch["slates"])
+    penalty = plackett_luce_kl_surrogate(logits, ref_logits, batch["slates"])
+    kl = tf.stop_gradient(penalty)  # same value as plackett_luce_kl, for logging
     mask = tf.cast(batch["mask"], tf.float32)
     horizon = tf.cast(tf.shape(mask)[1], tf.float32)
-    per_step = (-tf.cast(batch["adv"], tf.float32) * logp + beta * kl) * mask
+    per_step = (-tf.cast(batch["adv"], tf.float32) * logp + beta * penalty) * mask
     loss = tf.reduce_sum(per_step) / (tf.cast(global_batch_size, tf.float32) * horizon)
     return loss, tf.reduce_sum(kl * mask), tf.reduce_sum(mask)
 
@@ -664,14 +727,51 @@ def _compile(fn, strategy, scalars: tuple):
     return call
 
 
-def _rl_keys(batch: Mapping) -> dict:
+def _rl_keys(batch: Mapping, n_items: int) -> dict:
+    """The keys of :func:`rl_loss` as numpy arrays, checked: shapes agree, ``items`` in
+    [0, n_items + 1] (NO_CLICK = n_items, BOS = n_items + 1), ``responses`` in [0, 2], ``cand``
+    in [0, n_items), ``slates`` in [0, N), ``watch``/``adv`` finite, ``mask`` in [0, 1]."""
     keys = ("items", "responses", "watch", "cand", "slates", "adv", "mask")
     missing = [k for k in keys if k not in batch]
     if missing:
         raise ValueError(f"batch is missing keys {missing}")
+    raw = {k: np.asarray(batch[k]) for k in keys}
+    for k in ("items", "responses", "cand", "slates"):
+        if raw[k].size and not np.issubdtype(raw[k].dtype, np.integer):
+            raise ValueError(f"batch[{k!r}] must be integers, got dtype {raw[k].dtype}")
+    for k in ("watch", "adv", "mask"):
+        if not (np.issubdtype(raw[k].dtype, np.number) or raw[k].dtype == bool) or \
+                not np.all(np.isfinite(raw[k].astype(np.float64))):
+            raise ValueError(f"batch[{k!r}] must be finite numbers")
+    bh = raw["mask"].shape
+    if len(bh) != 2:
+        raise ValueError(f"batch['mask'] must have shape (B, H), got {bh}")
+    for k in ("items", "responses", "watch", "adv"):
+        if raw[k].shape != bh:
+            raise ValueError(f"batch[{k!r}] must have shape {bh} (as batch['mask']), got {raw[k].shape}")
+    for k in ("cand", "slates"):
+        if raw[k].ndim != 3 or raw[k].shape[:2] != bh:
+            raise ValueError(f"batch[{k!r}] must have shape {bh + ('?',)}, got {raw[k].shape}")
+    n_cand = raw["cand"].shape[2]
+    if not 1 <= raw["slates"].shape[2] <= n_cand:
+        raise ValueError(f"batch['slates'] must hold K in [1, {n_cand}] positions per step, "
+                         f"got {raw['slates'].shape[2]}")
+
+    def in_range(k, lo, hi):  # [lo, hi)
+        a = raw[k]
+        if a.size and (a.min() < lo or a.max() >= hi):
+            raise ValueError(f"batch[{k!r}] must be in [{lo}, {hi}), got range [{a.min()}, {a.max()}]")
+
+    in_range("items", 0, n_items + 2)
+    in_range("responses", 0, 3)
+    in_range("cand", 0, n_items)
+    in_range("slates", 0, n_cand)
+    m = raw["mask"].astype(np.float64)
+    if m.size and (m.min() < 0 or m.max() > 1):
+        raise ValueError(f"batch['mask'] must be in [0, 1], got range [{m.min()}, {m.max()}]")
     dt = dict(items=np.int32, responses=np.int32, watch=np.float32, cand=np.int32, slates=np.int32,
               adv=np.float32, mask=np.float32)
-    return {k: np.asarray(batch[k], dt[k]) for k in keys}
+    return {k: raw[k].astype(dt[k]) for k in keys}
 
 
 def make_rl_train_step(model, ref_model, optimizer, strategy: tf.distribute.Strategy | None = None,
@@ -703,12 +803,19 @@ def make_rl_train_step(model, ref_model, optimizer, strategy: tf.distribute.Stra
     _step = _compile(_raw, strategy, (tf.float32, tf.int32)) if compiled else _raw
 
     def step(batch: Mapping, beta: float):
-        b = _rl_keys(batch)
+        b = _rl_keys(batch, model.n_items)
         gbs = int(b["mask"].shape[0])
         out = _step(_distribute(strategy, b), tf.constant(beta, tf.float32), tf.constant(gbs, tf.int32))
         return tuple(float(o) for o in out)
 
     return step
+
+
+def _check_n_sampled(n_sampled, n_items: int) -> int:
+    """0 (full softmax) or a number of sampled negatives in [1, n_items)."""
+    if n_sampled == 0 and not isinstance(n_sampled, bool):
+        return 0
+    return _check_int("n_sampled", n_sampled, lo=1, hi=int(n_items) - 1)
 
 
 def make_pretrain_step(model, optimizer, n_sampled: int = 0, strategy: tf.distribute.Strategy | None = None,
@@ -718,6 +825,7 @@ def make_pretrain_step(model, optimizer, n_sampled: int = 0, strategy: tf.distri
     Returns ``step(batch) -> (loss, ce_sum, n_clicks)``; batch keys items, responses, watch,
     target, tmask.
     """
+    _check_n_sampled(n_sampled, model.n_items)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         optimizer.build(model.trainable_variables)
@@ -1076,10 +1184,22 @@ def grpo_advantages(episode_return: np.ndarray, mask: np.ndarray, group_size: in
 
     Row ``g * n_users + i`` gets ``(R_gi - mean_g R_gi) / (std_g R_gi + 1e-6)`` at every
     active step (std over the G copies of user i; 0 advantage if all copies tie).
+    Raises ``ValueError`` unless B is a multiple of ``group_size``, ``mask`` has B rows and
+    the returns are finite.
     """
-    R = np.asarray(episode_return, np.float64).reshape(group_size, -1)
+    group_size = _check_int("group_size", group_size)
+    R = np.asarray(episode_return, np.float64)
+    mask = np.asarray(mask, np.float64)
+    if R.ndim != 1 or R.size == 0 or R.size % group_size:
+        raise ValueError(f"episode_return must have shape (B,) with B a positive multiple of group_size="
+                         f"{group_size}, got shape {R.shape}")
+    if mask.ndim != 2 or mask.shape[0] != R.size:
+        raise ValueError(f"mask must have shape ({R.size}, L) (one row per episode_return), got {mask.shape}")
+    if not np.all(np.isfinite(R)):
+        raise ValueError("episode_return must be finite")
+    R = R.reshape(group_size, -1)
     A = (R - R.mean(0, keepdims=True)) / (R.std(0, keepdims=True) + 1e-6)
-    return (A.reshape(-1)[:, None] * np.asarray(mask, np.float64)).astype(np.float32)
+    return (A.reshape(-1)[:, None] * mask).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1146,7 +1266,8 @@ class PretrainConfig:
         logging_policy: reference-policy name for the logs (default ``"myopic"``).
         epochs: passes over the training logs; batch_size: sessions per step (batches group
             sessions of similar length to save padding).
-        lr: Adam learning rate; n_sampled: 0 = full softmax, else sampled-softmax negatives.
+        lr: Adam learning rate (finite, > 0); n_sampled: 0 = full softmax, else the number of
+            sampled-softmax negatives (< the catalogue size, checked by :func:`pretrain`).
         holdout: share of sessions held out (in [0, 0.5]).
         seed: seeds the logs, the initialisation and the batches.
     """
@@ -1166,10 +1287,8 @@ class PretrainConfig:
         _check_int("batch_size", self.batch_size)
         _check_int("n_sampled", self.n_sampled, lo=0)
         _check_int("seed", self.seed, lo=0)
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if not 0.0 <= self.holdout <= 0.5:
-            raise ValueError(f"holdout must be in [0, 0.5], got {self.holdout}")
+        _check_real("lr", self.lr, lo=0.0, lo_open=True)
+        _check_real("holdout", self.holdout, lo=0.0, hi=0.5)
         return self
 
 
@@ -1229,9 +1348,11 @@ def pretrain(env_config=None, config: PretrainConfig | None = None, *,
     Returns:
         ``(agent, history)``: a greedy :class:`TransformerAgent` and a dict of arrays:
         ``step_loss`` (per update: the optimised loss, sampled softmax if ``n_sampled``),
-        per epoch (index 0 = before training) ``epoch``, ``train_loss`` (mean per-click
-        cross-entropy of the epoch's updates, NaN at epoch 0), ``val_loss``,
-        ``val_perplexity``, ``val_accuracy`` (full softmax on the held-out sessions),
+        per epoch (index 0 = before training) ``epoch``, ``train_loss`` (mean per click of
+        the loss the epoch's updates optimised, NaN at epoch 0: the full-softmax
+        cross-entropy if ``n_sampled == 0``, else the sampled-softmax loss over the true item
+        and ``n_sampled`` negatives, which is lower and *not* comparable with ``val_loss``),
+        ``val_loss``, ``val_perplexity``, ``val_accuracy`` (full softmax on the held-out sessions),
         ``wall_time`` (s since the start, logging included), and scalars ``n_tokens``
         (clicked training steps), ``log_seconds``.
     """
@@ -1241,6 +1362,7 @@ def pretrain(env_config=None, config: PretrainConfig | None = None, *,
 
     env_cfg = get_preset(env_cfg)
     acfg = (agent_config or TransformerConfig.for_env(env_cfg)).validate()
+    _check_n_sampled(cfg.n_sampled, acfg.n_items)
     t0 = time.perf_counter()
     if logs is None:
         logs = collect_logs(env_cfg, cfg.logging_policy, n_sessions=cfg.n_sessions, seed=cfg.seed,
@@ -1253,7 +1375,7 @@ def pretrain(env_config=None, config: PretrainConfig | None = None, *,
     val_idx, tr_idx = perm[:n_val], perm[n_val:]
     keys = ("items", "responses", "watch", "target", "tmask")
     val = {k: logs[k][val_idx] for k in keys}
-    keras.utils.set_random_seed(cfg.seed)
+    seed_everything(cfg.seed, use_tf=True)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = CausalTransformer(**acfg.model_kwargs(), seed=cfg.seed, agent_config=asdict(acfg))
@@ -1324,7 +1446,7 @@ class FinetuneConfig:
             ``batch_size / group_size`` users x ``group_size`` copies.
         group_size: G for ``grpo`` (>= 2, divides ``batch_size``).
         gamma: discount of the returns-to-go (``reinforce``; ``grpo`` uses the episode return).
-        lr: Adam learning rate.
+        lr: Adam learning rate (finite, > 0).
         eval_every / eval_episodes: greedy evaluation every that many iterations (0 = never).
         seed: seeds the slate sampling and the rollouts.
     """
@@ -1344,8 +1466,7 @@ class FinetuneConfig:
     def validate(self) -> "FinetuneConfig":
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if not (np.isfinite(self.beta) and self.beta >= 0):
-            raise ValueError(f"beta must be a finite number >= 0, got {self.beta!r}")
+        _check_real("beta", self.beta, lo=0.0)
         for name in ("n_iters", "batch_size", "max_len", "eval_episodes"):
             _check_int(name, getattr(self, name))
         _check_int("eval_every", self.eval_every, lo=0)
@@ -1353,10 +1474,8 @@ class FinetuneConfig:
         _check_int("group_size", self.group_size, lo=2 if self.objective == "grpo" else 1)
         if self.objective == "grpo" and self.batch_size % self.group_size:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of group_size ({self.group_size})")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        _check_real("gamma", self.gamma, lo=0.0, hi=1.0)
+        _check_real("lr", self.lr, lo=0.0, lo_open=True)
         return self
 
 
@@ -1393,7 +1512,7 @@ def finetune(pretrained: TransformerAgent, env_config=None, config: FinetuneConf
         raise ValueError(f"pretrained must be a TransformerAgent, got {type(pretrained).__name__}")
     cfg = (config or FinetuneConfig()).validate()
     env_cfg = get_preset(transformer_env_config() if env_config is None else env_config)
-    keras.utils.set_random_seed(cfg.seed)
+    seed_everything(cfg.seed, use_tf=True)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = clone_model(pretrained.model)
@@ -1464,17 +1583,20 @@ def policy_kl(agent: TransformerAgent, reference: TransformerAgent, env_config=N
     step of :func:`plackett_luce_kl` along the sampled slates: an unbiased estimate of the
     per-step KL between the two Plackett-Luce slate distributions, nats), ``first_kl`` (the
     KL of the candidate softmaxes, i.e. of the first slate position) and ``steps``.
+    ``seed`` seeds both the users and the slate sampling: equal seeds give equal results, and
+    the agent's own random stream (``agent.rng``) is left untouched.
     """
     from rlrec_helpers.simulator import BatchEnv, get_preset
 
     env_cfg = get_preset(transformer_env_config() if env_config is None else env_config)
     env = BatchEnv(env_cfg, _check_int("n_episodes", n_episodes), seed=seed)
-    old = agent.sample
+    old, old_rng = agent.sample, agent.rng
     agent.sample = True
+    agent.rng = np.random.default_rng(seed)
     try:
         batch = rollout(agent, env, seed=seed)
     finally:
-        agent.sample = old
+        agent.sample, agent.rng = old, old_rng
     s, f, n = _kl_fn(agent.model, reference.model, pad_time(batch))
     n = float(n)
     return {"slate_kl": float(s) / n, "first_kl": float(f) / n, "steps": n}
