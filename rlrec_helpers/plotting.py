@@ -50,6 +50,16 @@ def _require_labels(xlabel: str, ylabel: str) -> None:
         )
 
 
+def _finish(ax, xlabel: str, ylabel: str, title: str | None):
+    """Axis labels, optional title and a small legend; returns ``ax``."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    return ax
+
+
 def plot_learning_curves(
     curves: Mapping[str, np.ndarray],
     *,
@@ -213,12 +223,7 @@ def plot_policy_distributions(
         ax.bar(xs + (j - (len(names) - 1) / 2) * width, m, width=width, label=name)
     ax.set_xticks(xs)
     ax.set_xticklabels(labels)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize="small")
-    return ax
+    return _finish(ax, xlabel, ylabel, title)
 
 
 def plot_estimates_vs_truth(
@@ -299,12 +304,7 @@ def plot_distributions(
     for name, a in arrays.items():
         ax.hist(a, bins=edges, weights=np.full(a.size, 1.0 / a.size), histtype="step",
                 linewidth=1.6, label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize="small")
-    return ax
+    return _finish(ax, xlabel, ylabel, title)
 
 
 def plot_category_shares(
@@ -330,12 +330,7 @@ def plot_category_shares(
     ax = _axes(ax)
     for name, a in arrays.items():
         ax.plot(np.arange(a.size), a, marker="o", label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize="small")
-    return ax
+    return _finish(ax, xlabel, ylabel, title)
 
 
 def plot_preference_tracking(
