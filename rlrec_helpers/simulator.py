@@ -1667,7 +1667,6 @@ def reference_episode(config: "SimulatorConfig | str", rng: np.random.Generator,
     return total, clicks, steps
 
 
-
 # --------------------------------------------------------------------------- gymnasium env
 
 import gymnasium as gym  # noqa: E402

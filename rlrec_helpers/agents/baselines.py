@@ -121,16 +121,12 @@ class LinUCBSlatePolicy:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= cand.shape[0]:
             raise ValueError(f"k must be an integer in [1, {cand.shape[0]}] (the candidate count), got {k!r}")
         h = _validate_history(history, self.n_topics)
-        # A fresh local model: the policy's own (batch) state is left untouched.
-        bandit = LinUCB(self.n_topics, 1, alpha=self.alpha)
-        bandit.reset(1)
-        one = np.ones((1, 1))
-        shown, clicked = h["shown_clusters"], h["clicked"]
-        for t in range(clicked.shape[0]):
-            for j in range(shown.shape[1]):
-                bandit.update(shown[t:t + 1, j], (clicked[t:t + 1] == j).astype(float), context=one)
+        # A fresh one-user copy replays the history: the policy's own (batch) state is left untouched.
+        local = LinUCBSlatePolicy(self.n_topics, self.alpha, self.seed)
+        for t in range(h["clicked"].shape[0]):
+            local._update(h["shown_clusters"][t:t + 1], h["clicked"][t:t + 1])
         cl = np.argmax(cand[:, :self.n_topics], axis=1)
-        scores = bandit.scores(one)[0, cl]
+        scores = local.cluster_scores()[0, cl]
         idx = np.argsort(-scores, kind="stable")[:k]
         return idx.astype(np.int64), scores[idx]
 
