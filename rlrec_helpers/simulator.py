@@ -1422,6 +1422,12 @@ PRESETS: dict[str, SimulatorConfig] = {
 }
 
 
+#: The unit of each preset's reward (and return), for axis labels and printed tables.
+REWARD_UNITS: dict[str, str] = {"default": "minutes watched", "costly_browsing": "minutes watched",
+                                "ecommerce": "price units", "social_media": "minutes of dwell",
+                                "education": "mastery points", "finance": "utility points"}
+
+
 def get_preset(name: "str | SimulatorConfig") -> SimulatorConfig:
     """A validated config: a preset name from :data:`PRESETS` or a config passed through."""
     if isinstance(name, SimulatorConfig):

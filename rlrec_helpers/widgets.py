@@ -15,6 +15,8 @@ import ipywidgets as widgets
 import pandas as pd
 import matplotlib.pyplot as plt
 
+from rlrec_helpers.simulator import REWARD_UNITS
+
 
 def _interactive(fn, **controls):
     """``ipywidgets.interactive`` with continuous_update off for sliders (cheap redraws)."""
@@ -270,9 +272,8 @@ def finetune_runs_widget(runs, pretrained_return: float):
 # --- notebook 08: application domains ---
 
 #: Reward unit of each application preset (axis labels).
-DOMAIN_REWARD_UNITS = {"ecommerce": "price units", "social_media": "minutes of dwell",
-                       "education": "mastery points", "finance": "utility points",
-                       "default": "minutes watched", "costly_browsing": "minutes watched"}
+#: Reward unit per preset (``simulator.REWARD_UNITS``, re-exported for notebook 08's plots).
+DOMAIN_REWARD_UNITS = REWARD_UNITS
 
 
 def show_domain_session(domain: str, policy: str, user_seed: int, agents) -> "pd.DataFrame":

@@ -516,3 +516,10 @@ def test_batch_env_accepts_a_plugged_user_model():
         BatchEnv(cfg, 2, user_model="default")
     with pytest.raises(ValueError, match="user_model.config"):
         BatchEnv(cfg, 2, user_model=FixedCluster(SimulatorConfig(no_click_cost=4.0)))
+
+
+def test_every_preset_names_its_reward_unit():
+    from rlrec_helpers.simulator import PRESETS, REWARD_UNITS
+
+    assert set(REWARD_UNITS) == set(PRESETS)
+    assert all(isinstance(u, str) and u.strip() for u in REWARD_UNITS.values())
