@@ -61,6 +61,27 @@ def test_p2_raw_values_at_zero():
     np.testing.assert_allclose(pi, 1 / 3)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_hessian_matches_second_differences_of_j(seed):
+    """Independent of the implementation's own route (differences of the exact gradient):
+    central second differences of J itself, at random θ, problems and state distributions."""
+    rng = np.random.default_rng(300 + seed)
+    n_s, n_a, d = (int(x) for x in rng.integers(2, 5, size=3))
+    r = rng.normal(size=(n_s, n_a))
+    phi = rng.normal(size=(n_s, d))
+    dist = rng.dirichlet(np.ones(n_s))
+    th = rng.normal(size=(n_a, d))
+    j = lambda t: pg.expected_reward(t.reshape(th.shape), r, phi, dist)  # noqa: E731
+    n, h = th.size, 1e-4
+    fd = np.zeros((n, n))
+    e = np.eye(n) * h
+    x = th.ravel()
+    for a in range(n):
+        for b in range(n):
+            fd[a, b] = (j(x + e[a] + e[b]) - j(x + e[a] - e[b]) - j(x - e[a] + e[b]) + j(x - e[a] - e[b])) / (4 * h * h)
+    np.testing.assert_allclose(pg.expected_reward_hessian(th, r, phi, dist), fd, atol=2e-5)
+
+
 def test_hessian_eigenvalues_raw_features():
     h = pg.expected_reward_hessian(np.zeros((3, 3)), R2, S)
     ev = np.linalg.eigvalsh(h)

@@ -8,9 +8,18 @@ from rlrec_helpers.setup import TF_QUIET_ENV, seed_everything, setup
 from rlrec_helpers.stats import mean_ci, mean_ci_over_axis, paired_difference, student_t_cdf, student_t_quantile
 
 
-def test_tf_quiet_env_is_set():
+def test_quiet_tensorflow_sets_the_env_but_keeps_the_callers_values(monkeypatch):
+    from rlrec_helpers.setup import quiet_tensorflow
+
+    assert TF_QUIET_ENV == {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
+    for key in TF_QUIET_ENV:
+        monkeypatch.delenv(key, raising=False)   # conftest sets them; start from nothing
+    quiet_tensorflow()
     for key, value in TF_QUIET_ENV.items():
         assert os.environ[key] == value
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"   # a value the caller set is kept
 
 
 def test_setup_is_reproducible_without_tf():
