@@ -334,7 +334,7 @@ def test_recommend_validation():
         agent.recommend({"clicked": [0]}, cand, 2)
     with pytest.raises(ValueError, match="history"):
         agent.recommend([[1, 2]], cand, 2)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="history arrays must be rectangular"):
         agent.recommend({"shown_clusters": [[1, 2], [3]], "clicked": [0, 1], "watch_time": [4, 4]}, cand, 2)
     with pytest.raises(ValueError, match="batch_size"):
         agent.reset(0)
@@ -389,8 +389,25 @@ def test_history_free_control_ignores_responses():
                   - full.cluster_preferences(_history(6, seed=1))).max() > 1e-4
 
 
-def test_step_throughput_reports_both_modes():
+def test_step_throughput_reports_both_modes(monkeypatch):
+    import tensorflow as tf
+
+    made = []
+
+    class SpyTrainer(R.ReinforceTrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append((kwargs.get("compiled", True), self))
+
+    monkeypatch.setattr(R, "ReinforceTrainer", SpyTrainer)
     out = R.step_throughput(batch_size=8, length=4, n_steps=2, agent_config=TINY)
+    # one eager and one compiled trainer; the compiled one really runs a traced tf.function
+    assert sorted(c for c, _ in made) == [False, True]
+    for compiled, trainer in made:
+        is_fn = isinstance(trainer._step, tf.types.experimental.GenericFunction)
+        assert is_fn == compiled
+        if compiled:
+            assert trainer._step.experimental_get_tracing_count() >= 1
     assert set(out) == {"compiled", "eager", "ratio"} and out["ratio"] > 0  # no wall-clock target
     out = R.step_throughput(batch_size=8, length=4, n_steps=1, agent_config=TINY, repeats=3)
     assert out["ratio"] == pytest.approx(out["compiled"] / out["eager"])
@@ -778,6 +795,24 @@ def test_sample_efficiency_runs_each_variant_and_seed():
                                       seeds=(1, 2), window=1)
     assert list(runs["variant"]) == ["a", "a", "b", "b"] and set(hists) == {("a", 1), ("a", 2), ("b", 1), ("b", 2)}
     assert runs["reached"].all() and (runs["steps_to_level"] <= runs["budget_steps"]).all()
+    # each seed is its own run: different seeds give different training histories
+    for v in ("a", "b"):
+        assert not np.array_equal(hists[(v, 1)]["return"], hists[(v, 2)]["return"]), v
+    # a level between the runs' best returns: reached by some runs and not by others
+    best = {key: float(np.max(h["return"])) for key, h in hists.items()}
+    assert len(set(best.values())) > 1
+    level = (min(best.values()) + max(best.values())) / 2
+    runs2, hists2 = R.sample_efficiency({"a": cfg, "b": replace(cfg, baseline="gae")}, level=level,
+                                        seeds=(1, 2), window=1)
+    assert 0 < runs2["reached"].sum() < len(runs2)
+    for row in runs2.itertuples():
+        h = hists2[(row.variant, row.seed)]
+        np.testing.assert_array_equal(h["return"], hists[(row.variant, row.seed)]["return"])  # seeded
+        hit = np.flatnonzero(np.asarray(h["return"]) >= level)  # window = 1: the first such iteration
+        expected = float(h["env_steps"][hit[0]]) if hit.size else np.inf
+        assert row.steps_to_level == expected and row.reached == bool(hit.size), row
+        assert row.budget_steps == float(h["env_steps"][-1])
+        assert row.final_return == pytest.approx(float(np.mean(h["return"][-5:])))
 
 
 def test_shared_test_evaluation_is_large_and_never_used_for_selection():

@@ -65,6 +65,23 @@ def test_weight_cap_is_applied(sim1):
     _, hist = op.train_off_policy(logs, cfg)
     assert np.all(hist["mean_weight"] <= 1.5 + 1e-6)
     assert hist["frac_capped"][-1] > 0.0
+    # A cap below every raw weight (the raw weights start near 1: π and β̂ are both near uniform)
+    # must bind on every sample: the weights used are all exactly c, so their mean is c, whereas
+    # uncapped weights average about 1. The loss must use those capped weights too: with w ≡ c
+    # it is c times the uncorrected loss (Adam is invariant to the constant scale, so the two
+    # runs follow the same parameters up to float error).
+    small = dict(epochs=2, learning_rate=0.02, hidden=16, batch_size=256, seed=0)
+    cap = 1e-3
+    _, h_cap = op.train_off_policy(logs, op.OffPolicyConfig(correction="is", weight_cap=cap, **small))
+    _, h_none = op.train_off_policy(logs, op.OffPolicyConfig(correction="none", **small))
+    np.testing.assert_allclose(h_cap["frac_capped"], 1.0)
+    np.testing.assert_allclose(h_cap["mean_weight"], cap, rtol=1e-5)
+    np.testing.assert_allclose(h_none["mean_weight"], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(h_cap["pg_loss"], cap * h_none["pg_loss"], rtol=0.01)
+    # and with no cap the weights are not all clipped: their mean is near 1, far above the small cap
+    _, h_inf = op.train_off_policy(logs, op.OffPolicyConfig(correction="is", weight_cap=np.inf, **small))
+    np.testing.assert_allclose(h_inf["frac_capped"], 0.0)
+    assert np.all(h_inf["mean_weight"] > 100 * cap)
 
 
 def test_topk_lambda():

@@ -178,6 +178,19 @@ def test_obd_bts_from_random_logs():
         assert 0.5 * truth < v < 1.5 * truth, (name, v)
     rel = ope.obd_relative_errors(rand, slot, truth, n_runs=3, seed=0)
     assert rel["estimates"].shape == (3, 4) and np.all(rel["DM"] >= 0)
+    # the protocol, rebuilt independently: run b resamples the rows with the seed's generator
+    # (one stream for all runs) and refits the reward model with seed + b
+    rng = np.random.default_rng(0)
+    for b in range(3):
+        boot = rand.subset(rng.integers(0, rand.n_rounds, size=rand.n_rounds))
+        e = ope.obd_estimates(boot, slot, seed=b)
+        for j, k in enumerate(ope.ESTIMATORS):
+            assert rel["estimates"][b, j] == pytest.approx(e[k], rel=1e-12), (b, k)
+            assert rel[k][b] == pytest.approx(abs(e[k] - truth) / truth, rel=1e-12), (b, k)
+    # each run is its own resample, none of them the full log
+    for j, k in enumerate(ope.ESTIMATORS):
+        assert len(set(rel["estimates"][:, j].tolist())) == 3, k
+        assert not np.any(np.isclose(rel["estimates"][:, j], est[k], rtol=1e-12, atol=0)), k
 
 
 # ---------------------------------------------------------------- Chen et al. 2019

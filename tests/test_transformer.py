@@ -57,12 +57,16 @@ def test_candidate_ids_need_quality_column():
     np.testing.assert_array_equal(cat.topic_of(ids), obs["candidate_clusters"])
 
 
-@pytest.mark.parametrize("bad", [dict(d_model=10, n_heads=4), dict(window=0), dict(n_buckets=0),
-                                 dict(doc_length=0.0), dict(quality_min=1.0, quality_max=0.0),
-                                 dict(doc_length=float("inf")), dict(doc_length=float("nan")),
-                                 dict(quality_max=float("inf")), dict(quality_min=-float("inf"))])
-def test_config_validation(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("bad, field", [(dict(d_model=10, n_heads=4), r"d_model \(10\) must be divisible by n_heads"),
+                                        (dict(window=0), "window"), (dict(n_buckets=0), "n_buckets"),
+                                        (dict(doc_length=0.0), "doc_length"),
+                                        (dict(quality_min=1.0, quality_max=0.0), "quality_max must be greater"),
+                                        (dict(doc_length=float("inf")), "doc_length"),
+                                        (dict(doc_length=float("nan")), "doc_length"),
+                                        (dict(quality_max=float("inf")), "quality_max"),
+                                        (dict(quality_min=-float("inf")), "quality_min")])
+def test_config_validation(bad, field):
+    with pytest.raises(ValueError, match=field):
         replace(TINY, **bad).validate()
 
 
@@ -588,8 +592,10 @@ def test_short_finetune_logs_kl_and_return(tiny_agent):
     again = T.policy_kl(agent, tiny_agent, ENV, n_episodes=4)
     assert again == kl
     assert agent.rng.bit_generator.state == state
-    assert T.policy_kl(agent, tiny_agent, ENV, n_episodes=4, seed=5) == \
-        T.policy_kl(agent, tiny_agent, ENV, n_episodes=4, seed=5)
+    kl5 = T.policy_kl(agent, tiny_agent, ENV, n_episodes=4, seed=5)
+    assert T.policy_kl(agent, tiny_agent, ENV, n_episodes=4, seed=5) == kl5
+    assert kl5 != kl  # another seed: other users and slates (kl used the default seed)
+    assert T.policy_kl(agent, tiny_agent, ENV, n_episodes=4, seed=6) != kl5
     assert agent.rng.bit_generator.state == state and agent.sample is False
     assert T.policy_kl(tiny_agent, tiny_agent.copy(), ENV, n_episodes=4)["slate_kl"] < 1e-5
 
@@ -617,11 +623,62 @@ def test_compare_finetuning_structure(tiny_agent):
     assert run["beats_pretrained"] == expected and run["history"]["kl"].shape == (1,)
 
 
-def test_timing_helpers_return_ratios():
+@pytest.mark.parametrize("pre_returns, run_returns, beats", [
+    ([10.0, 10.5, 9.5, 10.0], [20.0, 20.5, 19.5, 20.0], True),   # higher, CIs far apart
+    ([20.0, 20.5, 19.5, 20.0], [10.0, 10.5, 9.5, 10.0], False),  # lower
+    ([10.0, 10.5, 9.5, 10.0], [0.0, 30.0, 2.0, 12.0], False),    # higher mean (11) but the CIs overlap
+])
+def test_compare_finetuning_beats_pretrained_known_answers(tiny_agent, monkeypatch, pre_returns, run_returns,
+                                                           beats):
+    """beats_pretrained on evaluation results with a known answer (evaluate_agent stubbed)."""
+    from rlrec_helpers.simulator import EvalResult
+    from rlrec_helpers.stats import mean_ci
+
+    def fake_evaluate(agent, env_cfg, n_episodes, seed):
+        r = np.asarray(pre_returns if agent is tiny_agent else run_returns)
+        ones = np.ones_like(r)
+        return EvalResult(mean_ci(r), r, 1.0, 1.0, ones, ones)
+
+    monkeypatch.setattr(T, "evaluate_agent", fake_evaluate)
+    cfg = T.FinetuneConfig(objective="reinforce", n_iters=1, batch_size=4, max_len=5)
+    out = T.compare_finetuning(tiny_agent, ENV, betas=(0.5,), objectives=("reinforce",), config=cfg, n_eval=4,
+                               kl_episodes=2, compiled=False)
+    np.testing.assert_array_equal(out["pretrained"].returns, pre_returns)
+    assert out["runs"][("reinforce", 0.5)]["beats_pretrained"] is beats
+
+
+def test_timing_helpers_return_ratios(monkeypatch):
     out = T.sampled_vs_full_softmax_timing(200, batch_size=2, length=4, n_sampled=16, n_steps=1, d_model=16,
                                            n_heads=2, n_layers=1, window=4, compiled=False)
     assert out["full"] > 0 and out["sampled"] > 0
     np.testing.assert_allclose(out["speedup"], out["full"] / out["sampled"])
+    # what is timed: a full-softmax and a sampled-softmax step, compiled by default, and the
+    # compiled steps really run as tf.function graphs (the loss is traced, not run eagerly)
+    import tensorflow as tf
+
+    made, loss_calls = [], []
+    real_make, real_loss = T.make_pretrain_step, T.next_item_loss
+
+    def spy_make(*args, **kwargs):
+        made.append((kwargs.get("n_sampled"), kwargs.get("compiled")))
+        return real_make(*args, **kwargs)
+
+    def spy_loss(*args, **kwargs):
+        loss_calls.append((kwargs.get("n_sampled"), tf.executing_eagerly()))
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(T, "make_pretrain_step", spy_make)
+    monkeypatch.setattr(T, "next_item_loss", spy_loss)
+    T.sampled_vs_full_softmax_timing(200, batch_size=2, length=4, n_sampled=16, n_steps=2, d_model=16, n_heads=2,
+                                     n_layers=1, window=4, compiled=False)
+    assert made == [(0, False), (16, False)] and loss_calls == [(0, True)] * 3 + [(16, True)] * 3
+    made.clear(), loss_calls.clear()
+    out = T.sampled_vs_full_softmax_timing(200, batch_size=2, length=4, n_sampled=16, n_steps=2, d_model=16,
+                                           n_heads=2, n_layers=1, window=4)
+    assert made == [(0, True), (16, True)]
+    # 3 calls per step, but each graph is traced once: the Python loss runs once, in graph mode
+    assert loss_calls == [(0, False), (16, False)]
+    assert out["full"] > 0 and out["sampled"] > 0
     with pytest.raises(ValueError, match="n_sampled"):
         T.sampled_vs_full_softmax_timing(10, n_sampled=10)
 
