@@ -61,16 +61,20 @@ def test_p2_raw_values_at_zero():
     np.testing.assert_allclose(pi, 1 / 3)
 
 
+def random_problem(seed: int, lo: int, hi: int):
+    """A random one-step problem: (rng, (rewards, features, state distribution, θ)) with
+    n_states, n_actions and the feature dimension drawn from [lo, hi)."""
+    rng = np.random.default_rng(seed)
+    n_s, n_a, d = (int(x) for x in rng.integers(lo, hi, size=3))
+    return rng, (rng.normal(size=(n_s, n_a)), rng.normal(size=(n_s, d)), rng.dirichlet(np.ones(n_s)),
+                 rng.normal(size=(n_a, d)))
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_hessian_matches_second_differences_of_j(seed):
     """Independent of the implementation's own route (differences of the exact gradient):
     central second differences of J itself, at random θ, problems and state distributions."""
-    rng = np.random.default_rng(300 + seed)
-    n_s, n_a, d = (int(x) for x in rng.integers(2, 5, size=3))
-    r = rng.normal(size=(n_s, n_a))
-    phi = rng.normal(size=(n_s, d))
-    dist = rng.dirichlet(np.ones(n_s))
-    th = rng.normal(size=(n_a, d))
+    rng, (r, phi, dist, th) = random_problem(300 + seed, 2, 5)
     j = lambda t: pg.expected_reward(t.reshape(th.shape), r, phi, dist)  # noqa: E731
     n, h = th.size, 1e-4
     fd = np.zeros((n, n))
@@ -128,17 +132,12 @@ def test_stable_at_large_logits():
 # ---------------------------------------------------------------- finite differences
 @pytest.mark.parametrize("seed", range(12))
 def test_gradient_matches_finite_differences_random(seed):
-    rng = np.random.default_rng(100 + seed)
-    n_s, n_a, d = (int(x) for x in rng.integers(1, 7, size=3))
-    r = rng.normal(size=(n_s, n_a))
-    phi = rng.normal(size=(n_s, d))
-    dist = rng.dirichlet(np.ones(n_s))
-    th = rng.normal(size=(n_a, d))
+    rng, (r, phi, dist, th) = random_problem(100 + seed, 1, 7)
     exact = pg.expected_reward_gradient(th, r, phi, dist)
     fd = pg.finite_difference_gradient(lambda t: pg.expected_reward(t, r, phi, dist), th)
     assert exact.shape == th.shape
     np.testing.assert_allclose(exact, fd, atol=1e-8)
-    th1 = rng.normal(size=n_a)
+    th1 = rng.normal(size=th.shape[0])
     fd1 = pg.finite_difference_gradient(lambda t: pg.expected_reward(t, r, None, dist), th1)
     np.testing.assert_allclose(pg.expected_reward_gradient(th1, r, None, dist), fd1, atol=1e-8)
 
