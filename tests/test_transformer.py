@@ -149,6 +149,16 @@ def test_causal_and_local_masking(two_layer_agent):
     reach = m.n_layers * (m.window - 1)
     assert np.abs(h3[:, :reach + 1] - h[:, :reach + 1]).max() > 1e-4
     np.testing.assert_allclose(h3[:, reach + 1:], h[:, reach + 1:], atol=1e-6)
+    assert T.receptive_field(m, length=12) == min(reach + 1, 12)
+
+
+@pytest.mark.parametrize("n_layers, window", [(1, 4), (2, 4), (3, 3)])
+def test_receptive_field_is_layers_times_window_minus_one_plus_one(n_layers, window):
+    m = T.build_model(30, d_model=16, n_layers=n_layers, n_heads=2, window=window, seed=0)
+    assert T.receptive_field(m) == n_layers * (window - 1) + 1
+    assert T.receptive_field(m, length=3) == min(3, n_layers * (window - 1) + 1)
+    with pytest.raises(ValueError, match="length must be an integer >= 2"):
+        T.receptive_field(m, length=1)
 
 
 @pytest.mark.parametrize("L,W", [(5, 8), (37, 8), (10, 3), (3, 1)])

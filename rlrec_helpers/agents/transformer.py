@@ -393,6 +393,27 @@ def build_model(n_items: int, **kwargs) -> CausalTransformer:
     return CausalTransformer(n_items, **kwargs)
 
 
+def receptive_field(model: CausalTransformer, length: int | None = None, seed: int = 0) -> int:
+    """Measured receptive field of ``model.hidden``: how many positions (counting itself) the
+    item at position 0 of one random sequence of ``length`` steps influences (by more than 1e-6).
+
+    ``length`` defaults to ``(n_layers + 1) * window`` so that the stack's reach,
+    ``n_layers * (window - 1) + 1``, is visible; it must be >= 2.
+    """
+    length = (model.n_layers + 1) * model.window if length is None else length
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2:
+        raise ValueError(f"length must be an integer >= 2, got {length!r}")
+    rng = np.random.default_rng(seed)
+    items = rng.integers(0, model.n_items, size=(1, length))
+    responses = rng.integers(0, 3, size=(1, length))
+    watch = rng.random((1, length)).astype(np.float32)
+    changed = items.copy()
+    changed[0, 0] = (changed[0, 0] + 1) % model.n_items
+    diff = np.abs(model.hidden(changed, responses, watch).numpy() - model.hidden(items, responses, watch).numpy())
+    moved = np.nonzero(diff.max(axis=(0, 2)) > 1e-6)[0]
+    return int(moved.max()) + 1
+
+
 def clone_model(model: CausalTransformer, trainable: bool = True) -> CausalTransformer:
     """A copy with the same config and weights (e.g. the frozen reference pi_pre)."""
     m = CausalTransformer.from_config(model.get_config())
