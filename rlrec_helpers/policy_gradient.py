@@ -56,6 +56,37 @@ def worked_example_rewards(reading: str = "diagonal") -> np.ndarray:
     raise ValueError(f"reading must be one of {READINGS}, got {reading!r}")
 
 
+def worked_example_mdp(reading: str = "literal", *, continuing: bool = False, gamma: float = 0.9):
+    """The §4.3 task as a :class:`~rlrec_helpers.mdp.TabularMDP`, to compute Q^π by policy evaluation.
+
+    States 0–2 are the article's (1,2,3), (4,5,6), (7,8,9), drawn uniformly at the start;
+    actions e1, e2, e3 with rewards :func:`worked_example_rewards` ``(reading)``.
+
+    Args:
+        reading: ``"literal"`` or ``"diagonal"`` (see :func:`worked_example_rewards`).
+        continuing: ``False`` (the article's task) — every action ends the episode in a
+            fourth, absorbing zero-reward state ``"end"`` (S = 4), so Q^π(s, a) = r(s, a) for
+            every policy; ``True`` — a contrast, not the article's task: the next state is
+            drawn uniformly from the three states again (S = 3), so Q^π depends on π.
+        gamma: discount factor in [0, 1).
+    """
+    from rlrec_helpers.mdp import TabularMDP
+
+    if not isinstance(continuing, bool):
+        raise ValueError(f"continuing must be True or False, got {continuing!r}")
+    r = worked_example_rewards(reading)
+    states = ("(1,2,3)", "(4,5,6)", "(7,8,9)")
+    actions = ("e1", "e2", "e3")
+    if continuing:
+        P = np.full((3, 3, 3), 1.0 / 3.0)
+        return TabularMDP(P=P, R=r, gamma=gamma, states=states, actions=actions)
+    P = np.zeros((4, 3, 4))
+    P[:, :, 3] = 1.0
+    R = np.vstack([r, np.zeros((1, 3))])
+    return TabularMDP(P=P, R=R, gamma=gamma, states=states + ("end",), actions=actions,
+                      mu=np.array([1.0, 1.0, 1.0, 0.0]) / 3.0)
+
+
 def worked_example_features(kind: str = "raw", states: np.ndarray | None = None) -> np.ndarray:
     """Feature matrix φ(s) for the states (default: :data:`WORKED_EXAMPLE_STATES`).
 

@@ -21,6 +21,30 @@ def test_reward_tables():
         pg.worked_example_rewards("for all i")
 
 
+def test_worked_example_mdp_q_is_r_only_when_the_episode_ends():
+    from rlrec_helpers import mdp
+
+    rng = np.random.default_rng(5)
+    one_step, continuing = pg.worked_example_mdp(), pg.worked_example_mdp(continuing=True)
+    assert one_step.n_states == 4 and one_step.terminal.tolist() == [False, False, False, True]
+    assert one_step.mu[3] == 0.0 and continuing.n_states == 3
+    for _ in range(5):
+        pi = pg.softmax_policy(rng.normal(size=3))
+        q = mdp.q_of_policy(one_step, np.tile(pi, (4, 1)))
+        np.testing.assert_allclose(q[:3], R1, atol=1e-12)
+        # continuing: Q = r + gamma * V, with V = sum_a pi(a) r(., a) / (1 - gamma) averaged over states
+        v = (R1 @ pi).mean() / (1 - 0.9)
+        np.testing.assert_allclose(mdp.q_of_policy(continuing, np.tile(pi, (3, 1))), R1 + 0.9 * v, atol=1e-9)
+    q_diag = mdp.q_of_policy(pg.worked_example_mdp("diagonal"), np.full((4, 3), 1 / 3))
+    np.testing.assert_allclose(q_diag[:3], R2, atol=1e-12)
+    with pytest.raises(ValueError, match="continuing"):
+        pg.worked_example_mdp(continuing=1)
+    with pytest.raises(ValueError, match="reading"):
+        pg.worked_example_mdp("for all i")
+    with pytest.raises(ValueError, match="gamma"):
+        pg.worked_example_mdp(gamma=1.5)
+
+
 def test_feature_maps():
     np.testing.assert_allclose(np.linalg.norm(pg.worked_example_features("normalised"), axis=1), 1.0)
     np.testing.assert_allclose(pg.worked_example_features("centred")[1], 0.0)
