@@ -50,6 +50,47 @@ def _require_labels(xlabel: str, ylabel: str) -> None:
         )
 
 
+def _shape_text(spec: tuple) -> str:
+    if not spec:
+        return "() (a single number)"
+    return "(" + ", ".join(map(str, spec)) + ("," if len(spec) == 1 else "") + ")"
+
+
+def _array(values, name: str, *shapes: tuple, hint: str = "") -> np.ndarray:
+    """``values`` as a float array; ``ValueError`` naming ``name`` unless it is numeric, non-empty,
+    has one of ``shapes`` (if given) and is all finite (no NaN or inf).
+
+    A shape is a tuple whose entries are exact sizes (int) or symbols (str, e.g. ``"T"``: any
+    size >= 1); ``()`` means a single number. ``hint`` is added to the shape message.
+    """
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numeric, got {type(values).__name__}") from None
+
+    def fits(spec):
+        return len(spec) == arr.ndim and all(
+            n >= 1 if isinstance(want, str) else n == want for want, n in zip(spec, arr.shape))
+
+    if shapes and not any(fits(spec) for spec in shapes):
+        want = " or ".join(_shape_text(spec) for spec in shapes)
+        raise ValueError(f"{name} must have shape {want}{f' ({hint})' if hint else ''}, got {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must be non-empty, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {int(np.sum(~np.isfinite(arr)))} NaN or inf value(s)")
+    return arr
+
+
+def _check_mapping(mapping, name: str, required: Sequence[str] = ()) -> None:
+    """``ValueError`` naming ``name`` if ``mapping`` is empty or lacks one of the ``required`` keys."""
+    if len(mapping) == 0:
+        raise ValueError(f"{name} must map at least one name to its data, got an empty mapping")
+    missing = [key for key in required if key not in mapping]
+    if missing:
+        raise ValueError(f"{name} is missing the required key(s) {missing}; it needs {list(required)}")
+
+
 def _finish(ax, xlabel: str, ylabel: str, title: str | None):
     """Axis labels, optional title and a small legend; returns ``ax``."""
     ax.set_xlabel(xlabel)
@@ -75,19 +116,32 @@ def plot_learning_curves(
     """Mean curve with a confidence band for each entry of ``curves``.
 
     Args:
-        curves: name -> array of shape (n_runs, T) (one row per seed) or (T,).
-        x: shared x values of shape (T,); defaults to 1..T.
-        references: name -> constant drawn as a dashed horizontal line.
+        curves: non-empty name -> finite array of shape (n_runs, T) (one row per seed) or (T,);
+            curves may differ in T when ``x`` is None.
+        x: shared finite x values of shape (T,) (every curve then has T points); defaults to 1..T.
+        level: confidence level of the bands, in (0, 1).
+        references: name -> finite constant drawn as a dashed horizontal line.
+    Raises:
+        ValueError: naming the argument, for an empty ``curves``, a wrong shape, NaN or inf, or
+            ``level`` outside (0, 1).
     """
     _require_labels(xlabel, ylabel)
-    ax = _axes(ax)
+    _check_mapping(curves, "curves")
+    if not 0.0 < float(_array(level, "level", ())) < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    n_x = None if x is None else _array(x, "x", ("T",)).shape[0]
+    arrays = {}
     for name, values in curves.items():
-        arr = np.asarray(values, dtype=float)
-        if arr.ndim == 1:
-            arr = arr[None, :]
+        arr = _array(values, f"curves[{name!r}]", ("T",), ("n_runs", "T"))
+        arrays[name] = arr[None, :] if arr.ndim == 1 else arr
+        if n_x is not None and arr.shape[-1] != n_x:
+            raise ValueError(f"x has length {n_x} but curves[{name!r}] has {arr.shape[-1]} points; "
+                             f"x must have shape (T,) with T the number of points of every curve")
+    for name, value in (references or {}).items():
+        _array(value, f"references[{name!r}]", ())
+    ax = _axes(ax)
+    for name, arr in arrays.items():
         xs = np.arange(1, arr.shape[1] + 1) if x is None else np.asarray(x)
-        if xs.shape[0] != arr.shape[1]:
-            raise ValueError(f"x has length {xs.shape[0]} but curve {name!r} has {arr.shape[1]} points")
         mean, low, high = mean_ci_over_axis(arr, axis=0, level=level)
         (line,) = ax.plot(xs, mean, label=name)
         if arr.shape[0] > 1:
@@ -121,7 +175,7 @@ def plot_heatmap(
     """Annotated heatmap, e.g. a policy pi(a|s) (states x actions) or a value table.
 
     Args:
-        matrix: (len(row_labels), len(col_labels)) values.
+        matrix: (len(row_labels), len(col_labels)) finite values (NaN or inf raise ``ValueError``).
         cbar_label: label of the colour bar with its unit, e.g. ``"discounted minutes"``;
             required (non-blank) when ``cbar`` is true, ignored otherwise.
         cbar: draw the colour bar (default); ``False`` leaves the annotations as the only scale.
@@ -132,11 +186,8 @@ def plot_heatmap(
             f"cbar_label is required (a non-blank label with units) when a colour bar is drawn, "
             f"got {cbar_label!r}; pass cbar=False to draw no colour bar"
         )
-    m = np.asarray(matrix, dtype=float)
-    if m.shape != (len(row_labels), len(col_labels)):
-        raise ValueError(
-            f"matrix has shape {m.shape} but labels give ({len(row_labels)}, {len(col_labels)})"
-        )
+    m = _array(matrix, "matrix", (len(row_labels), len(col_labels)),
+               hint="one row per row label, one column per column label")
     ax = _axes(ax)
     sns.heatmap(
         m, annot=True, fmt=fmt, cmap=cmap, ax=ax, xticklabels=list(col_labels),
@@ -165,15 +216,35 @@ def plot_bars_with_ci(
 ):
     """Bar chart of means with asymmetric CI error bars (e.g. returns per policy).
 
-    ``references``: name -> value drawn as a dashed line across the bars (legend to the right);
-    ``value_range``: (low, high) limits of the value axis, to zoom in on close means (the
-    axis label carries the numbers, so the bars no longer start at 0).
+    ``names``: distinct bar labels (at least one); ``means``, ``lows``, ``highs``: finite
+    (len(names),) arrays with lows <= means <= highs (to a relative 1e-9);
+    ``references``: name -> finite value drawn as a dashed line across the bars (legend to the
+    right); ``value_range``: finite (low, high) limits of the value axis, low < high, to zoom in
+    on close means (the axis label carries the numbers, so the bars no longer start at 0).
+    Any other input raises ``ValueError`` naming the argument.
     """
     _require_labels(xlabel, ylabel)
-    means = np.asarray(means, dtype=float)
-    err = np.vstack([means - np.asarray(lows, float), np.asarray(highs, float) - means])
-    if value_range is not None and not (len(value_range) == 2 and value_range[0] < value_range[1]):
-        raise ValueError(f"value_range must be (low, high) with low < high, got {value_range!r}")
+    n = len(names)
+    if n == 0:
+        raise ValueError("names must name at least one bar, got an empty sequence")
+    if len(set(names)) != n:
+        raise ValueError(f"names must be distinct (one bar per name), got {list(names)!r}")
+    means = _array(means, "means", (n,), hint="one per name")
+    lows = _array(lows, "lows", (n,), hint="one per name")
+    highs = _array(highs, "highs", (n,), hint="one per name")
+    tol = 1e-9 * np.maximum(1.0, np.abs(means))
+    for arg, bad in (("lows", lows > means + tol), ("highs", highs < means - tol)):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{arg} must satisfy lows <= means <= highs, but for {list(names)[i]!r} "
+                             f"low={lows[i]:.6g}, mean={means[i]:.6g}, high={highs[i]:.6g}")
+    err = np.maximum(np.vstack([means - lows, highs - means]), 0.0)  # clips only the 1e-9 slack
+    if value_range is not None:
+        vr = _array(value_range, "value_range", (2,), hint="(low, high)")
+        if not vr[0] < vr[1]:
+            raise ValueError(f"value_range must be (low, high) with low < high, got {value_range!r}")
+    for name, value in (references or {}).items():
+        _array(value, f"references[{name!r}]", ())
     ax = _axes(ax)
     colors = sns.color_palette(n_colors=len(names))
     if horizontal:
@@ -208,13 +279,23 @@ def plot_policy_distributions(
     title: str | None = None,
     ax=None,
 ):
-    """Grouped bars: one group per item, one bar per policy (name -> (A,) probabilities)."""
+    """Grouped bars: one group per item, one bar per policy.
+
+    ``policies``: non-empty name -> (A,) probabilities in [0, 1], the same A for every policy;
+    ``item_labels``: A tick labels (default 1..A). Other input raises ``ValueError`` naming it.
+    """
     _require_labels(xlabel, ylabel)
+    _check_mapping(policies, "policies")
     names = list(policies)
-    mats = [np.asarray(policies[n], dtype=float) for n in names]
-    n_items = mats[0].shape[0]
-    if any(m.shape != (n_items,) for m in mats):
-        raise ValueError("every policy must be a 1-D array of the same length")
+    n_items = _array(policies[names[0]], f"policies[{names[0]!r}]", ("A",)).shape[0]
+    mats = [_array(policies[n], f"policies[{n!r}]", (n_items,),
+                   hint="every policy must be a 1-D array of the same length") for n in names]
+    for n, m in zip(names, mats):
+        if m.min() < 0.0 or m.max() > 1.0:
+            raise ValueError(f"policies[{n!r}] must hold probabilities in [0, 1], "
+                             f"got values in [{m.min():.6g}, {m.max():.6g}]")
+    if item_labels is not None and len(item_labels) != n_items:
+        raise ValueError(f"item_labels must have one label per item ({n_items}), got {len(item_labels)}")
     labels = list(item_labels) if item_labels is not None else [str(i + 1) for i in range(n_items)]
     ax = _axes(ax)
     width = 0.8 / len(names)
@@ -237,7 +318,19 @@ def plot_estimates_vs_truth(
     title: str | None = None,
     ax=None,
 ):
-    """Point estimates with CI bars (objects with mean/low/high) and a dashed truth line."""
+    """Point estimates with CI bars and a dashed truth line.
+
+    ``cis``: one object with ``mean``, ``low``, ``high`` per name (e.g. ``stats.MeanCI``; checked
+    like :func:`plot_bars_with_ci`); ``truth``: a finite number. Otherwise ``ValueError``.
+    """
+    if len(cis) != len(names):
+        raise ValueError(f"cis must have one interval per name ({len(names)}), got {len(cis)}")
+    for i, c in enumerate(cis):
+        if not all(hasattr(c, attr) for attr in ("mean", "low", "high")):
+            raise ValueError(f"cis[{i}] must have mean, low and high attributes (e.g. a stats.MeanCI), "
+                             f"got {type(c).__name__}")
+        _array([c.mean, c.low, c.high], f"cis[{i}] (mean, low, high)", (3,))
+    _array(truth, "truth", ())
     ax = plot_bars_with_ci(names, [c.mean for c in cis], [c.low for c in cis],
                            [c.high for c in cis], xlabel=xlabel, ylabel=ylabel, title=title, ax=ax)
     ax.axhline(truth, linestyle="--", color="0.3", linewidth=1.2, label=truth_label)
@@ -258,13 +351,26 @@ def plot_ascent_history(
     """Two panels for one gradient-ascent run: J(θ_k) over iterations, and the final π(a|s).
 
     Args:
-        history: the dict returned by ``policy_gradient.gradient_ascent`` (keys ``J``, ``policy``).
+        history: the dict returned by ``policy_gradient.gradient_ascent`` (keys ``J``: finite
+            (n_iters + 1,) values in [0, 1], the range the J axis shows; ``policy``: finite
+            (n_iters + 1, n_states, n_actions) tables).
+        state_labels, action_labels: n_states and n_actions labels (default s1.., e1..).
     Returns:
         The two ``Axes`` (left: J curve, right: final policy heatmap).
+    Raises:
+        ValueError: naming the missing key or the bad argument.
     """
-    js = np.asarray(history["J"], dtype=float)
-    policy = np.asarray(history["policy"], dtype=float)[-1]
+    _check_mapping(history, "history", ("J", "policy"))
+    js = _array(history["J"], "history['J']", ("n_iters + 1",))
+    if js.min() < -1e-9 or js.max() > 1.0 + 1e-9:
+        raise ValueError(f"history['J'] must lie in [0, 1] (the J axis shows [-0.02, 1.02]), "
+                         f"got values in [{js.min():.6g}, {js.max():.6g}]")
+    policy = _array(history["policy"], "history['policy']", (js.size, "n_states", "n_actions"),
+                    hint="one (n_states, n_actions) table per entry of history['J']")[-1]
     n_states, n_actions = policy.shape
+    for arg, labels, size in (("state_labels", state_labels, n_states), ("action_labels", action_labels, n_actions)):
+        if labels is not None and len(labels) != size:
+            raise ValueError(f"{arg} must have {size} labels (one per {arg[:-7]}), got {len(labels)}")
     rows = list(state_labels) if state_labels is not None else [f"s{i + 1}" for i in range(n_states)]
     cols = list(action_labels) if action_labels is not None else [f"e{j + 1}" for j in range(n_actions)]
     fig, (ax_j, ax_pi) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
@@ -292,11 +398,16 @@ def plot_distributions(
     title: str | None = None,
     ax=None,
 ):
-    """Overlaid step histograms (normalised to shares) of 1-D samples, e.g. session lengths."""
+    """Overlaid step histograms (normalised to shares) of 1-D samples, e.g. session lengths.
+
+    ``samples``: non-empty name -> non-empty finite array (flattened); ``bins``: an integer >= 1.
+    Other input raises ``ValueError`` naming the argument.
+    """
     _require_labels(xlabel, ylabel)
-    arrays = {k: np.asarray(v, dtype=float).ravel() for k, v in samples.items()}
-    if not arrays or any(a.size == 0 for a in arrays.values()):
-        raise ValueError("samples must map names to non-empty arrays")
+    _check_mapping(samples, "samples")
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
+    arrays = {k: _array(v, f"samples[{k!r}]").ravel() for k, v in samples.items()}
     lo = min(a.min() for a in arrays.values())
     hi = max(a.max() for a in arrays.values())
     edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
@@ -316,16 +427,15 @@ def plot_category_shares(
     ax=None,
 ):
     """One line with markers per policy: the share of each category (e.g. topic cluster) in
-    what it showed. ``shares`` maps names to (C,) arrays of shares in [0, 1] (each summing to 1)."""
+    what it showed. ``shares`` maps names (at least one) to finite (C,) arrays of shares in
+    [0, 1] (each summing to 1, the same C for all); other input raises ``ValueError``."""
     _require_labels(xlabel, ylabel)
-    arrays = {k: np.asarray(v, dtype=float) for k, v in shares.items()}
-    if not arrays:
-        raise ValueError("shares must map at least one name to a (C,) array")
-    sizes = {a.shape for a in arrays.values()}
-    if len(sizes) != 1 or len(next(iter(sizes))) != 1:
-        raise ValueError(f"shares must all be 1-D arrays of the same length, got shapes {sorted(sizes)}")
+    _check_mapping(shares, "shares")
+    n_cats = _array(next(iter(shares.values())), f"shares[{next(iter(shares))!r}]", ("C",)).shape[0]
+    arrays = {k: _array(v, f"shares[{k!r}]", (n_cats,), hint="shares must all be 1-D arrays of the same length")
+              for k, v in shares.items()}
     for name, a in arrays.items():
-        if not np.all(np.isfinite(a)) or a.min() < 0 or abs(a.sum() - 1.0) > 1e-6:
+        if a.min() < 0 or abs(a.sum() - 1.0) > 1e-6:
             raise ValueError(f"shares[{name!r}] must be non-negative and sum to 1, got sum {a.sum():.6g}")
     ax = _axes(ax)
     for name, a in arrays.items():
@@ -345,15 +455,27 @@ def plot_preference_tracking(
     the user's true (privileged) interest in the same clusters (right).
 
     Args:
-        implied: (L, T) implied per-cluster logits; interests: (L, T) true interests in [-1, 1].
-        clusters: which clusters to draw (one line each, same colour in both panels).
+        implied: finite (L, T) implied per-cluster logits; interests: finite (L, T) true
+            interests in [-1, 1] (the range is not checked).
+        clusters: which clusters to draw (one line each, same colour in both panels): distinct
+            integers in [0, T - 1], at least one.
     Returns:
         The two axes.
+    Raises:
+        ValueError: naming the bad argument (shape, NaN or inf, cluster out of range).
     """
-    implied = np.asarray(implied, dtype=float)
-    interests = np.asarray(interests, dtype=float)
-    if implied.shape != interests.shape or implied.ndim != 2:
-        raise ValueError(f"implied and interests must both be (L, T), got {implied.shape} and {interests.shape}")
+    implied = _array(implied, "implied", ("L", "T"))
+    interests = _array(interests, "interests", implied.shape, hint="implied and interests must both be (L, T)")
+    n_clusters = implied.shape[1]
+    clusters = list(clusters)
+    if not clusters:
+        raise ValueError("clusters must name at least one cluster")
+    for c in clusters:
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)) or not 0 <= c < n_clusters:
+            raise ValueError(f"clusters must be integers in [0, {n_clusters - 1}] (T = {n_clusters} columns), "
+                             f"got {c!r}")
+    if len(set(int(c) for c in clusters)) != len(clusters):
+        raise ValueError(f"clusters must be distinct, got {clusters!r}")
     fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
     steps = np.arange(implied.shape[0])
     for c in clusters:
@@ -388,20 +510,28 @@ def plot_regret_curves(
     """Cumulative regret per policy (mean and 95% band over runs) plus dashed reference curves.
 
     Args:
-        curves: name -> (n_runs, T) cumulative regret, one row per seed.
-        reference_curves: name -> (T,) curve drawn dashed (e.g. the Lai–Robbins C·ln t).
-        n_points: at most this many evenly spaced steps are drawn (keeps figures light).
+        curves: non-empty name -> finite (n_runs, T) (or (T,)) cumulative regret, one row per
+            seed, the same T for every curve (all T steps are checked, not only those drawn).
+        reference_curves: name -> finite (T,) curve drawn dashed (e.g. the Lai–Robbins C·ln t).
+        n_points: an integer >= 1; at most this many evenly spaced steps are drawn (keeps
+            figures light).
+    Raises:
+        ValueError: naming the bad argument.
     """
     _require_labels(xlabel, ylabel)
-    first = np.asarray(next(iter(curves.values())))
-    T = first.shape[-1]
+    _check_mapping(curves, "curves")
+    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 1:
+        raise ValueError(f"n_points must be an integer >= 1, got {n_points!r}")
+    first = next(iter(curves))
+    T = _array(curves[first], f"curves[{first!r}]", ("T",), ("n_runs", "T")).shape[-1]
+    arrays = {k: _array(v, f"curves[{k!r}]", (T,), ("n_runs", T), hint="every curve has the same T")
+              for k, v in curves.items()}
+    refs = {name: _array(ref, f"reference_curves[{name!r}]", (T,), hint="a reference curve has one value per step")
+            for name, ref in (reference_curves or {}).items()}
     idx = np.unique(np.linspace(0, T - 1, min(n_points, T)).astype(int))
-    ax = plot_learning_curves({k: np.asarray(v)[..., idx] for k, v in curves.items()},
+    ax = plot_learning_curves({k: v[..., idx] for k, v in arrays.items()},
                               x=idx + 1, xlabel=xlabel, ylabel=ylabel, title=title, ax=ax)
-    for name, ref in (reference_curves or {}).items():
-        ref = np.asarray(ref, dtype=float)
-        if ref.shape != (T,):
-            raise ValueError(f"reference curve {name!r} must have shape ({T},), got {ref.shape}")
+    for name, ref in refs.items():
         ax.plot(idx + 1, ref[idx], linestyle="--", color="0.3", linewidth=1.2, label=name)
     ax.legend(fontsize="small")
     return ax
@@ -416,11 +546,11 @@ def plot_policy_comparison(results, *, title: str | None = None, axes=None,
     (steps), each with 95% CI error bars, one bar per policy.
 
     Args:
-        results: name -> an evaluation result with ``returns`` and ``session_lengths``
-            (n_episodes,) arrays (e.g. ``rlrec_helpers.simulator.EvalResult``).
+        results: name (at least one) -> an evaluation result with finite ``returns`` and
+            ``session_lengths`` (n_episodes,) arrays (e.g. ``rlrec_helpers.simulator.EvalResult``).
         reward_unit: unit of the returns, e.g. ``"price units"`` for the e-commerce preset
             (left y-axis label ``"session return (<reward_unit>)"``; non-blank).
-    Returns the two axes.
+    Returns the two axes. Bad input raises ``ValueError`` naming the argument.
     """
     from rlrec_helpers.stats import mean_ci
 
@@ -428,6 +558,12 @@ def plot_policy_comparison(results, *, title: str | None = None, axes=None,
         raise ValueError("results must name at least one policy")
     if _is_blank(reward_unit):
         raise ValueError(f"reward_unit must be a non-blank string such as 'minutes watched', got {reward_unit!r}")
+    for n, r in results.items():
+        if not (hasattr(r, "returns") and hasattr(r, "session_lengths")):
+            raise ValueError(f"results[{n!r}] must have returns and session_lengths arrays "
+                             f"(e.g. a simulator.EvalResult), got {type(r).__name__}")
+        n_episodes = _array(r.returns, f"results[{n!r}].returns", ("n_episodes",)).shape[0]
+        _array(r.session_lengths, f"results[{n!r}].session_lengths", (n_episodes,), hint="one per episode")
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
     names = list(results)
@@ -450,12 +586,21 @@ def plot_finetune_run(history: Mapping[str, np.ndarray], *, pretrained_return: f
     """Two panels for one fine-tuning run: sampled return and KL(π ‖ π_pre) per iteration.
 
     Args:
-        history: a ``transformer.finetune`` history (``return``, ``kl`` of shape (n_iters,)).
-        pretrained_return: the pretrained model's greedy return (dashed reference, minutes).
-        kl_budget: optional KL budget (dashed reference, nats per step).
+        history: a ``transformer.finetune`` history (required keys ``return``, ``kl``: finite,
+            of the same shape (n_iters,)).
+        pretrained_return: the pretrained model's greedy return (finite; dashed reference, minutes).
+        kl_budget: optional finite KL budget (dashed reference, nats per step).
     Returns:
         The two axes.
+    Raises:
+        ValueError: naming the missing key or the bad argument.
     """
+    _check_mapping(history, "history", ("return", "kl"))
+    n_iters = _array(history["return"], "history['return']", ("n_iters",)).shape[0]
+    _array(history["kl"], "history['kl']", (n_iters,), hint="one value per iteration, like history['return']")
+    _array(pretrained_return, "pretrained_return", ())
+    if kl_budget is not None:
+        _array(kl_budget, "kl_budget", ())
     fig, (ax_r, ax_k) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
     plot_learning_curves({"sampled training sessions": history["return"]}, xlabel="fine-tuning iteration",
                          ylabel="return per session (minutes)",
@@ -479,16 +624,21 @@ def plot_session_story(story, *, reward_unit: str, title: str | None = None):
     columns after ``return`` (right, each scaled to its own maximum so they share an axis).
 
     Args:
-        story: DataFrame with ``step``, ``choice``, ``return`` and the hidden-state columns.
+        story: non-empty DataFrame with ``step``, ``choice``, ``return`` and the hidden-state
+            columns (``step``, ``return`` and the hidden state finite numbers).
         reward_unit: unit of the reward, e.g. ``"price units"`` (y-axis label).
     Returns:
         The two axes.
+    Raises:
+        ValueError: naming the missing column or the non-finite one.
     """
     need = {"step", "choice", "return"}
     if not need <= set(story.columns) or len(story) == 0:
         raise ValueError(f"story must be a non-empty DataFrame with columns {sorted(need)}")
     _require_labels("session step", reward_unit)
     hidden = list(story.columns[list(story.columns).index("return") + 1:])
+    for col in ["step", "return", *hidden]:
+        _array(story[col], f"story[{col!r}]")
     fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
     steps = story["step"].to_numpy()
     ax_a.plot(steps, story["return"].to_numpy(), color="C0")
@@ -520,18 +670,29 @@ def plot_step_attributions(explanations: Mapping[str, "object"], *, title: str |
     score to each step of her history (``step_0`` = start token .. ``step_L``), in logit units.
 
     Args:
-        explanations: label -> DataFrame of ``explain.explain_recommendation`` (row 0 = top item).
+        explanations: label (at least one) -> DataFrame of ``explain.explain_recommendation``
+            (row 0 = top item; columns ``candidate``, ``topic`` and ``step_*``, all finite).
     Returns:
         The axes (one per user).
+    Raises:
+        ValueError: naming the label and the missing row, column or non-finite value.
     """
     if not explanations:
         raise ValueError("explanations must map at least one label to a DataFrame")
+    for label, df in explanations.items():
+        missing = [c for c in ("candidate", "topic") if c not in df.columns]
+        if missing:
+            raise ValueError(f"explanations[{label!r}] is missing the required column(s) {missing}")
+        if 0 not in df.index:
+            raise ValueError(f"explanations[{label!r}] must have a row 0 (the top recommendation)")
+        steps = [c for c in df.columns if c.startswith("step_")]
+        if not steps:
+            raise ValueError(f"explanation {label!r} has no step_* columns")
+        _array(df.loc[0, ["candidate", "topic", *steps]], f"explanations[{label!r}] row 0")
     fig, axes = plt.subplots(1, len(explanations), figsize=(FIGSIZE[0] * 0.6 * len(explanations) + 1, FIGSIZE[1]),
                              squeeze=False)
     for ax, (label, df) in zip(axes[0], explanations.items()):
         cols = sorted((c for c in df.columns if c.startswith("step_")), key=lambda c: int(c[5:]))
-        if not cols:
-            raise ValueError(f"explanation {label!r} has no step_* columns")
         vals = df.loc[0, cols].to_numpy(dtype=float)
         steps = np.arange(len(cols))
         ax.bar(steps, vals, color=np.where(vals >= 0, "C2", "C3"))

@@ -135,3 +135,215 @@ def test_category_shares_plot_checks_its_input():
     with pytest.raises(ValueError, match="label"):
         plotting.plot_category_shares({"a": np.array([1.0])}, xlabel="")
     matplotlib.pyplot.close("all")
+
+
+# ------------------------------------------------ review fix: every plot_* validates its data
+# Bad input raises ValueError naming the argument (and the expected shape or range) before any
+# figure is drawn; valid input draws as before.
+
+_NAN = float("nan")
+_HIST_J = {"J": np.linspace(0.2, 0.9, 4), "policy": np.full((4, 3, 3), 1 / 3)}
+_FT = {"return": np.array([160.0, 170.0, 180.0]), "kl": np.array([0.0, 0.05, 0.1])}
+
+
+def _story(**override):
+    import pandas as pd
+
+    cols = {"step": [0, 1, 2], "shown": ["1 2 3"] * 3, "choice": ["1", "-", "2"], "reward": [1.0, 0.0, 2.0],
+            "return": [1.0, 1.0, 3.0], "trust": [1.0, 1.0, 0.5]}
+    cols.update(override)
+    return pd.DataFrame(cols)
+
+
+def _expl(**override):
+    import pandas as pd
+
+    cols = {"candidate": [4], "topic": [2], "step_0": [0.0], "step_1": [0.5], "step_2": [-0.25]}
+    cols.update(override)
+    return pd.DataFrame(cols)
+
+
+class _CI:
+    def __init__(self, mean, low, high):
+        self.mean, self.low, self.high = mean, low, high
+
+
+_LC = dict(xlabel="step t", ylabel="return (min)")
+_BAR = dict(xlabel="policy", ylabel="return (min)")
+_PD = dict(xlabel="item", ylabel="probability")
+_BAD_INPUTS = {
+    # plot_learning_curves
+    "lc empty curves": (lambda: plotting.plot_learning_curves({}, **_LC), r"^curves must map"),
+    "lc NaN curve": (lambda: plotting.plot_learning_curves({"a": [1.0, _NAN, 2.0]}, **_LC),
+                     r"curves\['a'\] must be finite"),
+    "lc inf curve": (lambda: plotting.plot_learning_curves({"a": np.array([[1.0, np.inf], [1.0, 2.0]])}, **_LC),
+                     r"curves\['a'\] must be finite"),
+    "lc 3-D curve": (lambda: plotting.plot_learning_curves({"a": np.ones((2, 2, 2))}, **_LC),
+                     r"curves\['a'\] must have shape \(T,\) or \(n_runs, T\)"),
+    "lc empty curve": (lambda: plotting.plot_learning_curves({"a": np.ones((2, 0))}, **_LC), r"curves\['a'\]"),
+    "lc NaN x": (lambda: plotting.plot_learning_curves({"a": [1.0, 2.0]}, x=[1.0, _NAN], **_LC),
+                 r"^x must be finite"),
+    "lc x length": (lambda: plotting.plot_learning_curves({"a": [1.0, 2.0, 3.0]}, x=[1, 2], **_LC),
+                    r"curves\['a'\] has 3 points; x must have shape \(T,\)"),
+    "lc NaN reference": (lambda: plotting.plot_learning_curves({"a": [1.0, 2.0]}, references={"r": _NAN}, **_LC),
+                         r"references\['r'\] must be finite"),
+    "lc level": (lambda: plotting.plot_learning_curves({"a": [1.0, 2.0]}, level=1.5, **_LC),
+                 r"level must be in \(0, 1\)"),
+    # plot_heatmap
+    "heatmap NaN": (lambda: plotting.plot_heatmap(np.array([[1.0, _NAN]]), row_labels=["s"], col_labels=["a", "b"],
+                                                  xlabel="action", ylabel="state", cbar_label="reward"),
+                    r"matrix must be finite"),
+    # plot_bars_with_ci (the first two are the review's toy inputs)
+    "bars broadcast means": (lambda: plotting.plot_bars_with_ci(["a", "b"], [1.0], [0.5], [1.5], **_BAR),
+                             r"means must have shape \(2,\)"),
+    "bars NaN mean": (lambda: plotting.plot_bars_with_ci(["a"], [_NAN], [0.5], [2.0], **_BAR),
+                      r"means must be finite"),
+    "bars short lows": (lambda: plotting.plot_bars_with_ci(["a", "b"], [1.0, 2.0], [0.5], [1.5, 2.5], **_BAR),
+                        r"lows must have shape \(2,\)"),
+    "bars long highs": (lambda: plotting.plot_bars_with_ci(["a"], [1.0], [0.5], [1.5, 2.5], **_BAR),
+                        r"highs must have shape \(1,\)"),
+    "bars inf high": (lambda: plotting.plot_bars_with_ci(["a"], [1.0], [0.5], [np.inf], **_BAR),
+                      r"highs must be finite"),
+    "bars low above mean": (lambda: plotting.plot_bars_with_ci(["a"], [1.0], [1.5], [2.0], **_BAR),
+                            r"lows must satisfy lows <= means <= highs"),
+    "bars high below mean": (lambda: plotting.plot_bars_with_ci(["a", "b"], [1.0, 2.0], [0.5, 1.0], [1.5, 1.9], **_BAR),
+                             r"highs must satisfy lows <= means <= highs.*'b'"),
+    "bars no names": (lambda: plotting.plot_bars_with_ci([], [], [], [], **_BAR), r"^names must name at least one"),
+    "bars duplicate names": (lambda: plotting.plot_bars_with_ci(["a", "a"], [1, 2], [0, 1], [2, 3], **_BAR),
+                             r"^names must be distinct"),
+    "bars NaN reference": (lambda: plotting.plot_bars_with_ci(["a"], [1.0], [0.5], [1.5], references={"r": _NAN},
+                                                              **_BAR),
+                           r"references\['r'\] must be finite"),
+    "bars inf value_range": (lambda: plotting.plot_bars_with_ci(["a"], [1.0], [0.5], [1.5], value_range=(0, np.inf),
+                                                                **_BAR), r"value_range must be finite"),
+    # plot_policy_distributions
+    "poldist empty": (lambda: plotting.plot_policy_distributions({}, **_PD), r"^policies must map"),
+    "poldist NaN": (lambda: plotting.plot_policy_distributions({"a": [0.5, _NAN]}, **_PD),
+                    r"policies\['a'\] must be finite"),
+    "poldist not probabilities": (lambda: plotting.plot_policy_distributions({"a": [1.5, -0.5]}, **_PD),
+                                  r"policies\['a'\] must hold probabilities in \[0, 1\]"),
+    "poldist item_labels": (lambda: plotting.plot_policy_distributions({"a": [0.5, 0.5]}, item_labels=["x", "y", "z"],
+                                                                       **_PD),
+                            r"item_labels must have one label per item \(2\)"),
+    # plot_estimates_vs_truth
+    "estimates cis length": (lambda: plotting.plot_estimates_vs_truth(["IPS", "DM"], [_CI(1.0, 0.5, 1.5)], 1.0, **_BAR),
+                             r"cis must have one interval per name \(2\)"),
+    "estimates NaN ci": (lambda: plotting.plot_estimates_vs_truth(["IPS"], [_CI(_NAN, 0.5, 1.5)], 1.0, **_BAR),
+                         r"cis\[0\] \(mean, low, high\) must be finite"),
+    "estimates not a ci": (lambda: plotting.plot_estimates_vs_truth(["IPS"], [1.0], 1.0, **_BAR),
+                           r"cis\[0\] must have mean, low and high"),
+    "estimates NaN truth": (lambda: plotting.plot_estimates_vs_truth(["IPS"], [_CI(1.0, 0.5, 1.5)], _NAN, **_BAR),
+                            r"truth must be finite"),
+    # plot_ascent_history
+    "ascent missing key": (lambda: plotting.plot_ascent_history({"J": _HIST_J["J"]}),
+                           r"history is missing .*'policy'"),
+    "ascent NaN J": (lambda: plotting.plot_ascent_history({**_HIST_J, "J": np.array([0.2, _NAN, 0.5, 0.6])}),
+                     r"history\['J'\] must be finite"),
+    "ascent J off axis": (lambda: plotting.plot_ascent_history({**_HIST_J, "J": np.array([0.2, 0.5, 1.2, 1.5])}),
+                          r"history\['J'\] must lie in \[0, 1\]"),
+    "ascent policy length": (lambda: plotting.plot_ascent_history({**_HIST_J, "policy": np.full((3, 3, 3), 1 / 3)}),
+                             r"history\['policy'\] must have shape \(4, n_states, n_actions\)"),
+    "ascent NaN policy": (lambda: plotting.plot_ascent_history({**_HIST_J, "policy": np.full((4, 3, 3), _NAN)}),
+                          r"history\['policy'\] must be finite"),
+    "ascent state_labels": (lambda: plotting.plot_ascent_history(_HIST_J, state_labels=["a", "b"]),
+                            r"state_labels must have 3 labels"),
+    # plot_distributions (the first is the review's toy input)
+    "dist NaN sample": (lambda: plotting.plot_distributions({"a": [1.0, _NAN, 2.0]}, xlabel="x"),
+                        r"samples\['a'\] must be finite"),
+    "dist bins": (lambda: plotting.plot_distributions({"a": [1.0, 2.0]}, xlabel="x", bins=2.5),
+                  r"bins must be an integer >= 1"),
+    # plot_category_shares
+    "shares empty array": (lambda: plotting.plot_category_shares({"a": []}, xlabel="c"), r"shares\['a'\] must"),
+    "shares NaN": (lambda: plotting.plot_category_shares({"a": [_NAN, 1.0]}, xlabel="c"),
+                   r"shares\['a'\] must be finite"),
+    # plot_preference_tracking (the first is the review's toy input)
+    "pref cluster too big": (lambda: plotting.plot_preference_tracking(np.zeros((5, 3)), np.zeros((5, 3)), [7]),
+                             r"clusters must be integers in \[0, 2\]"),
+    "pref negative cluster": (lambda: plotting.plot_preference_tracking(np.zeros((5, 3)), np.zeros((5, 3)), [-1]),
+                              r"clusters must be integers in \[0, 2\]"),
+    "pref float cluster": (lambda: plotting.plot_preference_tracking(np.zeros((5, 3)), np.zeros((5, 3)), [1.5]),
+                           r"clusters must be integers"),
+    "pref no clusters": (lambda: plotting.plot_preference_tracking(np.zeros((5, 3)), np.zeros((5, 3)), []),
+                         r"clusters must name at least one"),
+    "pref duplicate clusters": (lambda: plotting.plot_preference_tracking(np.zeros((5, 3)), np.zeros((5, 3)), [1, 1]),
+                                r"clusters must be distinct"),
+    "pref NaN implied": (lambda: plotting.plot_preference_tracking(np.full((5, 3), _NAN), np.zeros((5, 3)), [0]),
+                         r"implied must be finite"),
+    "pref NaN interests": (lambda: plotting.plot_preference_tracking(np.zeros((5, 3)), np.full((5, 3), _NAN), [0]),
+                           r"interests must be finite"),
+    "pref empty session": (lambda: plotting.plot_preference_tracking(np.zeros((0, 3)), np.zeros((0, 3)), [0]),
+                           r"implied must have shape \(L, T\)"),
+    # plot_regret_curves (the first is the review's toy input)
+    "regret empty": (lambda: plotting.plot_regret_curves({}), r"^curves must map"),
+    "regret NaN between drawn steps": (lambda: plotting.plot_regret_curves(
+        {"a": np.where(np.arange(50) == 1, _NAN, np.arange(50.0))}, n_points=2), r"curves\['a'\] must be finite"),
+    "regret unequal T": (lambda: plotting.plot_regret_curves({"a": np.ones((2, 50)), "b": np.ones((2, 40))}),
+                         r"curves\['b'\] must have shape \(50,\) or \(n_runs, 50\)"),
+    "regret NaN reference": (lambda: plotting.plot_regret_curves({"a": np.ones(5)},
+                                                                 reference_curves={"r": np.full(5, _NAN)}),
+                             r"reference_curves\['r'\] must be finite"),
+    "regret n_points": (lambda: plotting.plot_regret_curves({"a": np.ones(5)}, n_points=0),
+                        r"n_points must be an integer >= 1"),
+    # plot_policy_comparison
+    "comparison NaN returns": (lambda: plotting.plot_policy_comparison({"p": _Eval([1.0, _NAN], [3, 4])}),
+                               r"results\['p'\]\.returns must be finite"),
+    "comparison lengths": (lambda: plotting.plot_policy_comparison({"p": _Eval([1.0, 2.0], [3, 4, 5])}),
+                           r"results\['p'\]\.session_lengths must have shape \(2,\)"),
+    "comparison not a result": (lambda: plotting.plot_policy_comparison({"p": [1.0, 2.0]}),
+                                r"results\['p'\] must have returns and session_lengths"),
+    # plot_finetune_run (the first is the review's toy input)
+    "finetune missing kl": (lambda: plotting.plot_finetune_run({"return": _FT["return"]}, pretrained_return=165.0),
+                            r"history is missing the required key\(s\) \['kl'\]"),
+    "finetune kl length": (lambda: plotting.plot_finetune_run({**_FT, "kl": np.zeros(2)}, pretrained_return=165.0),
+                           r"history\['kl'\] must have shape \(3,\)"),
+    "finetune NaN return": (lambda: plotting.plot_finetune_run({**_FT, "return": np.array([1.0, _NAN, 2.0])},
+                                                               pretrained_return=165.0),
+                            r"history\['return'\] must be finite"),
+    "finetune NaN pretrained": (lambda: plotting.plot_finetune_run(_FT, pretrained_return=_NAN),
+                                r"pretrained_return must be finite"),
+    "finetune inf budget": (lambda: plotting.plot_finetune_run(_FT, pretrained_return=165.0, kl_budget=np.inf),
+                            r"kl_budget must be finite"),
+    # plot_session_story
+    "story NaN hidden": (lambda: plotting.plot_session_story(_story(trust=[1.0, _NAN, 0.5]), reward_unit="min"),
+                         r"story\['trust'\] must be finite"),
+    "story NaN return": (lambda: plotting.plot_session_story(_story(**{"return": [1.0, np.inf, 3.0]}),
+                                                             reward_unit="min"),
+                         r"story\['return'\] must be finite"),
+    # plot_step_attributions
+    "attributions NaN": (lambda: plotting.plot_step_attributions({"u": _expl(step_1=[_NAN])}),
+                         r"explanations\['u'\] row 0 must be finite"),
+    "attributions missing topic": (lambda: plotting.plot_step_attributions({"u": _expl().drop(columns="topic")}),
+                                   r"explanations\['u'\] is missing the required column\(s\) \['topic'\]"),
+    "attributions no row 0": (lambda: plotting.plot_step_attributions({"u": _expl().set_axis([5])}),
+                              r"explanations\['u'\] must have a row 0"),
+}
+
+
+@pytest.mark.parametrize("case", list(_BAD_INPUTS))
+def test_bad_plot_input_raises_a_value_error_naming_the_argument(case):
+    call, match = _BAD_INPUTS[case]
+    matplotlib.pyplot.close("all")
+    with pytest.raises(ValueError, match=match):
+        call()
+    assert matplotlib.pyplot.get_fignums() == []   # rejected before any figure is drawn
+
+
+def test_valid_edge_inputs_still_draw():
+    # a CI equal to its mean up to rounding (1e-9 relative slack) is accepted and drawn with no bar
+    ax = plotting.plot_bars_with_ci(["a", "b"], [1.0, 2.0], [1.0 + 1e-12, 1.5], [1.0, 2.0 - 1e-12], **_BAR)
+    assert [p.get_height() for p in ax.patches] == [1.0, 2.0]
+    # pandas Series with a non-default index (notebooks 08 and 09)
+    import pandas as pd
+
+    idx = [3, 7]
+    ax = plotting.plot_bars_with_ci(pd.Series(["p", "q"], index=idx), pd.Series([1.0, 2.0], index=idx),
+                                    pd.Series([0.5, 1.5], index=idx), pd.Series([1.5, 2.5], index=idx), **_BAR)
+    assert [p.get_height() for p in ax.patches] == [1.0, 2.0]
+    # numpy integer clusters (notebook 06 passes np.argsort output); curves of different T without x
+    a, _ = plotting.plot_preference_tracking(np.zeros((5, 3)), np.zeros((5, 3)), list(np.array([2, 0])))
+    assert [ln.get_label() for ln in a.lines] == ["cluster 2", "cluster 0"]
+    ax = plotting.plot_learning_curves({"a": np.arange(5.0), "b": np.arange(8.0)}, **_LC)
+    assert [len(ln.get_xdata()) for ln in ax.lines] == [5, 8]
+    axes = plotting.plot_finetune_run(_FT, pretrained_return=165.0, kl_budget=0.1)
+    assert len(axes) == 2 and len(axes[1].lines) == 2
+    matplotlib.pyplot.close("all")
