@@ -16,6 +16,13 @@ export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
+# pyproject.toml requires Python >=3.11,<3.13; say so before pip fails deep inside `pip install`.
+# A shell command, not a call of `$(MAKE) python-check`: GNU make runs every recipe line that
+# contains $(MAKE) even under `make -n`, so a dry run on a clean clone would create .venv.
+PYTHON_CHECK = $(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 13) else 1)' 2>/dev/null || \
+	{ echo "rlrec needs Python 3.11 or 3.12 to create .venv, but PYTHON=$(PYTHON) is '$$($(PYTHON) -V 2>&1)'."; \
+	  echo "Install Python 3.11 (with its venv module) and run e.g.: make test PYTHON=python3.11"; exit 1; }
+
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # `make execute NB=notebooks/02_bandits.ipynb` re-executes one notebook only.
 NB ?= $(NOTEBOOKS)
@@ -33,7 +40,7 @@ help:
 	@echo "make clean    remove build outputs and caches (clean-all also removes .venv and data)"
 
 $(STAMP): pyproject.toml
-	@test -x $(PY) || { $(MAKE) --no-print-directory python-check && $(PYTHON) -m venv $(VENV); }
+	@test -x $(PY) || { { $(PYTHON_CHECK); } && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[lab,test,browser]"
 	@# JupyterLab >= 4.4 runs widget callbacks on a kernel subshell thread, where pyplot races
@@ -43,11 +50,8 @@ $(STAMP): pyproject.toml
 		> $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
-# pyproject.toml requires Python >=3.11,<3.13; say so before pip fails deep inside `pip install`.
 python-check:
-	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 13) else 1)' 2>/dev/null || \
-		{ echo "rlrec needs Python 3.11 or 3.12 to create .venv, but PYTHON=$(PYTHON) is '$$($(PYTHON) -V 2>&1)'."; \
-		  echo "Install Python 3.11 (with its venv module) and run e.g.: make test PYTHON=python3.11"; exit 1; }
+	@$(PYTHON_CHECK)
 
 install: $(STAMP)
 

@@ -9,9 +9,11 @@ side: uniform ``random`` and Bernoulli Thompson sampling (``bts``), in three cam
 (``all``: 80 items, ``men``: 34, ``women``: 46).
 
 A 10,000-row sample per (policy, campaign) ships inside the source distribution of the
-PyPI package ``obp`` 0.5.7. :func:`fetch` downloads that archive with ``pip download``
-(no install, no import: only the CSVs and the BTS prior are extracted), checks the
-archive's sha256 and every extracted file's sha256, and writes them to
+PyPI package ``obp`` 0.5.7. :func:`fetch` downloads that archive with ``pip download`` and
+a hash-pinned requirement (``--require-hashes``: pip checks the archive's sha256 before it
+runs the sdist's build code to read its metadata; obp is never installed or imported, and
+only the CSVs and the BTS prior are extracted), checks every extracted file's sha256, and
+writes them to
 ``data/open_bandit/`` (git-ignored: the sample's licence is not stated, so it is never
 committed). After one fetch everything works offline.
 
@@ -134,18 +136,39 @@ def verify_all(data_dir: Path | str | None = None) -> list[str]:
 # --------------------------------------------------------------------------- fetching
 
 
+def _pip_download_command(requirements: Path, download_dir: Path) -> list[str]:
+    """The ``pip download`` command for the hash-pinned obp sdist in ``requirements``.
+
+    ``--require-hashes`` makes pip compare the archive's sha256 with the pinned one before it
+    runs anything from the archive (pip prepares an sdist's metadata with its build backend
+    even for ``download``); ``--no-deps`` and ``--python-version 3.10`` (obp declares
+    Python < 3.11) keep it to this one file.
+    """
+    return [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:",
+        "--python-version", "3.10", "--require-hashes", "-r", str(requirements),
+        "-d", str(download_dir),
+    ]
+
+
 def _download_archive(download_dir: Path) -> Path:
-    """``pip download`` the obp sdist (no install, no import) and check its sha256."""
+    """``pip download`` the hash-pinned obp sdist (no install, no import); return its path.
+
+    Reuses ``download_dir/obp-0.5.7.tar.gz`` when its sha256 is the pinned one, so a copy put
+    there by hand works without network. Raises ``RuntimeError`` when pip fails (including a
+    hash mismatch, which pip reports before running the archive's build code) and
+    ``ValueError`` if the saved file still does not have the pinned sha256.
+    """
     download_dir.mkdir(parents=True, exist_ok=True)
     archive = download_dir / ARCHIVE_NAME
     if archive.is_file() and sha256_file(archive) == ARCHIVE_SHA256:
         return archive
-    cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:",
-        "--python-version", "3.10", f"obp=={OBP_VERSION}", "-d", str(download_dir),
-    ]
-    print("downloading:", " ".join(cmd[2:]))
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        requirements = Path(tmp) / "requirements.txt"
+        requirements.write_text(f"obp=={OBP_VERSION} --hash=sha256:{ARCHIVE_SHA256}\n")
+        cmd = _pip_download_command(requirements, download_dir)
+        print("downloading:", " ".join(cmd[2:]), f"(obp=={OBP_VERSION}, sha256 {ARCHIVE_SHA256[:8]}…)")
+        result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0 or not archive.is_file():
         raise RuntimeError(
             f"pip download of obp=={OBP_VERSION} failed (exit {result.returncode}):\n"

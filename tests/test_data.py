@@ -172,3 +172,48 @@ def test_prior_without_the_campaign_raises_value_error(tmp_path):
     (tmp_path / "prior_bts.yaml").write_text("men:\n  alpha:\n    - 1.0\n  beta:\n    - 2.0\n")
     with pytest.raises(ValueError, match="campaign 'all'"):
         load_bts_prior("all", data_dir=tmp_path, verify=False)
+
+
+class FakePip:
+    """Stands in for ``subprocess.run`` in data._download_archive: records the command and the
+    requirement file it names, and saves ``payload`` as the archive (or fails with ``rc``)."""
+
+    def __init__(self, payload: bytes | None, rc: int = 0):
+        self.payload, self.rc, self.calls = payload, rc, []
+
+    def __call__(self, cmd, **kwargs):
+        import subprocess
+
+        requirements = open(cmd[cmd.index("-r") + 1]).read() if "-r" in cmd else None
+        self.calls.append((cmd, requirements))
+        if self.payload is not None and self.rc == 0:
+            dest = cmd[cmd.index("-d") + 1]
+            with open(f"{dest}/{data.ARCHIVE_NAME}", "wb") as f:
+                f.write(self.payload)
+        return subprocess.CompletedProcess(cmd, self.rc, stdout="", stderr="hash mismatch" if self.rc else "")
+
+
+def test_download_asks_pip_to_check_the_pinned_hash_first(tmp_path, monkeypatch):
+    """pip checks the sha256 before it runs the sdist's build code, so the hash must go to pip."""
+    archive = data.DEFAULT_DOWNLOAD_DIR / data.ARCHIVE_NAME
+    assert archive.is_file(), "run `make data` first"
+    fake = FakePip(archive.read_bytes())
+    monkeypatch.setattr(data.subprocess, "run", fake)
+    got = data._download_archive(tmp_path / "dl")
+    assert got == tmp_path / "dl" / data.ARCHIVE_NAME and data.sha256_file(got) == data.ARCHIVE_SHA256
+    (cmd, requirements), = fake.calls
+    assert cmd[1:4] == ["-m", "pip", "download"] and "--require-hashes" in cmd and "--no-deps" in cmd
+    assert requirements.split() == [f"obp=={data.OBP_VERSION}", f"--hash=sha256:{data.ARCHIVE_SHA256}"]
+    assert not any(a.startswith("obp") for a in cmd)          # only through the hash-pinned file
+    data._download_archive(tmp_path / "dl")                   # a verified cached archive: no pip call
+    assert len(fake.calls) == 1
+
+
+def test_download_refuses_a_wrong_archive_and_reports_pip_failure(tmp_path, monkeypatch):
+    monkeypatch.setattr(data.subprocess, "run", FakePip(b"tampered"))
+    with pytest.raises(ValueError, match="refusing"):
+        data._download_archive(tmp_path / "dl")
+    assert not (tmp_path / "dl" / data.ARCHIVE_NAME).exists()
+    monkeypatch.setattr(data.subprocess, "run", FakePip(None, rc=1))
+    with pytest.raises(RuntimeError, match="hash mismatch"):
+        data._download_archive(tmp_path / "dl")

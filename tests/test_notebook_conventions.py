@@ -94,3 +94,110 @@ def test_notebook_is_committed_executed(path):
     for c in code:
         if any(o.output_type == "error" for o in c.outputs):
             assert "raises-exception" in c.metadata.get("tags", []), c.source[:80]
+
+
+# --------------------------------------------------------------------------- nbval sanitizer
+# `make test` compares every committed output of a cell without the `nbval-ignore-output` tag,
+# after .ci/nbval_sanitize.cfg has replaced what varies between runs. Whatever a pattern
+# matches is never compared, so a pattern that also matches a result (a return in minutes, a
+# figure height) silently stops CI from checking it. These tests run the committed sanitizer
+# over the committed outputs, the way nbval does.
+
+SANITIZE_CFG = ROOT / ".ci" / "nbval_sanitize.cfg"
+# What nbval never compares (nbval.plugin: skip_compare, plus images without --nbdime).
+_NOT_COMPARED = {"metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
+                 "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg"}
+# A duration the sanitizer may hide must sit on a line that says it is a timing.
+_TIMING_CONTEXT = re.compile(r"(?i)\b(took|elapsed|wall|times?|timing|per step|per epoch)\b|/(step|it|epoch)\b")
+
+
+def sanitize_sections(text: str) -> dict[str, tuple[str, str]]:
+    """{section name: (regex, replacement)} from a sanitizer file, parsed as nbval parses it."""
+    from nbval.plugin import get_sanitize_patterns
+
+    names = re.findall(r"^\[(.+)\]$", text, re.M)
+    pairs = get_sanitize_patterns(text)
+    if len(names) != len(pairs):
+        raise ValueError(f"{SANITIZE_CFG.name}: every [section] needs one 'regex:' and one 'replace:' line")
+    return dict(zip(names, pairs))
+
+
+def sanitize(text: str, sections: dict[str, tuple[str, str]]) -> str:
+    """Apply every pattern in file order, as nbval's ``IPyNbCell.sanitize`` does."""
+    for regex, replace in sections.values():
+        text = re.sub(regex, replace, text)
+    return text
+
+
+def compared_outputs(path: Path):
+    """Yield (cell index, output key, text) for every output string nbval compares in ``path``."""
+    import copy
+
+    from nbval.plugin import coalesce_streams, find_comment_markers, find_metadata_tags
+
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        opts = dict(find_comment_markers(cell.source))
+        opts.update(find_metadata_tags(cell.metadata))
+        if opts.get("skip") or opts.get("check") is False:
+            continue
+        for out in coalesce_streams(copy.deepcopy(cell.outputs)):
+            for key, value in out.items():
+                if key in _NOT_COMPARED:
+                    continue
+                items = value.items() if key == "data" else [(key, value)]
+                for k, v in items:
+                    if k not in _NOT_COMPARED and isinstance(v, str):
+                        yield i, k, v
+
+
+def masked_non_timings(path: Path, sections: dict[str, tuple[str, str]]) -> list[str]:
+    """Compared values that the durations/rates/hex patterns would hide though they are not
+    timings or addresses: a duration on a line without a timing word, a hex match inside a word."""
+    bad = []
+    for i, key, text in compared_outputs(path):
+        for name in ("durations", "rates"):
+            for m in re.finditer(sections[name][0], text):
+                line = text[text.rfind("\n", 0, m.start()) + 1:].split("\n", 1)[0]
+                if not _TIMING_CONTEXT.search(line):
+                    bad.append(f"{path.stem} cell {i} {key}: [{name}] hides {m.group(0)!r} in {line.strip()!r}")
+        for m in re.finditer(sections["hex-addresses"][0], text):
+            if m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] == "_"):
+                bad.append(f"{path.stem} cell {i} {key}: [hex-addresses] hides {m.group(0)!r} inside a word")
+    return bad
+
+
+def test_sanitizer_masks_timings_and_addresses_only():
+    sections = sanitize_sections(SANITIZE_CFG.read_text())
+    assert {"hex-addresses", "durations", "rates"} <= set(sections)
+    # what varies is masked ...
+    assert sanitize("<function f at 0x7f3a2b1c9d>", sections) == "<function f at 0xADDRESS>"
+    assert sanitize("took 3.21 s", sections) == "took DURATION"
+    assert sanitize("25/25 - 0s 12ms/step", sections).count("DURATION") == 2
+    # ... results are not: the simulator's reward unit is minutes, and figure sizes are WxH
+    for kept in ("return  160.84 ± 0.52 min", "level to reach: 202.1 min",
+                 "<Figure size 1200x320 with 3 Axes>", "<Figure size 800x272 with 4 Axes>"):
+        assert sanitize(kept, sections) == kept
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_sanitizer_hides_no_compared_result(path):
+    bad = masked_non_timings(path, sanitize_sections(SANITIZE_CFG.read_text()))
+    assert not bad, "narrow .ci/nbval_sanitize.cfg, or tag the cell nbval-ignore-output:\n" + "\n".join(bad)
+
+
+def test_masked_non_timings_detects_a_loose_pattern(tmp_path):
+    """The check above can fail: the pre-fix patterns (`min` a unit, hex without \\b) are caught."""
+    loose = SANITIZE_CFG.read_text().replace(r"\b0x", "0x").replace("|seconds)", "|seconds|min)")
+    sections = sanitize_sections(loose)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="return 160.84 ± 0.52 min\ntook 2 min\n"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "<Figure size 1200x320 with 3 Axes>"},
+                               execution_count=1)])])
+    path = tmp_path / "99_x.ipynb"
+    nbformat.write(nb, path)
+    bad = masked_non_timings(path, sections)
+    assert len(bad) == 2 and "0.52 min" in bad[0] and "0x320" in bad[1]
+    assert masked_non_timings(path, sanitize_sections(SANITIZE_CFG.read_text())) == []

@@ -1,9 +1,14 @@
-"""pyproject.toml and environment.yml must list the same packages with the same ranges."""
+"""pyproject.toml and environment.yml must list the same packages with the same ranges; every
+package the code imports is declared; the build metadata is current (SPDX licence, bounded backend)."""
 
+import ast
+import importlib.metadata
 import re
+import sys
 import tomllib
 from pathlib import Path
 
+import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,3 +72,74 @@ def test_parser_detects_a_disagreement():
     a = {_parse("numpy>=2.0,<3")}
     b = {_parse("numpy>=1.26,<3")}
     assert a != b
+
+
+def _declared_distributions() -> set[str]:
+    """Normalised names of every distribution pyproject declares (core and every extra)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        reqs += extra
+    return {_parse(r)[0] for r in reqs}
+
+
+def top_level_imports(source: str) -> set[str]:
+    """Top-level names of the absolute imports in Python ``source`` (IPython magics dropped)."""
+    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    names = set()
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def undeclared_imports(declared: set[str]) -> list[str]:
+    """'module (where)' for each third-party import whose distribution is not in ``declared``.
+
+    Scans rlrec_helpers/, tools/, tests/, benchmarks/ and every notebook's code cells. A module
+    is local when it is this repository's package or a sibling .py file of the importer.
+    """
+    sources = [(p, p.read_text()) for d in ("rlrec_helpers", "tools", "tests", "benchmarks")
+               for p in sorted((ROOT / d).rglob("*.py"))]
+    for nb_path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(nb_path, as_version=4)
+        sources += [(nb_path, c.source) for c in nb.cells if c.cell_type == "code"]
+    dists = importlib.metadata.packages_distributions()
+    bad = set()
+    for path, source in sources:
+        for mod in top_level_imports(source):
+            if mod in sys.stdlib_module_names or mod in ("__future__", "rlrec_helpers"):
+                continue
+            if (path.parent / f"{mod}.py").is_file():
+                continue
+            owners = {re.sub(r"[-_.]+", "-", d).lower() for d in dists.get(mod, [])}
+            if not owners & declared:
+                bad.add(f"{mod} (installed by {sorted(owners) or 'nothing'}; in {path.relative_to(ROOT)})")
+    return sorted(bad)
+
+
+def test_every_imported_package_is_declared():
+    bad = undeclared_imports(_declared_distributions())
+    assert not bad, "declare these in pyproject.toml and environment.yml:\n" + "\n".join(bad)
+
+
+def test_undeclared_imports_detects_a_missing_declaration():
+    declared = _declared_distributions()
+    assert any(m.startswith("IPython ") for m in undeclared_imports(declared - {"ipython"}))
+    assert any(m.startswith("jinja2 ") for m in undeclared_imports(declared - {"jinja2"}))
+
+
+def test_build_metadata_uses_an_spdx_licence_and_a_bounded_backend():
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (backend,) = data["build-system"]["requires"]
+    name, spec, _ = _parse(backend)
+    lower = re.search(r">=(\d+)", spec)
+    # setuptools >= 77 reads `license = "MIT"`; the table form is deprecated there
+    assert name == "setuptools" and lower and int(lower.group(1)) >= 77 and "<" in spec, backend
+    project = data["project"]
+    assert project["license"] == "MIT"
+    for name in project["license-files"]:
+        text = (ROOT / name).read_text()
+        assert text.startswith("MIT License") and "rlrec authors" in text
