@@ -6,7 +6,9 @@ Notation (one row per logged impression, n rows, A actions):
 - ``action`` (n,) int: the logged action a_i, chosen by the behaviour policy β.
 - ``propensity`` (n,): β(a_i | x_i), the logging probability, in (0, 1].
 - ``action_dist`` (n, A): the evaluation policy π(· | x_i); each row sums to 1. For OBD, where
-  π depends on the slot, pass ``action_dist[:, :, position]`` (see :func:`select_position`).
+  π depends on the slot (an (n, A, L) array), pass ``select_position(action_dist, position)``,
+  i.e. ``action_dist[np.arange(n), :, position]`` (not ``action_dist[:, :, position]``, which
+  has shape (n, A, n)).
 - ``q_hat`` (n, A): a reward model q̂(x_i, a) ≈ E[r | x_i, a].
 
 Estimators of V(π) = E_x E_{a~π}[r]:
@@ -129,7 +131,9 @@ def select_position(action_dist, position) -> np.ndarray:
         raise ValueError(f"action_dist must be 3-D (n, n_actions, len_list), got {d.shape}")
     if pos.shape != (d.shape[0],):
         raise ValueError(f"position must have shape ({d.shape[0]},), got {pos.shape}")
-    if pos.min() < 0 or pos.max() >= d.shape[2]:
+    if not np.issubdtype(pos.dtype, np.integer):
+        raise ValueError(f"position must be an integer array (slot indices), got dtype {pos.dtype}")
+    if pos.size and (pos.min() < 0 or pos.max() >= d.shape[2]):
         raise ValueError(f"position must be in [0, {d.shape[2]}), got [{pos.min()}, {pos.max()}]")
     return d[np.arange(d.shape[0]), :, pos]
 
@@ -225,8 +229,7 @@ def bootstrap_ci(
     whose ``mean`` is the estimate on the full log, ``low``/``high`` the percentile bounds
     and ``n`` the number of bootstrap resamples.
     """
-    if n_boot < 2:
-        raise ValueError(f"n_boot must be >= 2, got {n_boot}")
+    _check_int_at_least("n_boot", n_boot, 2)
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
@@ -255,8 +258,7 @@ def bootstrap_estimates(reward, action, propensity, action_dist, q_hat, *, n_boo
     """
     r, a, p, d = _check_log(reward, action, propensity, action_dist)
     q = _check_q(q_hat, d)
-    if n_boot < 2:
-        raise ValueError(f"n_boot must be >= 2, got {n_boot}")
+    _check_int_at_least("n_boot", n_boot, 2)
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     n = r.shape[0]
@@ -344,10 +346,9 @@ def bts_action_dist(alpha, beta, *, len_list: int = 3, n_sim: int = 100_000, see
     if alpha.ndim != 1 or alpha.shape != beta.shape or np.any(alpha <= 0) or np.any(beta <= 0):
         raise ValueError("alpha and beta must be positive 1-D arrays of the same length")
     n_actions = alpha.shape[0]
-    if not 1 <= len_list <= n_actions:
-        raise ValueError(f"len_list must be in [1, {n_actions}], got {len_list}")
-    if n_sim < 1:
-        raise ValueError(f"n_sim must be >= 1, got {n_sim}")
+    if isinstance(len_list, bool) or not isinstance(len_list, (int, np.integer)) or not 1 <= len_list <= n_actions:
+        raise ValueError(f"len_list must be an integer in [1, {n_actions}], got {len_list!r}")
+    _check_int_at_least("n_sim", n_sim, 1)
     if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
         raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
     rng = np.random.default_rng(seed)
@@ -405,8 +406,8 @@ def fit_click_model(context, action, position, reward, *, n_actions: int, len_li
         raise ValueError(f"position must be a 1-D integer array, got dtype {pos.dtype}")
     _check_index_range("action", a, n_actions, "n_actions items")
     _check_index_range("position", pos, len_list, "len_list slots")
-    if l2 <= 0:
-        raise ValueError(f"l2 must be > 0, got {l2}")
+    if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not (math.isfinite(l2) and l2 > 0):
+        raise ValueError(f"l2 must be a finite number > 0, got {l2!r}")
     d = x.shape[1]
     design = np.concatenate([np.ones((n, 1)), np.eye(n_actions)[a], np.eye(len_list)[pos], x], axis=1)
     penalty = np.full(design.shape[1], l2)
@@ -447,13 +448,23 @@ def cross_fit_q_hat(context, action, position, reward, *, n_actions: int, len_li
 
 
 
+def _check_slot_dist(slot_dist, log) -> np.ndarray:
+    """``slot_dist`` as an (A, L) = (log.n_actions, log.len_list) float array, else ``ValueError``."""
+    sd = np.asarray(slot_dist, dtype=float)
+    if sd.shape != (log.n_actions, log.len_list):
+        raise ValueError(f"slot_dist must have shape (n_actions, len_list) = ({log.n_actions}, "
+                         f"{log.len_list}), got {sd.shape}")
+    return sd
+
+
 def obd_estimates(log, slot_dist: np.ndarray, *, seed: int = 0, l2: float = 3.0) -> dict[str, float]:
     """IPS/SNIPS/DM/DR of a slot-wise policy ``slot_dist`` (A, L) from one OBD-style log.
 
     ``log`` has attributes context, action, position, reward, propensity, n_actions, len_list
     (e.g. :class:`rlrec_helpers.data.OpenBanditData`). The reward model is cross-fitted.
+    ``slot_dist`` (array-like, shape (log.n_actions, log.len_list)): column k is π(· | slot k).
     """
-    dist = slot_dist.T[log.position]  # (n, A): π(· | slot of row i)
+    dist = _check_slot_dist(slot_dist, log).T[log.position]  # (n, A): π(· | slot of row i)
     q_hat = cross_fit_q_hat(log.context, log.action, log.position, log.reward,
                             n_actions=log.n_actions, len_list=log.len_list, seed=seed, l2=l2)
     return estimate_all(log.reward, log.action, log.propensity, dist, q_hat)
@@ -469,6 +480,8 @@ def obd_relative_errors(log, slot_dist: np.ndarray, ground_truth: float, *, n_ru
     """
     if not (np.isfinite(ground_truth) and ground_truth > 0):
         raise ValueError(f"ground_truth must be a finite number > 0, got {ground_truth}")
+    _check_int_at_least("n_runs", n_runs, 1)
+    slot_dist = _check_slot_dist(slot_dist, log)
     rng = np.random.default_rng(seed)
     est = np.empty((n_runs, len(ESTIMATORS)))
     for b in range(n_runs):
@@ -492,9 +505,10 @@ def softmax(theta) -> np.ndarray:
 
 
 def topk_correction(pi, k: int) -> np.ndarray:
-    """λ_K(a) = K (1 − π(a))^(K−1): the top-K multiplier of Chen et al. (2019), eq. (9)."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    """λ_K(a) = K (1 − π(a))^(K−1): the top-K multiplier of Chen et al. (2019), eq. (9).
+
+    ``pi``: array of probabilities; ``k``: slate size, an integer >= 1."""
+    _check_int_at_least("k", k, 1)
     pi = np.asarray(pi, dtype=float)
     return k * (1.0 - pi) ** (k - 1)
 
@@ -527,7 +541,10 @@ def chen_gradient(theta, reward, behavior, correction: str, k: int = 1) -> np.nd
 
 
 def expected_slate_reward(pi, reward, k: int) -> float:
-    """E[Σ of rewards of the distinct items in K i.i.d. draws from π] = Σ_a r_a (1 − (1 − π_a)^K)."""
+    """E[Σ of rewards of the distinct items in K i.i.d. draws from π] = Σ_a r_a (1 − (1 − π_a)^K).
+
+    ``pi``, ``reward`` (A,); ``k``: number of draws, an integer >= 1."""
+    _check_int_at_least("k", k, 1)
     pi = np.asarray(pi, dtype=float)
     return float(np.sum(np.asarray(reward, float) * (1.0 - (1.0 - pi) ** k)))
 
@@ -536,9 +553,13 @@ def run_chen_simulation(reward, behavior, correction: str, *, k: int = 1, lr: fl
                         n_steps: int = 5000, record_every: int = 10) -> dict[str, np.ndarray]:
     """Gradient ascent on θ ∈ R^A from θ = 0 with :func:`chen_gradient`.
 
-    Returns a history: ``step`` (T,), ``pi`` (T, A), ``expected_reward`` (T,) = Σ π r,
-    ``slate_reward`` (T,) = :func:`expected_slate_reward` with ``k``.
+    ``correction`` in :data:`CORRECTIONS`; ``k`` integer >= 1; ``lr`` finite > 0; ``n_steps``
+    integer >= 0; ``record_every`` integer >= 1. Returns a history: ``step`` (T,), ``pi`` (T, A),
+    ``expected_reward`` (T,) = Σ π r, ``slate_reward`` (T,) = :func:`expected_slate_reward` with ``k``.
     """
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    _check_int_at_least("n_steps", n_steps, 0)
     reward = np.asarray(reward, dtype=float)
     behavior = np.asarray(behavior, dtype=float)
     if reward.shape != behavior.shape or reward.ndim != 1:

@@ -747,15 +747,54 @@ def best_ratio_slates(w: np.ndarray, a: np.ndarray, w0, a0, k: int, mask: np.nda
     This is the expected value of a slate under a choice model that picks item i with
     probability ``w_i / (sum_S w + w0)`` (no choice: ``w0``) with value ``a_i`` (no choice:
     ``a0``). Solved exactly by Dinkelbach iterations: for a fixed ratio ``theta`` the best
-    slate is the top K of ``w_i (a_i - theta)``. Args: ``w``, ``a`` (B, N) with ``w > 0``;
-    ``w0``, ``a0`` scalars or (B,); ``mask`` (B, N) bool of allowed candidates. Returns (B, K)
-    candidate indices (best first).
+    slate is the top K of ``w_i (a_i - theta)``. Args: ``w``, ``a`` (B, N) finite, ``w >= 0``
+    (0: an item that is never chosen, e.g. interest -1 in the proportional model); ``w0`` >= 0
+    (> 0 in a row with a zero ``w``) and ``a0`` finite, scalars or (B,); ``k`` integer in
+    [1, N]; ``mask`` (B, N) bool of allowed candidates, at least ``k`` per row; ``n_iter``
+    integer >= 0 (iterations; 0 = one top-K at ``theta = a0``). Returns (B, K) candidate
+    indices (best first). Invalid arguments raise ``ValueError``.
     """
     w = np.asarray(w, dtype=float)
     a = np.asarray(a, dtype=float)
-    b = w.shape[0]
-    w0 = np.broadcast_to(np.asarray(w0, dtype=float), (b,))
-    a0 = np.broadcast_to(np.asarray(a0, dtype=float), (b,))
+    if w.ndim != 2 or w.shape[0] < 1 or w.shape[1] < 1:
+        raise ValueError(f"w must be 2-D (B, N) with B, N >= 1, got shape {w.shape}")
+    b, n = w.shape
+    if a.shape != w.shape:
+        raise ValueError(f"a must have the shape of w, (B, N) = {w.shape}, got {a.shape}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        raise ValueError(f"k must be an integer in [1, N={n}], got {k!r}")
+    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 0:
+        raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}")
+    if not np.isfinite(w).all():
+        raise ValueError("w must be finite (choice weights >= 0), got NaN or inf")
+    if w.min() < 0.0:
+        raise ValueError(f"w must be >= 0 (choice weights), got a minimum of {w.min()}")
+    if not np.isfinite(a).all():
+        raise ValueError("a must be finite (per-choice values), got NaN or inf")
+    try:
+        w0 = np.broadcast_to(np.asarray(w0, dtype=float), (b,))
+        a0 = np.broadcast_to(np.asarray(a0, dtype=float), (b,))
+    except ValueError:
+        raise ValueError(f"w0 and a0 must be scalars or shape (B,) = ({b},), got shapes "
+                         f"{np.shape(w0)} and {np.shape(a0)}") from None
+    if not (np.isfinite(w0).all() and w0.min() >= 0.0):
+        raise ValueError(f"w0 must be finite and >= 0 (no-choice weight), got {w0}")
+    if w0.min() == 0.0 and (w[w0 == 0.0] <= 0.0).any():
+        raise ValueError("w0 must be > 0 in rows where some w is 0 (else a slate's choice "
+                         "probabilities are undefined)")
+    if not np.isfinite(a0).all():
+        raise ValueError(f"a0 must be finite (no-choice value), got {a0}")
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != w.shape or mask.dtype != bool:
+            raise ValueError(f"mask must be a bool array of the shape of w, (B, N) = {w.shape}, "
+                             f"got {mask.dtype} {mask.shape}")
+        if not mask.all():
+            allowed = mask.sum(axis=1)
+            if allowed.min() < k:
+                row = int(np.argmin(allowed))
+                raise ValueError(f"mask must allow at least k={k} candidates in every row; row {row} "
+                                 f"allows {int(allowed[row])}")
     theta = a0.copy()
     idx = _top_k(w * (a - theta[:, None]), k, mask)
     for _ in range(n_iter):
@@ -807,6 +846,9 @@ class UserModel:
       values of the candidates such that the (long-term-adjusted) expected value of slate S
       is ``(sum_S w a + w0 a0) / (sum_S w + w0)``; ``weight = 0`` gives the immediate
       expected reward (the myopic objective), ``weight > 0`` adds the model's long-term term.
+      The domain models read the candidates' topics from ``priv["clusters"]``; interest
+      evolution's ``privileged()`` has no ``"clusters"`` key, so its ``slate_terms`` also needs
+      ``clusters=obs["candidate_clusters"]`` (B, N).
     """
 
     name: ClassVar[str] = ""
@@ -972,8 +1014,13 @@ class InterestEvolutionModel(UserModel):
 
     def slate_terms(self, priv, weight, cluster_means: bool = True, clusters=None):
         """``(w, a, w0, a0)`` of the long-term-value objective ``R - weight D`` (see
-        :class:`LongTermValuePolicy`); needs ``priv["clusters"]`` (B, N) or ``clusters``."""
+        :class:`LongTermValuePolicy`). Needs the candidates' topics: ``clusters`` (B, N), e.g.
+        ``obs["candidate_clusters"]``, or ``priv["clusters"]`` (which :meth:`privileged` of this
+        model does not provide, unlike the domain models')."""
         c = self.config
+        if clusters is None and "clusters" not in priv:
+            raise ValueError("clusters must be given for interest evolution (its privileged() has no "
+                             "'clusters' key): pass clusters=obs['candidate_clusters'], shape (B, N)")
         cl = priv["clusters"] if clusters is None else clusters
         u = np.take_along_axis(priv["interests"], cl, axis=1)
         q = priv["cluster_quality_means"][cl] if cluster_means else priv["candidate_quality"]
@@ -1450,7 +1497,9 @@ class BatchEnv:
         autoreset: if True a finished user is replaced at once by a fresh user (its row's
             obs is then the new user's first observation, ``info["episode_return"]`` and
             ``info["episode_length"]`` hold the finished session); if False finished users
-            stay inactive (reward 0, slate ignored) until :meth:`reset`.
+            stay inactive (reward 0, slate ignored) until :meth:`reset`. Their rows of the
+            slates passed to ``step`` must still hold K distinct indices in [0, N) (no -1
+            padding); only the candidate-mask check is skipped for them.
 
     ``step`` returns ``(obs, reward (B,), terminated (B,), info)``; ``info["truncated"]`` (B,)
     flags sessions cut at ``max_steps``. See :meth:`reset` for the observation dict. The user
@@ -1538,8 +1587,10 @@ class BatchEnv:
     def check_slates(self, slates) -> np.ndarray:
         """Validated (B, K) int64 slates of distinct, allowed indices in [0, N); else ``ValueError``.
 
-        A slate of an active user containing a candidate with ``candidate_mask == False``
-        raises ``ValueError`` (slates of finished users are ignored)."""
+        Every row, finished users' rows included, must hold K distinct integer indices in
+        [0, N) (pad a finished row with any valid slate, e.g. ``0 .. K-1``, not with -1). A
+        slate of an active user containing a candidate with ``candidate_mask == False`` raises
+        ``ValueError``; that mask check alone is skipped for finished users."""
         c = self.config
         a = np.asarray(slates)
         if a.shape != (self.batch_size, c.slate_size):
@@ -1729,7 +1780,9 @@ class InterestEvolutionEnv(gym.Env):
     ``candidate_mask`` (N,) bool, ``clicked`` () int64, ``clicked_cluster`` () int64,
     ``watch_time`` () float64; action: K distinct candidate indices (:class:`SlateSpace`; a
     masked candidate raises ``ValueError``); reward: the model's reward (minutes watched for
-    interest evolution). ``privileged()`` as in BatchEnv, for the single user.
+    interest evolution). ``privileged()`` as in BatchEnv, for the single user. ``seed``
+    (constructor): the seed of the first ``reset()`` if that reset gets no seed of its own; an
+    explicit ``reset(seed=...)`` always takes precedence (see :meth:`reset`).
     """
 
     metadata = {"render_modes": []}
@@ -1767,8 +1820,12 @@ class InterestEvolutionEnv(gym.Env):
         }
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        if seed is None and self._initial_seed is not None:
-            seed, self._initial_seed = self._initial_seed, None  # the constructor's seed, once
+        """Start an episode. ``seed``: as in gymnasium (re-seeds the env; later seedless resets
+        continue from it). The constructor's ``seed`` acts as the seed of the first reset only,
+        and only if that reset gets no ``seed`` of its own."""
+        if seed is None:
+            seed = self._initial_seed   # the constructor's seed, for the very first reset only
+        self._initial_seed = None       # an explicit reset(seed=...) also drops it
         # Seed gymnasium's np_random with the same seed, so that the seeds of the later
         # episodes (drawn from it) are reproducible too.
         super().reset(seed=None if seed is None else _seed_int(seed))
@@ -1801,7 +1858,13 @@ SimulatorEnv = InterestEvolutionEnv
 
 
 class SlatePolicy(Protocol):
-    """What :func:`evaluate` needs: ``reset(batch_size)`` and ``act(obs, env) -> (B, K) int``."""
+    """What :func:`evaluate` needs: ``reset(batch_size)`` and ``act(obs, env) -> (B, K) int``.
+
+    ``reset(batch_size)`` starts a new run of B users. Optional: ``reset_next_batch(batch_size)``,
+    which :func:`evaluate` and :func:`count_unsuitable` call instead of ``reset`` for the 2nd,
+    3rd, ... batch of one call, for a policy whose ``reset`` restarts a random stream
+    (:class:`RandomPolicy`): the stream then runs on across the batches of one call.
+    """
 
     def reset(self, batch_size: int) -> None: ...
 
@@ -1809,14 +1872,26 @@ class SlatePolicy(Protocol):
 
 
 class RandomPolicy:
-    """K distinct allowed candidates uniformly at random."""
+    """K distinct allowed candidates uniformly at random.
+
+    :meth:`reset` restarts the random stream at ``seed``, so every :func:`evaluate` (or
+    :func:`session_trace`, ...) call of one instance shows the same random slates: the result
+    depends on the seed only, not on the calls made before. Within one :func:`evaluate` call the
+    stream runs on across its batches (:meth:`reset_next_batch`). A loop of your own that calls
+    ``reset`` before each run gets the same random numbers in every run; use a new seed per run
+    to get different ones.
+    """
 
     def __init__(self, seed: int = 0):
         self.seed = _seed_int(seed)
         self.rng = np.random.default_rng(self.seed)
 
     def reset(self, batch_size: int) -> None:
-        pass
+        """Start a new run: the random stream restarts at ``seed``."""
+        self.rng = np.random.default_rng(self.seed)
+
+    def reset_next_batch(self, batch_size: int) -> None:
+        """Next batch of the same run: the random stream goes on (no restart)."""
 
     def act(self, obs: dict, env: BatchEnv) -> np.ndarray:
         b, n = obs["candidate_clusters"].shape
@@ -1972,12 +2047,22 @@ def evaluation_envs(env_config: "SimulatorConfig | str", n_episodes: int, seed: 
                        user_model=user_model)
 
 
+def _reset_policy(policy, batch_size: int, first: bool) -> None:
+    """``policy.reset`` for a call's first batch, ``reset_next_batch`` (if any) for the later ones."""
+    if first or not hasattr(policy, "reset_next_batch"):
+        policy.reset(batch_size)
+    else:
+        policy.reset_next_batch(batch_size)
+
+
 def evaluate(policy, env_config: "SimulatorConfig | str" = "default", n_episodes: int = 1000,
              seed: int = 0, batch_size: int = 1000, user_model: "UserModel | None" = None) -> EvalResult:
     """Run ``n_episodes`` sessions of ``policy`` and summarise them.
 
     The episodes depend only on ``(env_config, n_episodes, seed, batch_size)``: every policy
-    meets the same users and candidate sets (common random numbers). Returns an
+    meets the same users and candidate sets (common random numbers). ``policy.reset`` is called
+    before the first batch, and ``policy.reset_next_batch`` (if the policy has it, else ``reset``)
+    before each later one (see :class:`SlatePolicy`). Returns an
     :class:`EvalResult` (return in the model's reward unit — minutes for interest evolution —
     with a 95% CI, clicks and steps per session). ``user_model`` is passed to :class:`BatchEnv`.
     """
@@ -1985,7 +2070,7 @@ def evaluate(policy, env_config: "SimulatorConfig | str" = "default", n_episodes
     for env in evaluation_envs(env_config, n_episodes, seed, batch_size, user_model):
         b = env.batch_size
         obs = env.reset()
-        policy.reset(b)
+        _reset_policy(policy, b, first=not returns)
         ret, ncl, nst = np.zeros(b), np.zeros(b, dtype=np.int64), np.zeros(b, dtype=np.int64)
         while obs["active"].any():
             active = obs["active"]
@@ -2048,13 +2133,19 @@ def session_trace(policy, env_config: "SimulatorConfig | str" = "default", n_use
                   seed: int = 0, max_len: int | None = None) -> dict[str, np.ndarray]:
     """Roll out ``policy`` for ``n_users`` sessions and record them step by step (privileged).
 
-    Returns (B, L) arrays with L = the longest session (or ``max_len``): ``budget`` (minutes
-    left *after* the step; frozen after the end), ``reward``, ``clicked`` (bool),
+    ``n_users`` >= 1; ``max_len`` None or >= 1 (steps). Returns (B, L) arrays with L = the
+    longest session (or ``max_len``): ``budget`` (minutes left *after* the step; frozen after
+    the end), ``reward``, ``clicked`` (bool),
     ``clicked_quality`` (nan when no click), ``click_prob`` (probability of any click given the
     slate shown), ``active`` (user in session when the slate was shown), plus ``episode_return``
     and ``length`` (B,). Interest-evolution configs only.
     """
     config = _interest_evolution_config(env_config)
+    if isinstance(n_users, bool) or not isinstance(n_users, (int, np.integer)) or n_users < 1:
+        raise ValueError(f"n_users must be an integer >= 1, got {n_users!r}")
+    if max_len is not None and (isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer))
+                                or max_len < 1):
+        raise ValueError(f"max_len must be None or an integer >= 1, got {max_len!r}")
     env = BatchEnv(config, n_users, seed=seed)
     obs = env.reset()
     policy.reset(n_users)
@@ -2131,23 +2222,31 @@ class MaskIgnoringPolicy:
     def reset(self, batch_size: int) -> None:
         self.policy.reset(batch_size)
 
+    def reset_next_batch(self, batch_size: int) -> None:
+        _reset_policy(self.policy, batch_size, first=False)
+
     def act(self, obs: dict, env) -> np.ndarray:
         return self.policy.act({**obs, "candidate_mask": np.ones_like(obs["candidate_mask"])}, env)
 
 
 def count_unsuitable(policy, env_config: "SimulatorConfig | str" = "finance", n_episodes: int = 1000,
                      seed: int = 0, batch_size: int = 1000) -> dict[str, int]:
-    """Count shown products that ``candidate_mask`` forbids, over ``n_episodes`` sessions.
+    """Count shown products that ``candidate_mask`` forbids, in up to ``n_episodes`` sessions.
 
-    Counted from the policy's slates *before* they reach :meth:`BatchEnv.step` (which would
-    refuse them), for active users only, on :func:`evaluate`'s seed set. Returns
-    ``{"shown": total items shown, "unsuitable": items shown with candidate_mask False,
-    "masked_available": shown slots where the candidate set contained a forbidden item}``.
+    Counted from the policy's slates *before* they reach :meth:`BatchEnv.step`, for active
+    users only, on :func:`evaluate`'s seed set. Counting **stops at the first step whose
+    slates contain a forbidden product**: ``BatchEnv.step`` refuses such slates, so the
+    sessions cannot go on. The counts then cover only the steps up to and including that one
+    (for a policy that ignores the mask, typically the first step of the first batch), so
+    ``unsuitable / shown`` is a rate over those steps, not over all sessions. A policy that
+    respects the mask runs all ``n_episodes`` sessions and gets ``unsuitable == 0``. Returns
+    ``{"shown": items shown to active users, "unsuitable": items shown with candidate_mask
+    False, "masked_available": shown slots where the candidate set contained a forbidden item}``.
     """
     shown = unsuitable = exposed = 0
-    for env in evaluation_envs(env_config, n_episodes, seed, batch_size):
+    for j, env in enumerate(evaluation_envs(env_config, n_episodes, seed, batch_size)):
         obs = env.reset()
-        policy.reset(env.batch_size)
+        _reset_policy(policy, env.batch_size, first=j == 0)
         while obs["active"].any():
             active = obs["active"]
             slates = np.asarray(policy.act(obs, env), dtype=np.int64)

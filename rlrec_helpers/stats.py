@@ -10,9 +10,16 @@ t_4 = 2.78); with thousands of episodes the two agree (t_3999 = 1.9606).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import exp, lgamma, log
+from math import erfc, exp, isfinite, lgamma, log, pi, sqrt
+from statistics import NormalDist
 
 import numpy as np
+
+#: Above this many degrees of freedom, Student's t is computed from its large-df expansion
+#: around the normal distribution (exact normal for ``df = inf``): the incomplete-beta route
+#: loses accuracy there (its error grows past 1e-10 at df ~ 1e7 and to 1e-2 at df ~ 1e13),
+#: while the expansion's first neglected term is O(1 / df^2) < 1e-12.
+LARGE_DF = 1e7
 
 
 def _beta_continued_fraction(a: float, b: float, x: float) -> float:
@@ -47,22 +54,62 @@ def _incomplete_beta(a: float, b: float, x: float) -> float:
 
 
 def student_t_cdf(t: float, df: float) -> float:
-    """CDF of Student's t distribution with ``df`` > 0 degrees of freedom."""
+    """CDF of Student's t distribution with ``df`` > 0 degrees of freedom (``inf``: the normal).
+
+    ``t`` must be finite. For ``df`` > :data:`LARGE_DF` the large-df expansion
+    ``Phi(t) - phi(t) (t^3 + t) / (4 df)`` is used (error O(1 / df^2))."""
     if not df > 0:
         raise ValueError(f"df must be > 0, got {df}")
-    tail = 0.5 * _incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
+    if not isfinite(t):
+        raise ValueError(f"t must be finite, got {t}")
+    if df > LARGE_DF:
+        normal = 0.5 * erfc(-t / sqrt(2.0))
+        if df == float("inf") or abs(t) > 50.0:   # beyond 50 the correction underflows to 0
+            return normal
+        density = exp(-0.5 * t * t) / sqrt(2.0 * pi)
+        return normal - density * t * (t * t + 1.0) / (4.0 * df)
+    tt = t * t
+    # for |t| > 1e150, t * t overflows: write df / (df + t^2) as (df / |t|) / |t| instead
+    x = df / (df + tt) if tt < 1e300 else (df / abs(t)) / abs(t)
+    tail = 0.5 * _incomplete_beta(df / 2.0, 0.5, x)
     return 1.0 - tail if t >= 0 else tail
 
 
 def student_t_quantile(p: float, df: float) -> float:
-    """Inverse of :func:`student_t_cdf` (bisection), for p in (0, 1) and df > 0."""
+    """Inverse of :func:`student_t_cdf`, for p in (0, 1) and df > 0 (``inf``: the normal).
+
+    Bisection on a bracket that starts at [-1e4, 1e4] and is widened geometrically (x10)
+    until it holds the quantile (df = 1 needs 6.4e4 at p = 0.999995); a quantile beyond
+    ±1e150 (e.g. df = 1 with p < 1e-150) raises ``ValueError``. For df >
+    :data:`LARGE_DF`, the large-df (Cornish-Fisher) expansion
+    ``z + (z^3 + z) / (4 df) + (5 z^5 + 16 z^3 + 3 z) / (96 df^2)`` of the normal quantile z."""
     if not 0.0 < p < 1.0:
         raise ValueError(f"p must be in (0, 1), got {p}")
     if not df > 0:
         raise ValueError(f"df must be > 0, got {df}")
+    if df > LARGE_DF:
+        z = NormalDist().inv_cdf(p)
+        if df == float("inf"):
+            return z
+        return z + (z ** 3 + z) / (4.0 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96.0 * df * df)
     lo, hi = -1e4, 1e4
-    for _ in range(200):
+    # widen until cdf(lo) < p <= cdf(hi), the bisection's invariant; the cdf is accurate while
+    # df / (df + t^2) >= 1e-300, i.e. up to |t| = cap
+    cap = 1e150 * min(1.0, sqrt(df))
+    while student_t_cdf(hi, df) < p:
+        if hi >= cap:
+            raise ValueError(f"p must be further from 1 for df = {df}: the quantile at p = {p} "
+                             f"exceeds {cap:.3g}")
+        lo, hi = hi, hi * 10.0
+    while student_t_cdf(lo, df) >= p:
+        if lo <= -cap:
+            raise ValueError(f"p must be further from 0 for df = {df}: the quantile at p = {p} "
+                             f"is below {-cap:.3g}")
+        lo, hi = lo * 10.0, lo
+    for _ in range(400):
         mid = 0.5 * (lo + hi)
+        if mid == lo or mid == hi:   # |t| so large that 1e-12 is below its float spacing
+            break
         if student_t_cdf(mid, df) < p:
             lo = mid
         else:
@@ -90,18 +137,36 @@ class MeanCI:
         """True if the two intervals share any point."""
         return not (self.high < other.low or other.high < self.low)
 
+    @property
+    def symmetric(self) -> bool:
+        """True if ``mean`` is the midpoint of ``[low, high]`` (up to rounding), as for a
+        Student-t interval; False e.g. for a percentile-bootstrap interval."""
+        mid = 0.5 * (self.low + self.high)
+        scale = max(abs(self.low), abs(self.high), abs(self.mean))
+        return abs(self.mean - mid) <= 1e-9 * scale
+
     def __str__(self) -> str:
-        return f"{self.mean:.4g} ± {self.half_width:.2g}"
+        """``"mean ± half_width"`` for a symmetric interval, else ``"mean [low, high]"``."""
+        if self.symmetric:
+            return f"{self.mean:.4g} ± {self.half_width:.2g}"
+        return f"{self.mean:.4g} [{self.low:.4g}, {self.high:.4g}]"
 
 
 def mean_ci(values, level: float = 0.95) -> MeanCI:
     """Mean and Student-t confidence interval ``mean ± t_{n-1} · s / sqrt(n)`` of a 1-D sample.
 
     Args:
-        values: array-like of shape (n,), n >= 1, all finite.
+        values: array-like of shape (n,), n >= 1, all finite (a scalar counts as n = 1). 2-D
+            input is refused: an (n_seeds, T) array holds n_seeds independent runs, not
+            n_seeds * T independent values; use :func:`mean_ci_over_axis` (or reduce each run
+            to one number first).
         level: confidence level in (0, 1).
     """
-    x = np.asarray(values, dtype=float).ravel()
+    x = np.asarray(values, dtype=float)
+    if x.ndim > 1:
+        raise ValueError(f"values must be 1-D (n,), got shape {x.shape}; for (n_runs, T) curves use "
+                         f"mean_ci_over_axis, or reduce each run to one number first")
+    x = x.ravel()
     if x.size == 0:
         raise ValueError("values must contain at least one number, got an empty array")
     if not np.all(np.isfinite(x)):
@@ -134,19 +199,22 @@ def paired_difference(a, b, level: float = 0.95) -> MeanCI:
 def mean_ci_over_axis(values, axis: int = 0, level: float = 0.95):
     """Pointwise mean and Student-t CI band of a 2-D array, e.g. (n_seeds, T) learning curves.
 
-    Returns ``(mean, low, high)`` arrays with ``axis`` reduced.
+    ``axis`` in {0, 1, -1, -2} (the runs' axis), ``level`` in (0, 1). Returns ``(mean, low,
+    high)`` arrays with ``axis`` reduced (zero-width when there is a single run).
     """
     x = np.asarray(values, dtype=float)
     if x.ndim != 2:
         raise ValueError(f"values must be 2-D (n_runs, T), got shape {x.shape}")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -2 <= axis <= 1:
+        raise ValueError(f"axis must be 0, 1, -1 or -2 (values is 2-D), got {axis!r}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
     if not np.all(np.isfinite(x)):
         raise ValueError("values must all be finite; got NaN or inf")
     n = x.shape[axis]
     m = x.mean(axis=axis)
     if n < 2:
         return m, m.copy(), m.copy()
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level}")
     se = x.std(axis=axis, ddof=1) / np.sqrt(n)
     t = student_t_quantile(0.5 + level / 2.0, n - 1)
     return m, m - t * se, m + t * se

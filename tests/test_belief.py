@@ -108,3 +108,48 @@ def test_interest_belief_rejects_non_finite_no_click_weight(w0):
     b = BL.InterestBelief(2, 3, no_click_weight=1e6)  # large but finite stays valid
     b.update(np.array([[0, 1], [1, 2]]), np.array([0, -1]))
     assert np.all(np.isfinite(b.statistics()))
+
+
+# ----------------------------------------------------------------- review R4 (API)
+
+
+@pytest.mark.parametrize("shows, clicks, match", [
+    ([[-3.0, -4.0, 2.0]], [[0.0, 0.0, 2.0]], "0 <= clicks <= shows"),   # negative shows (was inf)
+    ([[0.0, 0.0, 5.0]], [[0.0, 0.0, 23.0]], "0 <= clicks <= shows"),    # clicks > shows ("interest" 4.6)
+    ([[2.0, 2.0]], [[-1.0, 0.0]], "0 <= clicks <= shows"),
+    ([[np.nan]], [[0.0]], "finite"), ([[1.0]], [[np.inf]], "finite"),
+    ([[1.0, 2.0]], [[0.0]], "same shape"),
+])
+def test_cluster_statistics_rejects_invalid_counts(shows, clicks, match):
+    """R4 #4: these gave inf, NaN or an interest outside [-1, 1] with only a RuntimeWarning."""
+    with pytest.raises(ValueError, match=rf"^shows and clicks must.*{match}"):
+        BL.cluster_statistics(np.array(shows), np.array(clicks))
+
+
+def test_cluster_statistics_valid_counts_unchanged():
+    st = BL.cluster_statistics(np.array([[0.0, 2.0, 6.0]]), np.array([[0.0, 1.0, 6.0]]))
+    np.testing.assert_allclose(st[0, :, 0], [5 * 0.6 / 3 - 1, 5 * 1.6 / 5 - 1, 5 * 6.6 / 9 - 1], rtol=1e-6)
+    np.testing.assert_allclose(st[0, :, 1], [0.0, 2 / 6, 6 / 10], rtol=1e-6)
+
+
+@pytest.mark.parametrize("tracker", ["click_rate", "posterior"])
+@pytest.mark.parametrize("shown, clicked, name", [
+    ([[0.5, 1.0]], [0], "shown"), ([[0, 1]], [0.0], "clicked"), ([[True, False]], [0], "shown"),
+])
+def test_update_requires_integer_clusters_and_positions(tracker, shown, clicked, name):
+    """R4 #4: float cluster ids were truncated (update([[0.5, 1]], [0]) counted cluster 0)."""
+    t = BL.make_tracker(tracker, 1, 3)
+    with pytest.raises(ValueError, match=rf"^{name} must be an integer array"):
+        t.update(np.array(shown), np.array(clicked))
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(batch_size=0, n_topics=3), "batch_size"), (dict(batch_size=2, n_topics=0), "n_topics"),
+    (dict(batch_size=2.0, n_topics=3), "batch_size"), (dict(batch_size=2, n_topics=True), "n_topics"),
+])
+def test_click_counts_validates_like_interest_belief(kwargs, name):
+    """R4 #4: ClickCounts(0, 3) was accepted although InterestBelief rejects batch_size = 0."""
+    with pytest.raises(ValueError, match=rf"^{name} must be an integer >= 1"):
+        BL.ClickCounts(**kwargs)
+    with pytest.raises(ValueError, match=rf"^{name} must be an integer >= 1"):
+        BL.InterestBelief(**kwargs)

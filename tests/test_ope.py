@@ -360,3 +360,102 @@ def test_run_chen_simulation_checks_k_record_every_lr(correction, kwargs, name):
     r, beta = ope.chen_sim2()
     with pytest.raises(ValueError, match=rf"^{name} must be"):
         ope.run_chen_simulation(r, beta, correction, n_steps=10, **kwargs)
+
+
+# ----------------------------------------------------------------- review R4 (API)
+
+
+def test_module_docstring_slot_hint_gives_the_right_shape():
+    """R4 #9: the docstring said ``action_dist[:, :, position]``, which is (n, A, n)."""
+    assert "select_position(action_dist, position)" in ope.__doc__
+    assert "pass ``action_dist[:, :, position]``" not in ope.__doc__
+    d = np.random.default_rng(0).dirichlet(np.ones(4), size=(5, 3)).transpose(0, 2, 1)   # (5, 4, 3)
+    pos = np.array([0, 2, 1, 1, 0])
+    assert ope.select_position(d, pos).shape == (5, 4)
+    np.testing.assert_array_equal(ope.select_position(d, pos), d[np.arange(5), :, pos])
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: ope.run_chen_simulation(*ope.chen_sim1(), "bogus", n_steps=0), "correction"),
+    (lambda: ope.run_chen_simulation(*ope.chen_sim1(), "topk", n_steps=-1), "n_steps"),
+    (lambda: ope.run_chen_simulation(*ope.chen_sim1(), "topk", n_steps=2.5), "n_steps"),
+    (lambda: ope.topk_correction(0.5, 2.5), "k"),
+    (lambda: ope.topk_correction(0.5, True), "k"),
+    (lambda: ope.expected_slate_reward([0.5, 0.5], [1.0, 2.0], 0), "k"),
+    (lambda: ope.expected_slate_reward([0.5, 0.5], [1.0, 2.0], 1.5), "k"),
+])
+def test_chen_helpers_validate_their_arguments(call, name):
+    """R4 #12: a bogus correction with n_steps=0 returned a history; the others returned
+    numbers (topk_correction(0.5, 2.5) = 0.884, expected_slate_reward(.., 0) = 0) or numpy errors."""
+    with pytest.raises(ValueError, match=rf"^{name} must"):
+        call()
+
+
+def test_chen_helpers_valid_calls_unchanged():
+    r, beta = ope.chen_sim1()
+    h = ope.run_chen_simulation(r, beta, "topk", k=2, n_steps=0)
+    assert h["step"].tolist() == [0] and h["pi"].shape == (1, 10)
+    assert ope.expected_slate_reward([0.5, 0.5], [1.0, 2.0], np.int64(2)) == pytest.approx(3 * 0.75)
+    np.testing.assert_allclose(ope.topk_correction([0.5], np.int64(3)), [0.75])
+
+
+def test_fit_click_model_rejects_nan_l2():
+    """R4 #13: l2=NaN passed 'l2 <= 0' and produced NaN weights."""
+    args = dict(context=np.zeros((4, 2)), action=[0, 1, 2, 3], position=[0, 1, 2, 0],
+                reward=[0.0, 1.0, 0.0, 1.0], n_actions=4, len_list=3)
+    for bad in (np.nan, np.inf, 0.0, -1.0, "3"):
+        with pytest.raises(ValueError, match="^l2 must be a finite number > 0"):
+            ope.fit_click_model(**args, l2=bad)
+    assert np.isfinite(ope.fit_click_model(**args, l2=np.float64(3.0)).item).all()
+
+
+def test_select_position_requires_integer_positions():
+    """R4 #13: float positions raised a numpy IndexError."""
+    d = np.full((2, 3, 2), 1 / 3)
+    with pytest.raises(ValueError, match="^position must be an integer array"):
+        ope.select_position(d, [0.0, 1.0])
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda log: ope.bootstrap_ci(ope.ips, log, n_boot=10.5), "n_boot"),
+    (lambda log: ope.bootstrap_estimates(**log, q_hat=np.zeros_like(log["action_dist"]), n_boot=10.5), "n_boot"),
+    (lambda log: ope.bootstrap_estimates(**log, q_hat=np.zeros_like(log["action_dist"]), n_boot=1), "n_boot"),
+    (lambda log: ope.bts_action_dist([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], n_sim=10.5), "n_sim"),
+    (lambda log: ope.bts_action_dist([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], len_list=2.5), "len_list"),
+])
+def test_counts_must_be_integers(bandit, call, name):
+    """R4 #13: n_boot=10.5 and n_sim=10.5 raised a numpy TypeError."""
+    log = bandit.log(50, np.random.default_rng(0))
+    log = {k: log[k] for k in ("reward", "action", "propensity", "action_dist")}
+    with pytest.raises(ValueError, match=rf"^{name} must be an integer"):
+        call(log)
+
+
+class _TinyLog:
+    """An OBD-style log: 3 items, 2 slots, 30 rows, uniform random logging."""
+
+    n_actions, len_list = 3, 2
+
+    def __init__(self):
+        rng = np.random.default_rng(0)
+        self.context = rng.normal(size=(30, 2))
+        self.action = rng.integers(0, 3, size=30)
+        self.position = rng.integers(0, 2, size=30)
+        self.reward = (rng.random(30) < 0.3).astype(float)
+        self.propensity = np.full(30, 1 / 3)
+
+
+@pytest.mark.parametrize("slot_dist", [np.full((2, 3), 1 / 3), np.full((3, 3), 1 / 3), np.full(3, 1 / 3)])
+def test_obd_estimates_checks_slot_dist(slot_dist):
+    """R4 #13: the shape of slot_dist was not checked against the log (a transposed (L, A)
+    array failed with a numpy IndexError)."""
+    with pytest.raises(ValueError, match=r"^slot_dist must have shape \(n_actions, len_list\) = \(3, 2\)"):
+        ope.obd_estimates(_TinyLog(), slot_dist)
+    with pytest.raises(ValueError, match=r"^slot_dist must have shape"):
+        ope.obd_relative_errors(_TinyLog(), slot_dist, 0.1)
+
+
+def test_obd_estimates_accepts_a_list_slot_dist():
+    """R4 #13: a list raised AttributeError (.T); it now gives the array's estimates."""
+    sd = [[0.5, 0.2], [0.3, 0.3], [0.2, 0.5]]
+    assert ope.obd_estimates(_TinyLog(), sd) == ope.obd_estimates(_TinyLog(), np.array(sd))

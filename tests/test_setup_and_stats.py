@@ -131,3 +131,90 @@ def test_training_seeds_through_the_setup_helper(monkeypatch):
                   seed=11)
     R.train_reinforce("default", cfg, progress=False)
     assert calls == [(11, True)]
+
+
+# ----------------------------------------------------------------- review R4 (API)
+
+
+@pytest.mark.parametrize("p, df, exact", [
+    (0.999995, 1, np.tan(np.pi * (0.999995 - 0.5))),     # 63662: beyond the old +-1e4 bracket
+    (1e-6, 1, np.tan(np.pi * (1e-6 - 0.5))),             # -318310
+    (1e-12, 2, -(1 - 2e-12) / np.sqrt(2e-12 * (1 - 1e-12))),   # df = 2 closed form, -7.1e5
+    (0.9999, 0.5, None),
+])
+def test_student_t_quantile_beyond_the_initial_bracket(p, df, exact):
+    """R4 #6: the quantile was clipped to +-1e4; the bracket now widens geometrically."""
+    q = student_t_quantile(p, df)
+    if exact is not None:
+        assert q == pytest.approx(exact, rel=1e-9)
+    assert abs(q) > 1e4
+    assert student_t_cdf(q, df) == pytest.approx(p, rel=1e-6)
+
+
+def test_mean_ci_high_level_is_not_capped():
+    """R4 #6: the half-width of [1, 2] at 99.999% was capped at 1e4 * se = 5e3."""
+    ci = mean_ci([1.0, 2.0], level=0.99999)
+    se = np.std([1.0, 2.0], ddof=1) / np.sqrt(2)
+    assert ci.half_width == pytest.approx(np.tan(np.pi * (0.999995 - 0.5)) * se, rel=1e-9)
+
+
+@pytest.mark.parametrize("df", [1e8, 1e12, 1e15, 1e18, np.inf])
+def test_student_t_large_df_tends_to_the_normal(df):
+    """R4 #6: df = 1e15 gave 1.75, 1e18 gave 8.0 and inf gave -1e4; cdf(1, inf) was NaN."""
+    z975 = 1.959963984540054
+    assert student_t_quantile(0.975, df) == pytest.approx(z975 + (z975 ** 3 + z975) / (4 * df), abs=1e-12)
+    assert student_t_cdf(1.0, df) == pytest.approx(0.8413447460685429, abs=1e-8)
+    assert student_t_cdf(student_t_quantile(0.3, df), df) == pytest.approx(0.3, abs=1e-12)
+
+
+def test_student_t_is_continuous_across_the_large_df_switch():
+    from rlrec_helpers.stats import LARGE_DF
+
+    below, above = student_t_quantile(0.975, LARGE_DF), student_t_quantile(0.975, LARGE_DF * (1 + 1e-9))
+    assert abs(below - above) < 1e-9
+    assert abs(student_t_cdf(2.0, LARGE_DF) - student_t_cdf(2.0, LARGE_DF * (1 + 1e-9))) < 1e-9
+
+
+@pytest.mark.parametrize("t", [np.nan, np.inf, -np.inf])
+def test_student_t_cdf_rejects_non_finite_t(t):
+    """R4 #6: NaN came back as NaN."""
+    with pytest.raises(ValueError, match="^t must be finite"):
+        student_t_cdf(t, 3)
+
+
+def test_student_t_quantile_beyond_float_range_raises():
+    with pytest.raises(ValueError, match="^p must be further from 0"):
+        student_t_quantile(1e-12, 0.01)     # the quantile is about -1e1200
+
+
+def test_mean_ci_refuses_2d_input():
+    """R4 #10: a (n_seeds, T) array was flattened into n_seeds * T 'independent' values."""
+    with pytest.raises(ValueError, match="^values must be 1-D.*mean_ci_over_axis"):
+        mean_ci(np.arange(12.0).reshape(3, 4))
+    assert mean_ci(5.0).n == 1 and mean_ci([5.0, 6.0]).n == 2     # a scalar and 1-D still work
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(axis=2), "axis"), (dict(axis=-3), "axis"), (dict(axis=0.0), "axis"),
+    (dict(level=7), "level"), (dict(level=0.0), "level"),
+])
+@pytest.mark.parametrize("n_runs", [1, 4])
+def test_mean_ci_over_axis_validates_axis_and_level_even_for_one_run(kwargs, name, n_runs):
+    """R4 #10: axis=2 raised IndexError; with one run, level was never checked."""
+    with pytest.raises(ValueError, match=rf"^{name} must"):
+        mean_ci_over_axis(np.ones((n_runs, 3)), **kwargs)
+
+
+def test_mean_ci_str_symmetric_unchanged_and_asymmetric_shows_bounds():
+    """R4 #11: a percentile-bootstrap interval printed as a misleading 'mean ± half-width'."""
+    from rlrec_helpers.stats import MeanCI
+
+    # Student-t intervals print exactly as before (notebook 02's committed output)
+    assert str(MeanCI(833.3333, 693.3333, 973.3333, 5)) == "833.3 ± 1.4e+02"
+    rng = np.random.default_rng(1)
+    for n in (2, 3, 10, 1000):
+        ci = mean_ci(rng.normal(50.0, 7.0, size=n))
+        assert ci.symmetric and str(ci) == f"{ci.mean:.4g} ± {ci.half_width:.2g}"
+    assert str(mean_ci([3.0])) == "3 ± 0"
+    boot = MeanCI(0.1, 0.0, 0.25, 500)
+    assert not boot.symmetric and str(boot) == "0.1 [0, 0.25]"

@@ -525,3 +525,142 @@ def test_every_preset_names_its_reward_unit():
 
     assert set(REWARD_UNITS) == set(PRESETS)
     assert all(isinstance(u, str) and u.strip() for u in REWARD_UNITS.values())
+
+
+# ----------------------------------------------------------------- review R4 (API)
+
+
+def _random_slates_of_one_call(policy, b=4, steps=3):
+    """The slates ``policy`` shows in one run (reset, then ``steps`` acts) on a fixed env."""
+    env = BatchEnv("default", b, seed=0)
+    obs = env.reset()
+    policy.reset(b)
+    return [policy.act(obs, env) for _ in range(steps)]
+
+
+def test_random_policy_evaluate_twice_on_one_instance_is_reproducible():
+    """R4 #1: a second evaluate call of the same RandomPolicy gives the first call's episodes,
+    and the first call (3 batches, so the stream runs on across batches) is unchanged: it equals
+    a hand-rolled loop that draws from one generator seeded once, as before the fix."""
+    pol = RandomPolicy(0)
+    first = evaluate(pol, "default", 50, seed=1, batch_size=20)
+    second = evaluate(pol, "default", 50, seed=1, batch_size=20)
+    np.testing.assert_array_equal(first.returns, second.returns)
+    np.testing.assert_array_equal(first.session_lengths, second.session_lengths)
+    # first call of a fresh instance: one stream over all 3 batches (the pre-fix behaviour)
+    rng = np.random.default_rng(0)
+    expected = []
+    for env in S.evaluation_envs("default", 50, 1, 20):
+        obs, ret = env.reset(), np.zeros(env.batch_size)
+        while obs["active"].any():
+            sl = S._top_k(rng.random(obs["candidate_clusters"].shape), 3, obs.get("candidate_mask"))
+            obs, r, _, _ = env.step(sl)
+            ret += r
+        expected.append(ret)
+    np.testing.assert_array_equal(first.returns, np.concatenate(expected))
+    # the order of evaluations no longer matters (benchmarks/simulator.py's calibration)
+    pol = RandomPolicy(3)
+    evaluate(pol, "default", 30, seed=2)
+    after = evaluate(pol, "costly_browsing", 30, seed=2)
+    fresh = evaluate(RandomPolicy(3), "costly_browsing", 30, seed=2)
+    np.testing.assert_array_equal(after.returns, fresh.returns)
+    # reset restarts the stream; reset_next_batch continues it
+    a = _random_slates_of_one_call(pol)
+    b = _random_slates_of_one_call(pol)
+    np.testing.assert_array_equal(np.stack(a), np.stack(b))
+    pol.reset(4)
+    x = pol.act({"candidate_clusters": np.zeros((4, 10), int)}, BatchEnv("default", 4))
+    pol.reset_next_batch(4)
+    y = pol.act({"candidate_clusters": np.zeros((4, 10), int)}, BatchEnv("default", 4))
+    assert not np.array_equal(x, y)
+
+
+def test_count_unsuitable_runs_a_random_stream_over_batches_like_evaluate():
+    """R4 #1: count_unsuitable (and MaskIgnoringPolicy) reset a RandomPolicy once per call."""
+    pol = S.MaskIgnoringPolicy(RandomPolicy(0))
+    a = S.count_unsuitable(pol, "finance", n_episodes=40, seed=1, batch_size=10)
+    b = S.count_unsuitable(pol, "finance", n_episodes=40, seed=1, batch_size=10)
+    assert a == b and a["unsuitable"] > 0
+
+
+def test_simulator_env_explicit_reset_seed_takes_precedence_over_the_constructor_seed():
+    """R4 #5: after reset(seed=7), the next seedless reset continues from 7, whatever the
+    constructor's seed (gymnasium semantics); the constructor seed is used by a first seedless
+    reset only."""
+    def second_episode(ctor_seed):
+        env = S.SimulatorEnv("default", seed=ctor_seed)
+        env.reset(seed=7)
+        return env.reset()[0]["candidate_clusters"]
+
+    np.testing.assert_array_equal(second_episode(5), second_episode(None))
+    np.testing.assert_array_equal(second_episode(5), second_episode(11))
+    first_of_5 = S.SimulatorEnv("default", seed=5).reset()[0]["candidate_clusters"]
+    assert not np.array_equal(second_episode(5), first_of_5)
+    env = S.SimulatorEnv("default", seed=5)
+    np.testing.assert_array_equal(env.reset()[0]["candidate_clusters"], first_of_5)
+
+
+def _brute_force_best(w, a, w0, a0, k, allowed):
+    from itertools import combinations
+
+    best = -np.inf
+    for s in combinations(np.flatnonzero(allowed), k):
+        s = list(s)
+        best = max(best, (np.sum(w[s] * a[s]) + w0 * a0) / (np.sum(w[s]) + w0))
+    return best
+
+
+def test_best_ratio_slates_accepts_zero_weights_and_stays_exact():
+    """R4 #3: w = 0 occurs in the proportional model (interest -1) and stays accepted; the
+    validated function is still exact against brute force."""
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        n, k = 7, int(rng.integers(1, 4))
+        w = rng.exponential(size=(1, n)) * (rng.random((1, n)) > 0.3)
+        a = rng.normal(size=(1, n))
+        mask = rng.random((1, n)) < 0.8
+        mask[0, :k] = True
+        idx = S.best_ratio_slates(w, a, 1.5, -0.2, k, mask)
+        got = (np.sum(w[0, idx[0]] * a[0, idx[0]]) - 0.3) / (np.sum(w[0, idx[0]]) + 1.5)
+        assert mask[0, idx[0]].all() and idx.shape == (1, k)
+        assert got == pytest.approx(_brute_force_best(w[0], a[0], 1.5, -0.2, k, mask[0]), abs=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(k=5), "k"), (dict(k=0), "k"), (dict(k=1.0), "k"), (dict(k=True), "k"),
+    (dict(w=-np.ones((1, 3))), "w"), (dict(w=[[1.0, np.nan, 1.0]]), "w"), (dict(w=np.ones(3)), "w"),
+    (dict(a=[[np.nan, 1.0, 2.0]]), "a"), (dict(a=[[1.0, 2.0]]), "a"), (dict(a=[[1.0, np.inf, 2.0]]), "a"),
+    (dict(w0=np.nan), "w0"), (dict(w0=-1.0), "w0"), (dict(w0=0.0, w=[[0.0, 1.0, 1.0]]), "w0"),
+    (dict(a0=np.inf), "a0"), (dict(w0=[1.0, 2.0]), "w0 and a0"),
+    (dict(mask=[[True, False, False]]), "mask"), (dict(mask=np.ones((1, 3), int)), "mask"),
+    (dict(mask=np.ones((2, 3), bool)), "mask"), (dict(n_iter=-1), "n_iter"),
+])
+def test_best_ratio_slates_rejects_invalid_arguments(kwargs, name):
+    """R4 #3: each of these came back silently (wrong width, masked index, NaN ignored)."""
+    args = dict(w=np.ones((1, 3)), a=[[1.0, 2.0, 3.0]], w0=1.0, a0=0.0, k=2, mask=None)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=rf"^{name} must"):
+        S.best_ratio_slates(**args)
+
+
+def test_interest_evolution_slate_terms_asks_for_clusters():
+    """R4 #8: a clear ValueError (not KeyError) when the clusters are missing; with
+    clusters=obs['candidate_clusters'] it works. privileged() keeps its keys (notebook 05 prints them)."""
+    env = BatchEnv("default", 2, seed=0)
+    obs = env.reset()
+    with pytest.raises(ValueError, match="clusters must be given"):
+        env.model.slate_terms(env.privileged(), 1.0)
+    w, a, w0, a0 = env.model.slate_terms(env.privileged(), 1.0, clusters=obs["candidate_clusters"])
+    assert w.shape == a.shape == (2, env.config.n_candidates)
+    assert set(env.privileged()) == {"interests", "candidate_quality", "cluster_quality_means", "budget"}
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(max_len=0), "max_len"), (dict(max_len=2.5), "max_len"), (dict(n_users=0), "n_users"),
+    (dict(n_users=2.0), "n_users"),
+])
+def test_session_trace_validates_n_users_and_max_len(kwargs, name):
+    """R4 #13: max_len=0 failed inside np.stack and n_users=0 blamed batch_size."""
+    with pytest.raises(ValueError, match=rf"^{name} must"):
+        S.session_trace(RandomPolicy(0), "default", **{"n_users": 3, **kwargs})
+    assert S.session_trace(RandomPolicy(0), "default", n_users=3, max_len=1)["reward"].shape == (3, 1)

@@ -44,9 +44,18 @@ def cluster_statistics(shows: np.ndarray, clicks: np.ndarray) -> np.ndarray:
     ``5 · (clicks + 0.6) / (shows + 3) − 1`` (a document is clicked with probability about
     (u + 1) / 5 next to two neutral ones, so this is a crude interest estimate; 0 with no
     evidence); column 1: evidence, ``shows / (shows + 4)`` (0 for a cluster never shown, → 1).
+    ``shows`` and ``clicks``: same shape, finite, ``0 <= clicks <= shows``; else ``ValueError``.
     """
     shows = np.asarray(shows, dtype=np.float32)
     clicks = np.asarray(clicks, dtype=np.float32)
+    if shows.shape != clicks.shape:
+        raise ValueError(f"shows and clicks must have the same shape (B, T), got {shows.shape} and {clicks.shape}")
+    if not (np.isfinite(shows).all() and np.isfinite(clicks).all()):
+        raise ValueError("shows and clicks must be finite counts, got NaN or inf")
+    if shows.size and not (clicks.min() >= 0.0 and (clicks <= shows).all()):
+        raise ValueError("shows and clicks must satisfy 0 <= clicks <= shows (so shows >= 0), got "
+                         f"clicks in [{clicks.min()}, {clicks.max()}], max clicks - shows "
+                         f"{float((clicks - shows).max())}")
     return np.stack([5.0 * (clicks + 0.6) / (shows + 3.0) - 1.0, shows / (shows + 4.0)], axis=-1)
 
 
@@ -57,6 +66,10 @@ def _check_step(shown, clicked, active, b: int, n_topics: int):
         raise ValueError(f"shown must have shape ({b}, K), got {shown.shape}")
     if clicked.shape != (b,):
         raise ValueError(f"clicked must have shape ({b},), got {clicked.shape}")
+    for name, v in (("shown", shown), ("clicked", clicked)):
+        if v.dtype.kind not in "iu":
+            raise ValueError(f"{name} must be an integer array (cluster ids / slate positions), "
+                             f"got dtype {v.dtype}")
     k = shown.shape[1]
     if shown.size and (shown.min() < 0 or shown.max() >= n_topics):
         raise ValueError(f"shown clusters must be in [0, {n_topics - 1}]")
@@ -69,9 +82,14 @@ def _check_step(shown, clicked, active, b: int, n_topics: int):
 
 
 class ClickCounts:
-    """Shown-document and click counts per user and cluster: the ``"click_rate"`` estimator."""
+    """Shown-document and click counts per user and cluster: the ``"click_rate"`` estimator.
+
+    Args: ``batch_size`` B >= 1 users, ``n_topics`` T >= 1 clusters (integers)."""
 
     def __init__(self, batch_size: int, n_topics: int):
+        for name, v in (("batch_size", batch_size), ("n_topics", n_topics)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         self.n_topics = int(n_topics)
         self.shows = np.zeros((int(batch_size), self.n_topics), np.float32)
         self.clicks = np.zeros_like(self.shows)
