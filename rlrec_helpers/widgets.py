@@ -12,6 +12,7 @@ Sections are grouped by notebook.
 from __future__ import annotations
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 
@@ -98,36 +99,55 @@ def worked_example_widget():
 # --- notebook 06: REINFORCE recommender ---
 
 
-def reinforce_widget(preset: str = "default"):
-    """Sliders for γ, the entropy weight and the slate size: retrain a small agent live and
-    compare it with quality-greedy and the shipped pre-trained agent.
+def show_reinforce_retrain(preset: str = "default", gamma: float = 0.99, entropy_coef: float = 0.01,
+                           slate_size: int = 3, n_iters: int = 10, *, lr: float = 0.02,
+                           batch_size: int = 64, n_eval: int = 300, seed: int = 0) -> dict:
+    """Retrain a small REINFORCE agent live (``n_iters`` iterations of ``batch_size`` users,
+    constant Adam step ``lr``) and compare its greedy return (minutes per session, ``n_eval``
+    sessions) with quality-greedy and the shipped pre-trained agent; print and draw it.
 
-    Wraps :func:`rlrec_helpers.agents.reinforce.retrain_and_compare`.
+    Wraps :func:`rlrec_helpers.agents.reinforce.retrain_and_compare` (same defaults) and
+    :func:`rlrec_helpers.plotting.plot_learning_curves`; returns its dict (``trained``,
+    ``quality_greedy``, ``pretrained`` or None, ``history``).
     """
     from rlrec_helpers.agents.reinforce import retrain_and_compare
     from rlrec_helpers.plotting import plot_learning_curves
 
-    def show(gamma=0.99, entropy_coef=0.01, slate_size=3, n_iters=10):
-        out = retrain_and_compare(preset, gamma=gamma, entropy_coef=entropy_coef,
-                                  slate_size=slate_size, n_iters=n_iters)
-        refs = {"quality-greedy (privileged)": out["quality_greedy"]}
-        if out["pretrained"] is not None:
-            refs["shipped pre-trained agent"] = out["pretrained"]
-        print(f"small agent: {out['trained']:.4f}; quality-greedy: {out['quality_greedy']:.4f}; "
-              f"pre-trained: {'n/a' if out['pretrained'] is None else format(out['pretrained'], '.4f')}")
-        h = out["history"]
-        plot_learning_curves({"training return (sampled slates)": h["return"]}, x=h["env_steps"],
-                             xlabel="environment steps (user-steps)", ylabel="return (minutes)",
-                             references=refs, title=f"{preset}: γ={gamma}, entropy {entropy_coef}, K={slate_size}")
-        _show_figure()
+    out = retrain_and_compare(preset, gamma=gamma, entropy_coef=entropy_coef, slate_size=slate_size,
+                              n_iters=n_iters, lr=lr, batch_size=batch_size, n_eval=n_eval, seed=seed)
+    refs = {"quality-greedy (privileged)": out["quality_greedy"]}
+    if out["pretrained"] is not None:
+        refs["shipped pre-trained agent"] = out["pretrained"]
+    print(f"small agent: {out['trained']:.4f}; quality-greedy: {out['quality_greedy']:.4f}; "
+          f"pre-trained: {'n/a' if out['pretrained'] is None else format(out['pretrained'], '.4f')}")
+    h = out["history"]
+    plot_learning_curves({"training return (sampled slates)": h["return"]}, x=h["env_steps"],
+                         xlabel="environment steps (user-steps)", ylabel="return (minutes)",
+                         references=refs, title=f"{preset}: γ={gamma}, entropy {entropy_coef}, K={slate_size}")
+    _show_figure()
+    return out
 
+
+def reinforce_widget(preset: str = "default", lr: float = 0.02, batch_size: int = 64):
+    """Sliders for γ, the entropy weight, the slate size and the iterations: retrain a small
+    agent live (``batch_size`` users per iteration, Adam step ``lr``) and compare it with
+    quality-greedy and the shipped pre-trained agent.
+
+    Wraps :func:`show_reinforce_retrain` (and so
+    :func:`rlrec_helpers.agents.reinforce.retrain_and_compare`).
+    """
     return _interactive(
-        show,
+        show_reinforce_retrain,
+        preset=widgets.fixed(preset),
         gamma=widgets.FloatSlider(value=0.99, min=0.8, max=1.0, step=0.01, description="γ"),
         entropy_coef=widgets.FloatLogSlider(value=0.01, base=10, min=-4, max=-0.5, step=0.25,
                                             description="entropy"),
         slate_size=widgets.IntSlider(value=3, min=1, max=6, description="slate size"),
         n_iters=widgets.IntSlider(value=10, min=5, max=80, step=5, description="iterations"),
+        lr=widgets.fixed(lr),
+        batch_size=widgets.fixed(batch_size),
+        n_eval=widgets.fixed(300),
+        seed=widgets.fixed(0),
     )
 
 
@@ -205,7 +225,7 @@ def show_simulator_comparison(quality_min: float = -3.0, quality_max: float = 3.
     :func:`rlrec_helpers.plotting.plot_policy_comparison`; returns name -> mean return.
     """
     from rlrec_helpers.plotting import plot_policy_comparison
-    from rlrec_helpers.simulator import compare_policies
+    from rlrec_helpers.simulator import compare_policies, get_preset
 
     res = compare_policies("default", n_episodes=n_episodes, seed=seed, quality_min=quality_min,
                            quality_max=quality_max, no_click_weight=no_click_weight,
@@ -215,20 +235,34 @@ def show_simulator_comparison(quality_min: float = -3.0, quality_max: float = 3.
     for name, r in res.items():
         print(f"  {name:<16} return {r.mean_return.mean:7.1f} ± {r.mean_return.half_width:5.1f} min,"
               f" {r.mean_session_length:6.1f} steps, {r.mean_clicks:5.1f} clicks")
+    cfg = get_preset("default")
+    truncated = {name: float(np.mean(r.session_lengths >= cfg.max_steps)) for name, r in res.items()}
+    if any(v > 0 for v in truncated.values()):   # printed only then: the usual output is unchanged
+        print(f"  sessions cut off at max_steps = {cfg.max_steps} (their returns measure the cap: a click on "
+              f"quality above 1/refill_rate = {1 / cfg.refill_rate:.2f} refills more budget than it costs): "
+              + ", ".join(f"{name} {v:.0%}" for name, v in truncated.items() if v > 0))
     plot_policy_comparison(res)
     _show_figure()
     return {name: r.mean_return.mean for name, r in res.items()}
 
 
-def simulator_widget():
-    """Sliders for the quality range, the no-click weight and the slate size (notebook 05)."""
+#: Upper end of the simulator widget's max-quality slider: below the break-even quality
+#: 1/refill_rate = 3.78 of the default preset, above which a click refills more budget than it
+#: costs and sessions run into the max_steps cap (tests/test_domains.py checks it).
+SIMULATOR_QUALITY_MAX = 3.5
+
+
+def simulator_widget(n_episodes: int = 300):
+    """Sliders for the quality range, the no-click weight and the slate size (notebook 05);
+    ``n_episodes`` sessions per policy."""
     return _interactive(
         show_simulator_comparison,
         quality_min=widgets.FloatSlider(value=-3.0, min=-5.0, max=0.0, step=0.25, description="min quality"),
-        quality_max=widgets.FloatSlider(value=3.0, min=0.0, max=5.0, step=0.25, description="max quality"),
+        quality_max=widgets.FloatSlider(value=3.0, min=0.0, max=SIMULATOR_QUALITY_MAX, step=0.25,
+                                        description="max quality"),
         no_click_weight=widgets.FloatSlider(value=2.0, min=0.25, max=8.0, step=0.25, description="no-click w₀"),
         slate_size=widgets.IntSlider(value=3, min=1, max=10, description="slate K"),
-        n_episodes=widgets.fixed(300),
+        n_episodes=widgets.fixed(n_episodes),
         seed=widgets.fixed(0),
     )
 

@@ -115,12 +115,21 @@ def test_loss_ignores_masked_steps(baseline):
     values = tf.constant(rng.normal(size=(6, 5)).astype(np.float32))
     out1 = R.reinforce_loss(logits, values, b["slates"], b["returns"], b["mask"], baseline=baseline,
                             entropy_coef=0.1, rewards=b["rewards"])
-    junk = np.where(b["mask"][..., None] > 0, 0.0, 50.0).astype(np.float32)
+    # junk that differs across candidates: it changes the softmax, its entropy and the slate
+    # log-probability at masked steps (a constant shift of all N logits would change none of them)
+    assert (b["mask"] == 0).any()
+    junk = (rng.normal(scale=50.0, size=logits.shape) * (1 - b["mask"])[..., None]).astype(np.float32)
     ret2 = np.where(b["mask"] > 0, b["returns"], 1e4)
     out2 = R.reinforce_loss(logits + junk, values + junk[..., 0], b["slates"], ret2, b["mask"],
                             baseline=baseline, entropy_coef=0.1, rewards=b["rewards"])
     for key in ("loss", "policy_loss", "entropy", "value_loss"):
         assert float(out1[key]) == pytest.approx(float(out2[key]), rel=1e-5, abs=1e-6)
+    # the entropy is the mean over active steps of the softmax entropy, computed by hand
+    lg = logits.numpy().astype(float)
+    p = np.exp(lg - lg.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    h = -(p * np.log(p)).sum(-1)
+    assert float(out1["entropy"]) == pytest.approx((h * b["mask"]).sum() / b["mask"].sum(), rel=1e-5)
 
 
 def _gae_reference(r, v, m, gamma, lam):
@@ -255,6 +264,77 @@ def test_compiled_and_eager_steps_agree():
         trainer = R.ReinforceTrainer(model, R.TrainConfig(), compiled=compiled)
         outs.append([trainer.step(b)["loss"] for _ in range(3)])
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-5)
+
+
+
+def _sgd_trainer(model, cfg, lr):
+    """A ReinforceTrainer whose optimiser is plain SGD (step = lr · clipped gradient), set before
+    the first (traced) step."""
+    import keras
+
+    trainer = R.ReinforceTrainer(model, cfg)
+    trainer.optimizer = keras.optimizers.SGD(learning_rate=lr)
+    trainer.optimizer.build(model.trainable_variables)
+    return trainer
+
+
+def _split_variables(model):
+    value_ids = {id(v) for v in model.value_variables}
+    policy = [v.numpy().copy() for v in model.trainable_variables if id(v) not in value_ids]
+    value = [v.numpy().copy() for v in model.trainable_variables if id(v) in value_ids]
+    return policy, value
+
+
+def _global_norm(arrays):
+    return float(np.sqrt(sum(np.sum(np.square(a.astype(np.float64))) for a in arrays)))
+
+
+def _minutes_batch(seed):
+    b = R.synthetic_batch(TINY, 8, 5, n_candidates=6, seed=seed)
+    b["returns"] = (100.0 * b["returns"] + 50.0 * b["mask"]).astype(np.float32)   # minutes: value MSE ~1e4
+    return b
+
+
+def test_gradient_clip_bounds_each_group_step_separately():
+    """SGD with a tiny clip: the policy and the value head each move by exactly lr · max_grad_norm
+    (each group's pre-clip norm is far above it); a shared global clip would shrink the policy step."""
+    import keras
+
+    lr, clip = 0.1, 1e-3
+    b = _minutes_batch(5)
+    keras.utils.set_random_seed(0)
+    model = R.PolicyNetwork(**vars(TINY))
+    trainer = _sgd_trainer(model, R.TrainConfig(lr=lr, max_grad_norm=clip, entropy_coef=0.01), lr)
+    p0, v0 = _split_variables(model)
+    stats = trainer.step(b)
+    p1, v1 = _split_variables(model)
+    assert stats["grad_norm"] > 10 * clip and stats["value_grad_norm"] > 10 * clip
+    step_p = _global_norm([a - c for a, c in zip(p1, p0)])
+    step_v = _global_norm([a - c for a, c in zip(v1, v0)])
+    assert step_p <= lr * clip * (1 + 1e-3)
+    assert step_p == pytest.approx(lr * clip, rel=1e-3)
+    assert step_v == pytest.approx(lr * clip, rel=1e-3)
+
+
+def test_value_loss_weight_does_not_move_the_policy():
+    """baseline="mean" never reads the value head, so value_coef must leave the policy step unchanged
+    (with a global clip the value MSE, in minutes², shrank the policy step)."""
+    import keras
+
+    b = _minutes_batch(6)
+    policies, values = [], []
+    for value_coef in (0.0, 0.5):
+        keras.utils.set_random_seed(0)
+        model = R.PolicyNetwork(**vars(TINY))
+        cfg = R.TrainConfig(lr=0.1, baseline="mean", value_coef=value_coef, entropy_coef=0.01)
+        stats = _sgd_trainer(model, cfg, 0.1).step(b)
+        p, v = _split_variables(model)
+        policies.append(p)
+        values.append(v)
+    assert stats["value_grad_norm"] > cfg.max_grad_norm      # the value head's gradient would clip
+    for a, c in zip(*policies):
+        np.testing.assert_array_equal(a, c)
+    assert any(not np.array_equal(a, c) for a, c in zip(*values))   # the value head did train
 
 
 # ------------------------------------------------------------------ agent and serving
@@ -655,8 +735,10 @@ def test_short_training_beats_random_and_rollout_masks():
 
 
 def test_keep_best_returns_the_best_validation_checkpoint():
-    cfg = R.TrainConfig(n_iters=6, batch_size=16, seed=1, eval_every=2, eval_episodes=40, keep_best=True,
-                        lr=0.05)
+    # seed and step chosen so that the validation return peaks early (175.0, 161.8, 159.3 with the
+    # policy and value gradients clipped separately), so keep_best has a checkpoint to go back to
+    cfg = R.TrainConfig(n_iters=6, batch_size=16, seed=0, eval_every=2, eval_episodes=40, keep_best=True,
+                        lr=0.1)
     agent, hist = R.train_reinforce("default", cfg, progress=False, eval_seed=9)
     np.testing.assert_array_equal(hist["eval_iteration"], [2, 4, 6])
     best = int(np.argmax(hist["eval_return"]))
@@ -829,3 +911,121 @@ def test_shared_test_evaluation_is_large_and_never_used_for_selection():
     assert R.EVAL_SEED != validation and R.EVAL_SEED not in selection
     defaults = inspect.signature(R.evaluate_agent).parameters
     assert (defaults["n_episodes"].default, defaults["seed"].default) == (R.EVAL_EPISODES, R.EVAL_SEED)
+
+
+
+# ------------------------------------------------------------------ rollout alignment, live retraining
+
+
+@pytest.mark.parametrize("preset", ["default", "costly_browsing", "finance"])
+def test_training_forward_pass_reproduces_the_logits_act_used(preset):
+    """model(history, candidates) on a rollout batch gives, at every active step, the logits the
+    agent acted on: history, candidates, slates and the candidate mask are recorded at the same t."""
+    import keras
+
+    from rlrec_helpers.simulator import BatchEnv
+
+    keras.utils.set_random_seed(3)
+    agent = R.ReinforceAgent(R.AgentConfig.for_env(preset, hidden=16))
+    rng = np.random.default_rng(0)
+    agent.model.set_weights([w + rng.normal(scale=0.3, size=w.shape).astype(w.dtype)
+                             for w in agent.model.get_weights()])
+    seen, act = [], agent.act
+
+    def recording_act(obs, env=None):
+        slates = act(obs, env)
+        seen.append(agent.last_logits.copy())
+        return slates
+
+    agent.act = recording_act
+    b = R.rollout(agent, BatchEnv(preset, 5, seed=1), seed=2, max_len=40)
+    acted = np.stack(seen, 1)                                                    # (B, L, N)
+    out = agent.model({"history": b["history"], "candidates": b["candidates"]})
+    train = R.mask_logits(out["logits"], b["candidate_mask"]).numpy()
+    sel = (b["mask"][..., None] > 0) & (b["candidate_mask"] > 0)
+    assert sel.sum() > 100 and np.abs(acted[sel]).max() > 1.0                   # informative logits
+    np.testing.assert_allclose(train[sel], acted[sel], atol=1e-4)
+    if preset == "finance":
+        assert (b["candidate_mask"][b["mask"] > 0] == 0).any()                  # the mask was exercised
+
+
+def test_retrain_and_compare_tiny_run():
+    from inspect import signature
+
+    from rlrec_helpers import widgets as W
+
+    out = R.retrain_and_compare("default", n_iters=2, batch_size=4, n_eval=5, gamma=0.9)
+    assert set(out) == {"trained", "quality_greedy", "pretrained", "history"}
+    assert isinstance(out["pretrained"], float)          # slate size 3 = the shipped agent's
+    for key in ("trained", "quality_greedy", "pretrained"):
+        assert np.isfinite(out[key]) and out[key] > 0
+    assert len(out["history"]["return"]) == 2 and len(out["history"]["env_steps"]) == 2
+    # the same users: quality-greedy on the shared evaluation seed
+    from rlrec_helpers.simulator import QualityGreedyPolicy, evaluate
+    assert out["quality_greedy"] == evaluate(QualityGreedyPolicy(), "default", 5, seed=31337).mean_return.mean
+    with pytest.raises(ValueError, match="slate_size"):
+        R.retrain_and_compare("default", slate_size=11, n_iters=1, batch_size=2, n_eval=2)
+    # the widget's function: a slate size without a shipped agent gives pretrained None
+    import matplotlib.pyplot as plt
+
+    shown = W.show_reinforce_retrain("default", 0.9, 0.01, 2, 2, batch_size=4, n_eval=5)
+    plt.close("all")
+    assert shown["pretrained"] is None and np.isfinite(shown["trained"])
+    assert len(shown["history"]["return"]) == 2
+    # the widget keeps retrain_and_compare's defaults for what it does not expose
+    ref, mine = signature(R.retrain_and_compare).parameters, signature(W.show_reinforce_retrain).parameters
+    for name in ("gamma", "entropy_coef", "slate_size", "n_iters", "lr", "batch_size", "n_eval", "seed"):
+        assert mine[name].default == ref[name].default, name
+
+
+def test_reinforce_widget_controls_and_pass_through(monkeypatch):
+    from rlrec_helpers import widgets as W
+
+    calls = []
+    monkeypatch.setattr(W, "show_reinforce_retrain", lambda **kw: calls.append(kw))
+    w = W.reinforce_widget("costly_browsing", lr=0.01, batch_size=32)
+    assert [c.description for c in w.children[:-1]] == ["γ", "entropy", "slate size", "iterations"]
+    assert calls[-1] == {"preset": "costly_browsing", "gamma": 0.99, "entropy_coef": 0.01, "slate_size": 3,
+                         "n_iters": 10, "lr": 0.01, "batch_size": 32, "n_eval": 300, "seed": 0}
+    W.reinforce_widget("default")
+    assert calls[-1]["lr"] == 0.02 and calls[-1]["batch_size"] == 64 and calls[-1]["preset"] == "default"
+
+
+# ------------------------------------------------------------------ baselines: seeding and validation
+
+
+def test_linucb_evaluate_is_reproducible_on_one_instance():
+    from rlrec_helpers.agents.baselines import LinUCBSlatePolicy
+    from rlrec_helpers.simulator import evaluate
+
+    pol = LinUCBSlatePolicy(20, alpha=0.5, seed=3)
+    first = evaluate(pol, "default", 60, seed=1).returns
+    again = evaluate(pol, "default", 60, seed=1).returns
+    fresh = evaluate(LinUCBSlatePolicy(20, alpha=0.5, seed=3), "default", 60, seed=1).returns
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(fresh, first)
+    other = evaluate(LinUCBSlatePolicy(20, alpha=0.5, seed=4), "default", 60, seed=1).returns
+    assert not np.array_equal(other, first)          # the seed does break the ties
+
+
+def test_baselines_reject_mismatched_topics_domains_and_negative_lambda():
+    from rlrec_helpers.agents import baselines as BL
+    from rlrec_helpers.simulator import BatchEnv, evaluate
+
+    with pytest.raises(ValueError, match="n_topics"):
+        evaluate(BL.LinUCBSlatePolicy(20), "ecommerce", 4, seed=0)     # fewer topics than arms
+    env = BatchEnv("default", 2, seed=0)
+    obs = env.reset()
+    pol = BL.LinUCBSlatePolicy(5)
+    pol.reset(2)
+    with pytest.raises(ValueError, match="n_topics"):
+        pol.act(obs, env)                                               # more topics than arms
+    with pytest.raises(ValueError, match="n_topics"):
+        pol.act(obs)                                                    # no env: the clusters tell
+    for preset in ("ecommerce", "finance"):
+        with pytest.raises(ValueError, match="env_config"):
+            BL.reference_policies(preset)
+    assert "LinUCB bandit" in BL.reference_policies("costly_browsing")
+    with pytest.raises(ValueError, match="lam"):
+        BL.EstimatedInterestBlendPolicy(lam=-1.0)
+    BL.EstimatedInterestBlendPolicy(lam=0.0)

@@ -567,3 +567,102 @@ def test_domain_session_widget_function_plots_and_validates():
         W.show_domain_session("finance", "RL", 0, agents={})
     w = W.domain_session_widget({})
     assert [c.description for c in w.children[:3]] == ["domain", "policy", "user"]
+
+
+# ------------------------------------------------------------------ every widget over its slider ranges
+
+
+def _numbers(x):
+    """All numbers inside a widget function's return value (dicts, arrays, frames, floats)."""
+    import pandas as pd
+
+    if x is None or isinstance(x, str):
+        return []
+    if isinstance(x, dict):
+        return [v for item in x.values() for v in _numbers(item)]
+    if isinstance(x, pd.DataFrame):
+        return list(x.select_dtypes("number").to_numpy(float).ravel())
+    arr = np.asarray(x)
+    return list(arr.astype(float).ravel()) if arr.dtype.kind in "biuf" else []
+
+
+# (widget factory, name of the module-level show_* it wraps or None for a closure, overrides):
+# the overrides shrink the sizes (fixed arguments) and pick a dropdown value that needs no agents
+WIDGET_CASES = {
+    "gamma": (lambda W: W.gamma_widget(), "show_optimal_vs_myopic", {}),
+    "bandit": (lambda W: W.bandit_regret_widget(), "show_bandit_comparison", {"horizon": 200, "n_runs": 3}),
+    "worked_example": (lambda W: W.worked_example_widget(), "show_worked_example", {"n_iters": 100}),
+    "simulator": (lambda W: W.simulator_widget(), "show_simulator_comparison", {"n_episodes": 40}),
+    "reinforce": (lambda W: W.reinforce_widget("default"), "show_reinforce_retrain",
+                  {"batch_size": 2, "n_eval": 3}),
+    "chen": (lambda W: W.chen_simulation_widget(), None, {}),
+    "domain_session": (lambda W: W.domain_session_widget({}), "show_domain_session", {"policy": "myopic"}),
+}
+
+
+@pytest.mark.parametrize("name", list(WIDGET_CASES))
+def test_every_widget_runs_at_both_ends_of_its_sliders(name, monkeypatch, capsys):
+    """Call each widget's wrapped function with all sliders at their minimum, then all at their
+    maximum (ipywidgets.interactive only logs a callback's exception, so it is called directly)."""
+    import re
+
+    import ipywidgets
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rlrec_helpers import widgets as W
+
+    factory, show_name, overrides = WIDGET_CASES[name]
+    real = getattr(W, show_name) if show_name else None
+
+    def stub(*args, **kwargs):
+        return None
+
+    with monkeypatch.context() as m:   # no default run while the widget is built
+        if show_name:
+            m.setattr(W, show_name, stub)
+        w = factory(W)
+    fn = real if w.f is stub else w.f   # a closure / lambda calls the (restored) show_* itself
+    sliders = [c for c in w.kwargs_widgets if isinstance(c, (ipywidgets.IntSlider, ipywidgets.FloatSlider,
+                                                             ipywidgets.FloatLogSlider))]
+    assert sliders, name
+    for end in ("min", "max"):
+        kwargs = {**dict(w.kwargs), **overrides}
+        for c in sliders:
+            v = getattr(c, end)
+            kwargs[c._kwarg] = c.base ** v if isinstance(c, ipywidgets.FloatLogSlider) else v
+        out = fn(**kwargs)
+        plt.close("all")
+        printed = capsys.readouterr().out
+        assert printed.strip(), (name, end)
+        assert not re.search(r"\b(nan|inf)\b", printed, re.IGNORECASE), (name, end, printed)
+        assert np.all(np.isfinite(_numbers(out))), (name, end)
+
+
+def test_simulator_widget_stays_below_break_even_and_takes_the_session_count(monkeypatch, capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rlrec_helpers import widgets as W
+    from rlrec_helpers.simulator import get_preset
+
+    calls = []
+    monkeypatch.setattr(W, "show_simulator_comparison", lambda **kw: calls.append(kw))
+    w = W.simulator_widget(n_episodes=123)
+    assert calls[-1]["n_episodes"] == 123
+    W.simulator_widget()
+    assert calls[-1]["n_episodes"] == 300                                     # default unchanged
+    q_max = next(c for c in w.children if c.description == "max quality")
+    assert q_max.max == W.SIMULATOR_QUALITY_MAX < 1 / get_preset("default").refill_rate
+    monkeypatch.undo()
+    capsys.readouterr()
+    W.show_simulator_comparison(0.0, 5.0, 0.25, 1, n_episodes=60)             # past break-even
+    plt.close("all")
+    assert "cut off at max_steps = 1000" in capsys.readouterr().out
+    W.show_simulator_comparison(0.0, W.SIMULATOR_QUALITY_MAX, 0.25, 1, n_episodes=60)
+    plt.close("all")
+    assert "cut off" not in capsys.readouterr().out

@@ -212,3 +212,48 @@ def test_off_policy_config_requires_integer_k(k):
     with pytest.raises(ValueError, match=r"k must be an integer >= 1"):
         op.OffPolicyConfig(k=k).validate()
     op.OffPolicyConfig(k=np.int64(2)).validate()
+
+
+@pytest.mark.parametrize("cap", [np.inf, 1.5])
+def test_topk_training_weight_matches_an_independent_computation(cap):
+    """mean_weight of a correction="topk" step is mean over shown items of min(π/β̂, c)·K(1−π)^(K−1)."""
+    rng = np.random.default_rng(3)
+    n, n_cand, k_slate = 12, 5, 2
+    logs = {"state": rng.normal(size=(n, 4)).astype(np.float32),
+            "cand": rng.normal(size=(n, n_cand, 3)).astype(np.float32),
+            "slate": np.stack([rng.permutation(n_cand)[:k_slate] for _ in range(n)]).astype(np.int64),
+            "click_row": np.arange(0, n, 2, dtype=np.int64)}
+    logs["action"] = logs["slate"][logs["click_row"], 0].copy()
+    logs["ret"] = rng.uniform(1.0, 5.0, size=logs["action"].shape).astype(np.float32)
+    # one full-batch step, no warm-up, a step size too small to move float32 weights visibly:
+    # mean_weight is then the weight at the model's (returned) parameters
+    cfg = op.OffPolicyConfig(correction="topk", k=3, weight_cap=cap, epochs=1, beta_warmup_epochs=0,
+                             batch_size=64, hidden=8, learning_rate=1e-12, seed=1)
+    model, hist = op.train_off_policy(logs, cfg)
+    pi, beta = map(np.stack, zip(*(op.policy_of(model, logs, r) for r in range(n))))   # (n, N) each
+    p = np.take_along_axis(pi.astype(float), logs["slate"], 1)
+    b = np.take_along_axis(beta.astype(float), logs["slate"], 1)
+    expected = np.mean(np.minimum(p / b, cap) * 3 * (1 - p) ** 2)
+    assert p.std() > 0.02                     # π varies across shown items, so the forms differ
+    assert hist["mean_weight"][0] == pytest.approx(expected, rel=1e-5)
+    # the helper gives the same λ_K; "is" leaves it out
+    np.testing.assert_allclose(op.topk_lambda(p, 3), 3 * (1 - p) ** 2)
+    _, hist_is = op.train_off_policy(logs, cfg.__class__(**{**vars(cfg), "correction": "is"}))
+    assert hist_is["mean_weight"][0] == pytest.approx(np.mean(np.minimum(p / b, cap)), rel=1e-5)
+
+
+def test_log_interactions_is_reproducible_with_one_behaviour_object():
+    from rlrec_helpers import simulator
+
+    cfg = simulator.get_preset("default")
+    logits = np.linspace(-1.5, 1.5, cfg.n_topics)
+    behaviour = op.ClusterSoftmaxPolicy(logits, seed=4)
+    first = op.log_interactions(cfg, behaviour, n_users=6, seed=2, batch_size=3)
+    simulator.evaluate(behaviour, cfg, 3, seed=0)          # uses (and moves) the behaviour's rng
+    again = op.log_interactions(cfg, behaviour, n_users=6, seed=2, batch_size=3)
+    fresh = op.log_interactions(cfg, op.ClusterSoftmaxPolicy(logits, seed=4), n_users=6, seed=2, batch_size=3)
+    for key in first:
+        np.testing.assert_array_equal(again[key], first[key])
+        np.testing.assert_array_equal(fresh[key], first[key])
+    other = op.log_interactions(cfg, op.ClusterSoftmaxPolicy(logits, seed=5), n_users=6, seed=2, batch_size=3)
+    assert not np.array_equal(other["slate"][:20], first["slate"][:20])   # the behaviour's seed matters

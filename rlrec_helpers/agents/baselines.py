@@ -55,9 +55,12 @@ class LinUCBSlatePolicy:
     reward 1 if it was clicked, else 0.
 
     Args:
-        n_topics: number of clusters T.
+        n_topics: number of clusters T (must equal the environment's ``config.n_topics``).
         alpha: exploration weight (>= 0).
-        seed: random tie-breaking between equal indices.
+        seed: random tie-breaking between equal indices. ``reset`` restarts the tie-breaking
+            generator from it, so every ``simulator.evaluate`` call gives the same result for
+            the same instance; within one call the stream runs on across batches
+            (:meth:`reset_next_batch`).
     """
 
     def __init__(self, n_topics: int = 20, alpha: float = 0.5, seed: int = 0):
@@ -66,14 +69,20 @@ class LinUCBSlatePolicy:
         if not alpha >= 0:
             raise ValueError(f"alpha must be >= 0, got {alpha}")
         self.n_topics, self.alpha, self.seed = int(n_topics), float(alpha), seed
-        self.rng = np.random.default_rng(seed)
         self.reset(1)
 
     def reset(self, batch_size: int) -> None:
+        self.rng = np.random.default_rng(self.seed)
         self.bandit = LinUCB(self.n_topics, 1, alpha=self.alpha)
         self.bandit.reset(int(batch_size))
         self._ones = np.ones((int(batch_size), 1))
         self._shown = None
+
+    def reset_next_batch(self, batch_size: int) -> None:
+        """The next batch of one ``evaluate`` call: fresh bandits, the tie-breaking stream runs on."""
+        rng = self.rng
+        self.reset(batch_size)
+        self.rng = rng
 
     def _update(self, shown: np.ndarray, clicked: np.ndarray) -> None:
         for j in range(shown.shape[1]):
@@ -88,6 +97,13 @@ class LinUCBSlatePolicy:
         if clusters.shape[0] != self._ones.shape[0]:
             raise ValueError(f"obs has {clusters.shape[0]} users but reset() was called with "
                              f"{self._ones.shape[0]}")
+        env_topics = getattr(getattr(env, "config", None), "n_topics", None)
+        if env_topics is not None and env_topics != self.n_topics:
+            raise ValueError(f"n_topics={self.n_topics} but the environment has n_topics={env_topics}: "
+                             f"build LinUCBSlatePolicy(n_topics={env_topics})")
+        if clusters.size and (clusters.min() < 0 or clusters.max() >= self.n_topics):
+            raise ValueError(f"obs['candidate_clusters'] holds topics in [{clusters.min()}, {clusters.max()}], "
+                             f"outside [0, {self.n_topics}) (n_topics={self.n_topics})")
         if self._shown is not None:
             self._update(self._shown, np.asarray(obs["clicked"]))
         k = env.config.slate_size if env is not None else 3
@@ -187,8 +203,8 @@ class EstimatedInterestBlendPolicy(_EstimatedInterestPolicy):
     """
 
     def __init__(self, lam: float = 2.0, estimator: str = "click_rate"):
-        if not np.isfinite(lam):
-            raise ValueError(f"lam must be finite, got {lam}")
+        if not (np.isfinite(lam) and lam >= 0):   # as InterestQualityBlendPolicy
+            raise ValueError(f"lam must be a finite number >= 0, got {lam}")
         self.lam = float(lam)
         super().__init__(estimator)
 
@@ -298,8 +314,16 @@ def tune_estimated_long_term(env_config, weights=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 
 
 def reference_policies(env_config="default", *, blend_lambda: float = 2.0, long_term_weight: float | None = None,
                        linucb_alpha: float = 0.5, seed: int = 0) -> dict[str, object]:
-    """The baselines of notebook 06 by name (privileged ones are marked in the name)."""
+    """The baselines of notebook 06 by name (privileged ones are marked in the name).
+
+    Only for interest-evolution configurations (``"default"``, ``"costly_browsing"``): the
+    domain presets of notebook 08 use ``simulator.DOMAIN_POLICIES`` instead.
+    """
     cfg = get_preset(env_config)
+    if cfg.user_model != "interest_evolution":
+        raise ValueError(f"env_config must be an interest-evolution configuration (user_model="
+                         f"'interest_evolution', e.g. 'default', 'costly_browsing'), got user_model="
+                         f"{cfg.user_model!r}; use simulator.DOMAIN_POLICIES for the domain presets")
     lt = LongTermValuePolicy() if long_term_weight is None else LongTermValuePolicy(long_term_weight)
     return {
         "random": RandomPolicy(seed),

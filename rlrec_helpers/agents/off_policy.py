@@ -146,7 +146,9 @@ class OffPolicyConfig:
     learning_rate: float = 3e-3
     epochs: int = 10
     batch_size: int = 512
-    baseline: bool = False  # subtract a learned b(s) (unbiased with w, as every shown item is a row)
+    # subtract a learned b(s): leaves the gradient unbiased only with the uncapped weight and
+    # correction="is" (weight_cap=np.inf); with λ_K or an active cap it adds a bias (see train_off_policy)
+    baseline: bool = False
     beta_warmup_epochs: int = 1  # epochs that fit only β̂ and b(s), before any policy step
     seed: int = 0
 
@@ -196,9 +198,13 @@ def train_off_policy(logs: dict, config: OffPolicyConfig | None = None):
 
     Every item β showed is one REINFORCE sample (s, a, R) with R = G (the discounted return
     from that step) if the user clicked it, else 0. Its loss is
-    ``−stop_grad(min(π/β̂, c) · λ_K) · (R − b(s)) · log π(a|s)``; with the importance weight,
-    E_β[w (R − b(s)) ∇log π] = E_π[R ∇log π] for any b(s), so the learned baseline only
-    removes variance (without the weight it does not, which is part of the bias we show).
+    ``−stop_grad(min(π/β̂, c) · λ_K) · (R − b(s)) · log π(a|s)``. With the *uncapped* weight
+    w = π/β (``correction="is"``, ``weight_cap=np.inf``, β̂ = β),
+    E_β[w (R − b(s)) ∇log π] = E_π[R ∇log π] for any b(s), because Σ_a π_a ∇log π_a = 0, so
+    the learned baseline only removes variance. It is *not* unbiased otherwise: with λ_K the
+    term it adds is b(s) Σ_a π_a λ_a ∇log π_a = b(s) ∇ Σ_a [1 − (1 − π_a)^K] ≠ 0, an active cap
+    min(w, c) breaks the identity too, and without any weight (``"none"``) the baseline term
+    is b(s) E_β[∇log π] ≠ 0 (part of the bias notebook 07 shows).
 
     Args:
         logs: from :func:`log_interactions` or :func:`make_bandit_logs`: ``state`` (n, S),
@@ -250,6 +256,9 @@ def train_off_policy(logs: dict, config: OffPolicyConfig | None = None):
             if use_w:
                 w = tf.minimum(tf.exp(logp - logb), cap)
             if use_lambda:
+                # = w · topk_lambda(π, K), written out: topk_lambda groups it as w·(K·(1−π)^(K−1)),
+                # which rounds differently in float32 from (w·K)·(1−π)^(K−1) and would change
+                # notebook 07's trained policies (tests/test_off_policy.py checks this term).
                 w = w * k * tf.pow(1.0 - tf.exp(logp), k - 1.0)
             w = tf.stop_gradient(w)
             adv = rew - tf.stop_gradient(b)[:, None] if use_base else rew
@@ -298,6 +307,10 @@ class ClusterSoftmaxPolicy:
     Slates are K draws without replacement (Plackett-Luce). Follows the simulator's slate
     policy protocol (``reset``, ``act``) and keeps a :class:`HistoryFeaturizer` so that the
     logging loop can record states.
+
+    Random state: ``reset`` does not reseed ``rng`` (as the simulator's ``RandomPolicy``), so
+    successive ``simulator.evaluate`` calls on one object draw different slates;
+    :func:`log_interactions` restarts ``rng`` from ``seed`` before it logs.
     """
 
     def __init__(self, cluster_logits, seed: int = 0):
@@ -306,6 +319,7 @@ class ClusterSoftmaxPolicy:
                 or not np.all(np.isfinite(self.cluster_logits)):
             raise ValueError(f"cluster_logits must be a 1-D array of n_topics finite numbers, "
                              f"got shape {self.cluster_logits.shape}")
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
 
     def reset(self, batch_size: int) -> None:
@@ -336,6 +350,7 @@ class KerasSlatePolicy:
     def __init__(self, model: OffPolicyNet, featurizer: HistoryFeaturizer, *, sample: bool = True,
                  seed: int = 0):
         self.model, self.featurizer, self.sample = model, featurizer, sample
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
 
     def reset(self, batch_size: int) -> None:
@@ -355,6 +370,14 @@ def log_interactions(env_config, behaviour, *, n_users: int, seed: int, gamma: f
                      batch_size: int = 500) -> dict:
     """Run ``behaviour`` for ``n_users`` sessions in the simulator and return training logs.
 
+    ``seed`` fixes the users (batch b of at most ``batch_size`` users is seeded
+    ``seed + 7919 b``). The slates also depend on ``behaviour``'s own random numbers: when it
+    has a ``seed`` and a numpy ``rng`` attribute (:class:`ClusterSoftmaxPolicy`,
+    :class:`KerasSlatePolicy`, ``simulator.RandomPolicy``), ``rng`` is first restarted from
+    ``behaviour.seed``, so repeated calls give identical logs (the first call on a fresh object
+    is unchanged). Any other random state of ``behaviour`` carries over between calls.
+    ``behaviour``'s generator is left where logging ended.
+
     Returns a dict: ``state`` (n, S), ``cand`` (n, N, F) float32, ``slate`` (n, K),
     ``logged_logits`` (n, N) β's true logits when ``behaviour`` exposes ``logits`` (for checks),
     ``click_row`` (m,), ``action`` (m,), ``ret`` (m,) discounted return-to-go from the click's
@@ -367,6 +390,9 @@ def log_interactions(env_config, behaviour, *, n_users: int, seed: int, gamma: f
         raise ValueError("n_users and batch_size must be >= 1")
     if not 0 <= gamma <= 1:
         raise ValueError(f"gamma must be in [0, 1], got {gamma}")
+    if isinstance(getattr(behaviour, "rng", None), np.random.Generator) \
+            and getattr(behaviour, "seed", None) is not None:
+        behaviour.rng = np.random.default_rng(behaviour.seed)   # same logs on every call
     states, cands, slates, blogits, rows, acts, rets, ep_returns = [], [], [], [], [], [], [], []
     offset, done_users, b = 0, 0, 0
     while done_users < n_users:

@@ -205,7 +205,9 @@ class TrainConfig:
         normalize: divide the advantages by their standard deviation over active steps.
         entropy_coef: weight of the entropy bonus (>= 0).
         value_coef: weight of the value-head MSE (always fitted, used only by ``"value"``).
-        max_grad_norm: global gradient-norm clip (> 0).
+        max_grad_norm: gradient-norm clip (> 0), applied separately to the policy's gradients
+            (GRU, scoring head) and to the value head's (``grad_norm`` and
+            ``value_grad_norm`` in the step statistics are the norms before clipping).
         max_len: cap on rollout length in steps.
         eval_every / eval_episodes: greedy evaluation on a fixed *validation* seed
             (``train_reinforce(eval_seed=777)``, never the test seed) every that many
@@ -478,6 +480,11 @@ class PolicyNetwork(keras.Model):
                        + self.feature_term.kernel[:, 0])                       # (..., F')
         return tf.einsum("...nf,...f->...n", candidates, per_feature)
 
+    @property
+    def value_variables(self) -> list:
+        """The value head's trainable variables (the rest of the network is the policy)."""
+        return self.value_hidden.trainable_variables + self.value_out.trainable_variables
+
     def value(self, state):
         """Value head on the stop-gradient of the state: (..., H) -> (...)."""
         return tf.squeeze(self.value_out(self.value_hidden(tf.stop_gradient(state))), -1)
@@ -622,7 +629,8 @@ def reinforce_loss(logits, values, slates, returns, mask, *, baseline: str = "me
     else:
         raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
     adv = adv * mask
-    std = tf.sqrt(tf.reduce_sum(tf.square(adv)) / denom - tf.square(tf.reduce_sum(adv) / denom) + 1e-8)
+    centred = (adv - tf.reduce_sum(adv) / denom) * mask   # two passes: no cancellation in float32
+    std = tf.sqrt(tf.reduce_sum(tf.square(centred)) / denom + 1e-8)
     if normalize:
         adv = adv / (std + 1e-6)
     logp = slate_log_prob(logits, slates)
@@ -675,9 +683,19 @@ class ReinforceTrainer:
                                    rewards=rewards, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
                                    value_scale=cfg.value_scale)
         grads = tape.gradient(parts["loss"], variables)
-        grads, norm = tf.clip_by_global_norm(grads, cfg.max_grad_norm)
-        self.optimizer.apply_gradients(zip(grads, variables))
-        parts["grad_norm"] = norm
+        # Clip the policy's and the value head's gradients separately: the head sits on
+        # stop_gradient(state), so each group gets the gradient of its own loss only, and the
+        # value MSE (in minutes², norm ~100) must not shrink the policy step through a shared clip.
+        value_ids = {id(v) for v in self.model.value_variables}
+        groups = {"policy": [i for i, v in enumerate(variables) if id(v) not in value_ids],
+                  "value": [i for i, v in enumerate(variables) if id(v) in value_ids]}
+        clipped = list(grads)
+        for name, idx in groups.items():
+            g, norm = tf.clip_by_global_norm([grads[i] for i in idx], cfg.max_grad_norm)
+            for i, gi in zip(idx, g):
+                clipped[i] = gi
+            parts["grad_norm" if name == "policy" else "value_grad_norm"] = norm
+        self.optimizer.apply_gradients(zip(clipped, variables))
         return parts
 
     def step(self, batch: Mapping[str, np.ndarray]) -> dict[str, float]:
