@@ -237,8 +237,13 @@ def test_training_is_deterministic(cat, tiny):
 
 def test_act_matches_batch_logits(cat):
     keras.utils.set_random_seed(0)
-    agent = mm.MultimodalAgent(mm.MultimodalPolicy("gated", cat.n_items, cat.text_dim, cat.image_dim),
-                               cat, sample=True, seed=0)
+    model = mm.MultimodalPolicy("gated", cat.n_items, cat.text_dim, cat.image_dim)
+    # the user tower and the item term start at zero (every logit 0): randomise them, or the
+    # comparison below would compare zeros with zeros
+    rng = np.random.default_rng(0)
+    for layer in (model.tower, model.item_term):
+        layer.set_weights([rng.normal(scale=0.5, size=w.shape).astype(np.float32) for w in layer.get_weights()])
+    agent = mm.MultimodalAgent(model, cat, sample=True, seed=0)
     env = sim.BatchEnv(cat.config, 6, seed=2, user_model=mm.CatalogueUserModel(cat, "warm"))
     obs = env.reset()
     agent.reset(6)
@@ -257,7 +262,9 @@ def test_act_matches_batch_logits(cat):
     st = lambda a: tf.constant(np.stack(a, 1).astype(np.int32))  # noqa: E731
     tf_logits = mm.batch_logits(agent.model, v, b, st(cands), st(slates), st(clicks)).numpy()
     mask = np.stack(masks, 1)
-    np.testing.assert_allclose(tf_logits[mask], np.stack(logits, 1)[mask], rtol=1e-4, atol=1e-4)
+    acted = np.stack(logits, 1)
+    assert np.abs(acted[mask]).max() > 0.1 and acted[mask].std() > 0.05     # informative logits
+    np.testing.assert_allclose(tf_logits[mask], acted[mask], rtol=1e-4, atol=1e-4)
 
 
 def test_compare_encoders_small(cat):
@@ -270,3 +277,23 @@ def test_compare_encoders_small(cat):
     assert qg["cold_return"] > rnd["cold_return"]        # the privileged reference is informative
     with pytest.raises(ValueError, match="encoders"):
         mm.compare_encoders(("id", "sound"), cat)
+
+
+def test_compare_encoders_over_seeds_summarises_training_runs(cat):
+    from rlrec_helpers.stats import mean_ci
+
+    kw = dict(n_iters=2, batch_size=8, n_episodes=30)
+    per_seed, summary = mm.compare_encoders_over_seeds((3, 5), cat, encoders=("text",), **kw)
+    assert list(per_seed["encoder"]) == ["text", "random", "quality-greedy", "text"]
+    assert list(per_seed["seed"]) == [3, 3, 3, 5]
+    single = mm.compare_encoders(("text",), cat, seed=5, references=False, **kw)
+    assert per_seed.iloc[3]["cold_return"] == single.iloc[0]["cold_return"]   # each seed is a separate run
+    text = per_seed[per_seed["encoder"] == "text"]
+    assert text["cold_return"].nunique() == 2                                  # ...with different results
+    row = summary.set_index("encoder").loc["text"]
+    ci = mean_ci(text["cold_return"].to_numpy())
+    assert (row["cold_return"], row["cold_low"], row["cold_high"]) == (ci.mean, ci.low, ci.high)
+    assert list(summary["encoder"]) == ["text", "random", "quality-greedy"]
+    for bad in ((3,), (3, 3), (3, -1)):
+        with pytest.raises(ValueError, match="seeds"):
+            mm.compare_encoders_over_seeds(bad, cat, encoders=("text",), **kw)

@@ -682,3 +682,40 @@ def compare_encoders(encoders: Sequence[str] = ENCODERS, catalogue: Catalogue | 
     df = pd.DataFrame(rows)
     df.attrs["train_seconds"] = took
     return (df, agents) if return_agents else df
+
+
+def compare_encoders_over_seeds(seeds: Sequence[int] = (0, 1, 2), catalogue: Catalogue | None = None, *,
+                                encoders: Sequence[str] = ENCODERS, **kwargs):
+    """:func:`compare_encoders` once per *training* seed, on one catalogue and one evaluation seed.
+
+    One training run per encoder measures only that run: its CI covers the evaluation noise,
+    not the spread between training runs, which here is larger. Returns ``(per_seed, summary)``:
+    ``per_seed`` has the columns of :func:`compare_encoders` plus ``seed`` (the references
+    ``random`` and ``quality-greedy`` once, with the first seed); ``summary`` has one row per
+    encoder (then the references) with ``warm_return``/``cold_return`` (mean over seeds, minutes)
+    and ``warm_low``/``warm_high``/``cold_low``/``cold_high`` (95% Student-t CI over the seeds;
+    the references' rows keep their evaluation CI). ``catalogue`` defaults to ``make_catalogue(seed=0)``.
+    """
+    import pandas as pd
+
+    from rlrec_helpers.stats import mean_ci
+
+    seeds = tuple(seeds)
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds) or any(
+            isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in seeds):
+        raise ValueError(f"seeds must be at least 2 distinct non-negative integers, got {seeds!r}")
+    catalogue = make_catalogue(seed=0) if catalogue is None else catalogue
+    parts = [compare_encoders(encoders, catalogue, seed=int(s), references=(i == 0), **kwargs).assign(seed=int(s))
+             for i, s in enumerate(seeds)]
+    per_seed = pd.concat(parts, ignore_index=True)
+    rows = []
+    for name in encoders:
+        r = {"encoder": name}
+        for pool in POOLS:
+            ci = mean_ci(per_seed.loc[per_seed["encoder"] == name, f"{pool}_return"].to_numpy())
+            r.update({f"{pool}_return": ci.mean, f"{pool}_low": ci.low, f"{pool}_high": ci.high})
+        rows.append(r)
+    refs = per_seed[~per_seed["encoder"].isin(encoders)]
+    cols = ["encoder"] + [f"{p}_{k}" for p in POOLS for k in ("return", "low", "high")]
+    summary = pd.concat([pd.DataFrame(rows), refs[cols]], ignore_index=True)
+    return per_seed, summary
