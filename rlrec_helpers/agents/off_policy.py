@@ -308,9 +308,10 @@ class ClusterSoftmaxPolicy:
     policy protocol (``reset``, ``act``) and keeps a :class:`HistoryFeaturizer` so that the
     logging loop can record states.
 
-    Random state: ``reset`` does not reseed ``rng`` (as the simulator's ``RandomPolicy``), so
-    successive ``simulator.evaluate`` calls on one object draw different slates;
-    :func:`log_interactions` restarts ``rng`` from ``seed`` before it logs.
+    Random state: ``reset`` does not reseed ``rng`` (unlike the simulator's ``RandomPolicy``,
+    whose ``reset`` restarts its stream), so successive ``simulator.evaluate`` calls on one
+    object draw different slates; :func:`log_interactions` restarts ``rng`` from ``seed``
+    before it logs.
     """
 
     def __init__(self, cluster_logits, seed: int = 0):
