@@ -349,8 +349,7 @@ def bts_action_dist(alpha, beta, *, len_list: int = 3, n_sim: int = 100_000, see
     if isinstance(len_list, bool) or not isinstance(len_list, (int, np.integer)) or not 1 <= len_list <= n_actions:
         raise ValueError(f"len_list must be an integer in [1, {n_actions}], got {len_list!r}")
     _check_int_at_least("n_sim", n_sim, 1)
-    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
-        raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
+    _check_int_at_least("chunk", chunk, 1)
     rng = np.random.default_rng(seed)
     counts = np.zeros((n_actions, len_list))
     done = 0

@@ -761,9 +761,9 @@ def best_ratio_slates(w: np.ndarray, a: np.ndarray, w0, a0, k: int, mask: np.nda
     b, n = w.shape
     if a.shape != w.shape:
         raise ValueError(f"a must have the shape of w, (B, N) = {w.shape}, got {a.shape}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+    if not _is_int(k) or not 1 <= k <= n:
         raise ValueError(f"k must be an integer in [1, N={n}], got {k!r}")
-    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 0:
+    if not _is_int(n_iter) or n_iter < 0:
         raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}")
     if not np.isfinite(w).all():
         raise ValueError("w must be finite (choice weights >= 0), got NaN or inf")
@@ -2141,10 +2141,9 @@ def session_trace(policy, env_config: "SimulatorConfig | str" = "default", n_use
     and ``length`` (B,). Interest-evolution configs only.
     """
     config = _interest_evolution_config(env_config)
-    if isinstance(n_users, bool) or not isinstance(n_users, (int, np.integer)) or n_users < 1:
+    if not _is_int(n_users) or n_users < 1:
         raise ValueError(f"n_users must be an integer >= 1, got {n_users!r}")
-    if max_len is not None and (isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer))
-                                or max_len < 1):
+    if max_len is not None and (not _is_int(max_len) or max_len < 1):
         raise ValueError(f"max_len must be None or an integer >= 1, got {max_len!r}")
     env = BatchEnv(config, n_users, seed=seed)
     obs = env.reset()

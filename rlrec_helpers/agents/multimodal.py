@@ -701,9 +701,9 @@ def compare_encoders_over_seeds(seeds: Sequence[int] = (0, 1, 2), catalogue: Cat
     from rlrec_helpers.stats import mean_ci
 
     seeds = tuple(seeds)
-    if len(seeds) < 2 or len(set(seeds)) != len(seeds) or any(
-            isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in seeds):
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be at least 2 distinct non-negative integers, got {seeds!r}")
+    seeds = tuple(_check_int("seeds", x, 0) for x in seeds)
     catalogue = make_catalogue(seed=0) if catalogue is None else catalogue
     parts = [compare_encoders(encoders, catalogue, seed=int(s), references=(i == 0), **kwargs).assign(seed=int(s))
              for i, s in enumerate(seeds)]
