@@ -398,3 +398,36 @@ def largest_decrease(J) -> float:
     """Largest single-step fall max_k (J[k] − J[k+1]) of a (n_iters + 1,) curve, 0.0 if it never falls."""
     j = _check_curve(J, 0.0)
     return float(max(0.0, -np.diff(j).min())) if j.size > 1 else 0.0
+
+
+#: Tolerance on |Σ_a π(a) − 1| accepted by :func:`policy_entropy`.
+DISTRIBUTION_TOL = 1e-6
+
+
+def policy_entropy(probs, axis: int = -1) -> np.ndarray | float:
+    """Entropy H(π) = −Σ_a π(a) log π(a) in nats, with 0 · log 0 = 0.
+
+    Args:
+        probs: action probabilities, any shape with at least one axis; every slice along
+            ``axis`` must be a distribution (finite, non-negative, summing to 1 within
+            :data:`DISTRIBUTION_TOL`).
+        axis: the action axis.
+    Returns:
+        A float for a 1-D ``probs``, else an array of ``probs``' shape without ``axis``.
+        Between 0 (deterministic) and log(n_actions) (uniform).
+    """
+    p = np.asarray(probs, dtype=float)
+    if p.ndim == 0 or p.size == 0:
+        raise ValueError(f"probs must be a non-empty array with an action axis, got shape {p.shape}")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -p.ndim <= axis < p.ndim:
+        raise ValueError(f"axis must be an integer in [{-p.ndim}, {p.ndim - 1}], got {axis!r}")
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise ValueError("probs must be finite and non-negative")
+    total = p.sum(axis=axis)
+    if np.any(np.abs(total - 1.0) > DISTRIBUTION_TOL):
+        worst = total.flat[np.argmax(np.abs(total - 1.0))]
+        raise ValueError(f"probs must sum to 1 along axis {axis} (tolerance {DISTRIBUTION_TOL}), "
+                         f"a slice sums to {worst:.6g}")
+    terms = np.where(p > 0, -p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+    h = terms.sum(axis=axis)
+    return float(h) if h.ndim == 0 else h

@@ -100,19 +100,22 @@ def worked_example_widget():
 
 
 def show_reinforce_retrain(preset: str = "default", gamma: float = 0.99, entropy_coef: float = 0.01,
-                           slate_size: int = 3, n_iters: int = 10, *, lr: float = 0.02,
-                           batch_size: int = 64, n_eval: int = 300, seed: int = 0) -> dict:
+                           slate_size: int = 3, n_iters: int = 10, *, lr: float | None = None,
+                           batch_size: int | None = None, n_eval: int = 300, seed: int = 0) -> dict:
     """Retrain a small REINFORCE agent live (``n_iters`` iterations of ``batch_size`` users,
-    constant Adam step ``lr``) and compare its greedy return (minutes per session, ``n_eval``
-    sessions) with quality-greedy and the shipped pre-trained agent; print and draw it.
+    constant Adam step ``lr``; None: ``reinforce.LIVE_BATCH`` / ``reinforce.LIVE_LR``) and compare
+    its greedy return (minutes per session, ``n_eval`` sessions) with quality-greedy and the
+    shipped pre-trained agent; print and draw it.
 
-    Wraps :func:`rlrec_helpers.agents.reinforce.retrain_and_compare` (same defaults) and
+    Wraps :func:`rlrec_helpers.agents.reinforce.retrain_and_compare` and
     :func:`rlrec_helpers.plotting.plot_learning_curves`; returns its dict (``trained``,
     ``quality_greedy``, ``pretrained`` or None, ``history``).
     """
-    from rlrec_helpers.agents.reinforce import retrain_and_compare
+    from rlrec_helpers.agents.reinforce import LIVE_BATCH, LIVE_LR, retrain_and_compare
     from rlrec_helpers.plotting import plot_learning_curves
 
+    lr = LIVE_LR if lr is None else lr
+    batch_size = LIVE_BATCH if batch_size is None else batch_size
     out = retrain_and_compare(preset, gamma=gamma, entropy_coef=entropy_coef, slate_size=slate_size,
                               n_iters=n_iters, lr=lr, batch_size=batch_size, n_eval=n_eval, seed=seed)
     refs = {"quality-greedy (privileged)": out["quality_greedy"]}
@@ -128,14 +131,19 @@ def show_reinforce_retrain(preset: str = "default", gamma: float = 0.99, entropy
     return out
 
 
-def reinforce_widget(preset: str = "default", lr: float = 0.02, batch_size: int = 64):
+def reinforce_widget(preset: str = "default", lr: float | None = None, batch_size: int | None = None):
     """Sliders for γ, the entropy weight, the slate size and the iterations: retrain a small
-    agent live (``batch_size`` users per iteration, Adam step ``lr``) and compare it with
-    quality-greedy and the shipped pre-trained agent.
+    agent live (``batch_size`` users per iteration, Adam step ``lr``; None:
+    ``reinforce.LIVE_BATCH`` / ``reinforce.LIVE_LR``) and compare it with quality-greedy and the
+    shipped pre-trained agent.
 
     Wraps :func:`show_reinforce_retrain` (and so
     :func:`rlrec_helpers.agents.reinforce.retrain_and_compare`).
     """
+    from rlrec_helpers.agents.reinforce import LIVE_BATCH, LIVE_LR
+
+    lr = LIVE_LR if lr is None else lr
+    batch_size = LIVE_BATCH if batch_size is None else batch_size
     return _interactive(
         show_reinforce_retrain,
         preset=widgets.fixed(preset),

@@ -974,8 +974,9 @@ def test_retrain_and_compare_tiny_run():
     assert len(shown["history"]["return"]) == 2
     # the widget keeps retrain_and_compare's defaults for what it does not expose
     ref, mine = signature(R.retrain_and_compare).parameters, signature(W.show_reinforce_retrain).parameters
-    for name in ("gamma", "entropy_coef", "slate_size", "n_iters", "lr", "batch_size", "n_eval", "seed"):
+    for name in ("gamma", "entropy_coef", "slate_size", "n_iters", "n_eval", "seed"):
         assert mine[name].default == ref[name].default, name
+    assert mine["lr"].default is None and mine["batch_size"].default is None   # None: reinforce.LIVE_*
 
 
 def test_reinforce_widget_controls_and_pass_through(monkeypatch):
@@ -987,8 +988,13 @@ def test_reinforce_widget_controls_and_pass_through(monkeypatch):
     assert [c.description for c in w.children[:-1]] == ["γ", "entropy", "slate size", "iterations"]
     assert calls[-1] == {"preset": "costly_browsing", "gamma": 0.99, "entropy_coef": 0.01, "slate_size": 3,
                          "n_iters": 10, "lr": 0.01, "batch_size": 32, "n_eval": 300, "seed": 0}
-    W.reinforce_widget("default")
-    assert calls[-1]["lr"] == 0.02 and calls[-1]["batch_size"] == 64 and calls[-1]["preset"] == "default"
+    W.reinforce_widget("default")   # the live-retraining defaults come from one place
+    assert calls[-1]["lr"] == R.LIVE_LR == 0.02 and calls[-1]["batch_size"] == R.LIVE_BATCH == 64
+    assert calls[-1]["preset"] == "default"
+    from inspect import signature
+
+    sig = signature(R.retrain_and_compare).parameters
+    assert sig["lr"].default == R.LIVE_LR and sig["batch_size"].default == R.LIVE_BATCH
 
 
 # ------------------------------------------------------------------ baselines: seeding and validation

@@ -351,3 +351,32 @@ def test_widget_reports_count_decreases(capsys):
     n = pg.count_decreases(pg.worked_example_run(0.5, "raw", "diagonal", n_iters=60)["J"])
     assert n > 0 and f"steps where J fell: {n}\n" in capsys.readouterr().out
     plt.close("all")
+
+
+def test_policy_entropy_known_values_and_axes():
+    assert pg.policy_entropy(np.full(10, 0.1)) == pytest.approx(np.log(10), abs=1e-12)
+    assert pg.policy_entropy([1.0, 0.0, 0.0]) == 0.0                 # 0 log 0 = 0, no NaN
+    assert pg.policy_entropy([0.5, 0.5, 0.0]) == pytest.approx(np.log(2), abs=1e-12)
+    p = np.array([[0.2, 0.3, 0.5], [0.9, 0.05, 0.05]])
+    rows = -np.sum(p * np.log(p), axis=1)
+    np.testing.assert_allclose(pg.policy_entropy(p), rows, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(pg.policy_entropy(p.T, axis=0), rows, rtol=0, atol=1e-12)
+    assert pg.policy_entropy(p).shape == (2,)
+    # a softmax policy: between 0 and log(n_actions), largest at θ = 0
+    h0 = pg.policy_entropy(pg.softmax_policy(np.zeros(4)))
+    h1 = pg.policy_entropy(pg.softmax_policy(np.array([3.0, 0.0, 0.0, 0.0])))
+    assert h0 == pytest.approx(np.log(4)) and 0 < h1 < h0
+
+
+@pytest.mark.parametrize("probs, axis, match", [
+    ([0.5, 0.6], -1, "sum to 1"),
+    ([[0.5, 0.5], [0.2, 0.2]], -1, "sum to 1"),
+    ([1.5, -0.5], -1, "non-negative"),
+    ([np.nan, 1.0], -1, "finite"),
+    ([], -1, "non-empty"),
+    (0.5, -1, "non-empty"),
+    ([0.5, 0.5], 1, "axis must be an integer in \\[-1, 0\\]"),
+])
+def test_policy_entropy_rejects_bad_input(probs, axis, match):
+    with pytest.raises(ValueError, match=match):
+        pg.policy_entropy(probs, axis=axis)

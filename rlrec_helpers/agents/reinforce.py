@@ -1364,9 +1364,15 @@ def load_pretrained(preset: str = "default", history_free: bool = False) -> Rein
     return ReinforceAgent.load(pretrained_path(preset, history_free), expected=expected)
 
 
+#: The live-retraining configuration of notebook 06 and its widget: users per iteration and a
+#: constant Adam step (the shipped runs decay theirs, see ``TRAIN_PRESETS``).
+LIVE_BATCH = 64
+LIVE_LR = 0.02
+
+
 def retrain_and_compare(env_config="default", *, gamma: float = 0.99, entropy_coef: float = 0.01,
-                        slate_size: int = 3, n_iters: int = 10, batch_size: int = 64, seed: int = 0,
-                        lr: float = 0.02,
+                        slate_size: int = 3, n_iters: int = 10, batch_size: int = LIVE_BATCH, seed: int = 0,
+                        lr: float = LIVE_LR,
                         n_eval: int = 300, eval_seed: int = 31337, use_pretrained: bool = True) -> dict:
     """Train a small agent (constant Adam step ``lr``) with the given γ, entropy weight and slate size; compare it with
     quality-greedy and (when the slate size is the shipped one) the shipped pre-trained agent.
