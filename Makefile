@@ -27,7 +27,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # `make execute NB=notebooks/02_bandits.ipynb` re-executes one notebook only.
 NB ?= $(NOTEBOOKS)
 
-.PHONY: help python-check install lab test test-unit test-notebooks test-browser site execute data benchmarks clean clean-all
+.PHONY: help python-check install lock lab test test-unit test-notebooks test-browser site execute data benchmarks clean clean-all
 
 help:
 	@echo "make lab      create .venv, install, fetch data, open JupyterLab on notebooks/"
@@ -37,12 +37,16 @@ help:
 	@echo "make execute  re-execute notebooks in place, in order (NB=path for one)"
 	@echo "make data     fetch the Open Bandit Dataset sample into data/open_bandit/"
 	@echo "make benchmarks  print the benchmark tables"
+	@echo "make lock     rewrite constraints.txt from .venv (after changing a version, then re-execute)"
 	@echo "make clean    remove build outputs and caches (clean-all also removes .venv and data)"
 
-$(STAMP): pyproject.toml
+CONSTRAINTS := constraints.txt
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || { { $(PYTHON_CHECK); } && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[lab,test,browser]"
+	@# constraints.txt: the exact versions that made the committed outputs (see `make lock`)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[lab,test,browser]"
 	@# JupyterLab >= 4.4 runs widget callbacks on a kernel subshell thread, where pyplot races
 	@# and figures come out blank (jupyterlab/jupyterlab#19719); make test-browser checks this.
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
@@ -54,6 +58,11 @@ python-check:
 	@$(PYTHON_CHECK)
 
 install: $(STAMP)
+
+# Pin .venv's versions; the stamp is touched because .venv is what the new file describes.
+lock: install
+	$(PY) tools/lock_constraints.py --output $(CONSTRAINTS)
+	@touch $(STAMP)
 
 data: install
 	@if [ -f rlrec_helpers/data.py ]; then $(PY) -m rlrec_helpers.data fetch --if-missing; fi

@@ -35,13 +35,13 @@ def test_python_check_rejects_an_unsupported_interpreter(tmp_path):
 
 
 def _scratch_project(tmp_path: Path, version: str) -> tuple[Path, Path, Path]:
-    """A copy of the Makefile and pyproject.toml in ``tmp_path/proj`` (no .venv) and a fake
+    """A copy of the Makefile, pyproject.toml and constraints.txt in ``tmp_path/proj`` (no .venv) and a fake
     interpreter that logs each call to ``calls.log``, reports Python ``version`` and passes the
     version test iff it is 3.11 or 3.12; its ``-m venv DIR`` creates DIR/bin/python, a fake
     that only logs. Returns (project dir, fake interpreter, log)."""
     proj = tmp_path / "proj"
     proj.mkdir(parents=True)
-    for name in ("Makefile", "pyproject.toml"):
+    for name in ("Makefile", "pyproject.toml", "constraints.txt"):
         (proj / name).write_text((ROOT / name).read_text())
     log = tmp_path / "calls.log"
     ok = 0 if version.startswith(("3.11.", "3.12.")) else 1
@@ -81,7 +81,7 @@ def test_first_install_checks_the_version_before_creating_the_venv(tmp_path):
     calls = log_ok.read_text().splitlines()
     assert calls[-3].endswith("-m venv .venv")                 # after the version test passed
     assert calls[-2].endswith("-m pip install --quiet --upgrade pip") and ".venv/bin/python" in calls[-2]
-    assert calls[-1].endswith('-m pip install --quiet -e .[lab,test,browser]')
+    assert calls[-1].endswith('-m pip install --quiet -c constraints.txt -e .[lab,test,browser]')
     assert (proj_ok / ".venv" / ".installed-stamp").is_file()
 
 

@@ -1,0 +1,98 @@
+"""constraints.txt (written by tools/lock_constraints.py, used by `make install`): pins that satisfy
+pyproject's ranges, install on the oldest supported Python, and match the .venv they describe."""
+
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import lock_constraints as L  # noqa: E402
+
+LINUX_X86 = {"sys_platform": "linux", "platform_machine": "x86_64"}
+
+
+def _pins() -> dict[str, str]:
+    lines = [ln for ln in (ROOT / "constraints.txt").read_text().splitlines() if ln and not ln.startswith("#")]
+    pins = {}
+    for ln in lines:
+        m = re.fullmatch(r"([a-z0-9][a-z0-9-]*)==(\S+)", ln)
+        assert m, f"constraints.txt: not a normalised 'name==version' line: {ln!r}"
+        assert m.group(1) not in pins, f"constraints.txt pins {m.group(1)} twice"
+        pins[m.group(1)] = m.group(2)
+    return pins
+
+
+def _declared() -> list[Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        reqs += extra
+    return [Requirement(r) for r in reqs]
+
+
+def test_every_declared_requirement_is_pinned_inside_its_range():
+    pins = _pins()
+    checked = 0
+    for req in _declared():
+        if req.marker is not None and not req.marker.evaluate(LINUX_X86):
+            continue   # e.g. full tensorflow on macOS / aarch64: not in this Linux x86-64 lock
+        name = L.normalise(req.name)
+        assert name in pins, f"{name} is declared in pyproject.toml but not pinned in constraints.txt"
+        assert Version(pins[name]) in req.specifier, f"{name}=={pins[name]} is outside pyproject's {req.specifier}"
+        checked += 1
+    assert checked >= 20
+
+
+def test_pins_install_on_the_oldest_supported_python():
+    """Nothing pinned needs a newer interpreter than requires-python's lower bound (3.11.0)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert L.oldest_python(project["requires-python"]) == "3.11.0"
+    header = (ROOT / "constraints.txt").read_text().splitlines()[3]
+    assert header.startswith("# Not pinned, because they do not support Python 3.11.0:")
+    assert "soupsieve" not in _pins()   # 4.1.3 (the .venv's) needs >= 3.11.5; Debian 12 has 3.11.2
+
+
+def test_lock_matches_this_venv():
+    """The committed pins are exactly what `make lock` writes from the project's .venv (the
+    environment `make execute` and `make test` use). Run from another environment (conda),
+    the comparison would be with that environment, so it is made only in .venv."""
+    in_venv = Path(sys.prefix).resolve() == (ROOT / ".venv").resolve()
+    if in_venv:
+        pins, omitted = L.lock_lines(L.installed(), "3.11.0")
+        assert dict(p.split("==") for p in pins) == _pins(), "constraints.txt is stale: run `make lock`"
+    else:
+        assert L.installed(), "no distributions found in this interpreter"
+
+
+def test_lock_lines_pins_omits_and_normalises():
+    dists = [("Jinja2", "3.1.6", ">=3.7"), ("soupsieve", "4.1.3", ">=3.11.5"), ("rlrec", "0.1.0", ">=3.11"),
+             ("pip", "25.0", ">=3.9"), ("typing_extensions", "4.16.0", None), ("odd", "1.0", "not a spec")]
+    pins, omitted = L.lock_lines(dists, "3.11.0")
+    assert pins == ["jinja2==3.1.6", "odd==1.0", "typing-extensions==4.16.0"]
+    assert omitted == ["soupsieve==4.1.3 (Requires-Python >=3.11.5)"]
+    pins, omitted = L.lock_lines(dists, "3.12.0")
+    assert "soupsieve==4.1.3" in pins and omitted == []
+    # the same distribution seen twice (two site dirs): once if the versions agree, an error if not
+    assert L.lock_lines([("a", "1", None), ("A", "1", None)], "3.11.0")[0] == ["a==1"]
+    with pytest.raises(ValueError, match="dists lists a twice"):
+        L.lock_lines([("a", "1", None), ("A", "2", None)], "3.11.0")
+
+
+def test_oldest_python():
+    assert L.oldest_python(">=3.11,<3.13") == "3.11.0"
+    assert L.oldest_python(">= 3.12.4") == "3.12.4"
+    with pytest.raises(ValueError, match="requires_python must have a '>=X.Y' lower bound"):
+        L.oldest_python("<3.13")
+
+
+def test_makefile_installs_with_the_constraints():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^\$\(STAMP\): pyproject\.toml \$\(CONSTRAINTS\)$", makefile, re.M)
+    assert "pip install --quiet -c $(CONSTRAINTS) -e \".[lab,test,browser]\"" in makefile
+    assert re.search(r"^CONSTRAINTS := constraints\.txt$", makefile, re.M)
