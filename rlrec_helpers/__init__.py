@@ -5,7 +5,9 @@ Layers run one way:
 * ``mdp``, ``bandits``, ``policy_gradient``, ``simulator``, ``ope``, ``data`` and
   ``stats`` use numpy and pandas only;
 * ``agents`` (TensorFlow/Keras) may use ``simulator``;
-* only ``plotting`` and ``widgets`` draw.
+* only ``plotting`` and ``widgets`` draw;
+* ``_validate`` (private, numpy only, imports no other module of the package) holds the
+  argument checkers every layer shares (``check_int``, ``check_real``, ...).
 
 Importing the package sets the two environment variables that keep TensorFlow quiet
 and its numerics identical between ``make execute`` and ``make test`` (see

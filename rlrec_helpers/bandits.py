@@ -31,45 +31,11 @@ import math
 
 import numpy as np
 
+from rlrec_helpers._validate import check_int, check_probabilities, check_probability, check_real
+
 # ---------------------------------------------------------------------------------------
-# validation helpers
+# helpers
 # ---------------------------------------------------------------------------------------
-
-
-def _check_probabilities(name: str, values) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0.0) or np.any(arr > 1.0):
-        raise ValueError(f"{name} must be probabilities in [0, 1], got {values!r}")
-    return arr
-
-
-def _check_unit_interval(name: str, value: float) -> float:
-    v = float(value)
-    if not math.isfinite(v) or not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-    return v
-
-
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_positive(name: str, value: float) -> float:
-    v = float(value)
-    if not math.isfinite(v) or v <= 0.0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return v
-
-
-def _check_nonnegative(name: str, value: float) -> float:
-    v = float(value)
-    if not math.isfinite(v) or v < 0.0:
-        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
-    return v
 
 
 def _argmax_random_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -85,8 +51,8 @@ def _argmax_random_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndar
 
 def bernoulli_kl(p, q) -> np.ndarray:
     """KL(Bernoulli(p) || Bernoulli(q)) in nats; p in [0, 1], q in (0, 1). Broadcasts."""
-    p = _check_probabilities("p", p)
-    q = _check_probabilities("q", q)
+    p = check_probabilities("p", p)
+    q = check_probabilities("q", q)
     if np.any(q <= 0.0) or np.any(q >= 1.0):
         raise ValueError(f"q must be in the open interval (0, 1), got {q!r}")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -101,7 +67,7 @@ def lai_robbins_constant(probs) -> float:
     Lai & Robbins (1985): any uniformly good policy has
     ``liminf_T E[regret(T)] / ln T >= C``. Requires 0 < p* < 1.
     """
-    p = _check_probabilities("probs", probs).ravel()
+    p = check_probabilities("probs", probs).ravel()
     best = p.max()
     if not 0.0 < best < 1.0:
         raise ValueError(f"probs: the best arm's probability must be in (0, 1), got {best}")
@@ -113,7 +79,7 @@ def lai_robbins_constant(probs) -> float:
 
 def lai_robbins_curve(probs, horizon: int) -> np.ndarray:
     """The asymptotic lower-bound reference C · ln t for t = 1..horizon, shape (horizon,)."""
-    horizon = _check_positive_int("horizon", horizon)
+    horizon = check_int("horizon", horizon, 1)
     return lai_robbins_constant(probs) * np.log(np.arange(1, horizon + 1, dtype=float))
 
 
@@ -126,7 +92,7 @@ class BernoulliBandit:
     """K arms; arm a pays 1 with probability ``probs[a]`` and 0 otherwise."""
 
     def __init__(self, probs):
-        p = _check_probabilities("probs", probs)
+        p = check_probabilities("probs", probs)
         if p.ndim != 1:
             raise ValueError(f"probs must be 1-D (n_arms,), got shape {p.shape}")
         self.probs = p
@@ -153,13 +119,10 @@ class BernoulliBandit:
 def bernoulli_testbed(best: float = 0.5, others: float = 0.4, n_arms: int = 10,
                       best_index: int = 0) -> BernoulliBandit:
     """One arm with click probability ``best`` and ``n_arms − 1`` arms with ``others``."""
-    best = _check_unit_interval("best", best)
-    others = _check_unit_interval("others", others)
-    n_arms = _check_positive_int("n_arms", n_arms)
-    if n_arms < 2:
-        raise ValueError(f"n_arms must be at least 2, got {n_arms}")
-    if not 0 <= best_index < n_arms:
-        raise ValueError(f"best_index must be in [0, {n_arms - 1}], got {best_index}")
+    best = check_probability("best", best)
+    others = check_probability("others", others)
+    n_arms = check_int("n_arms", n_arms, 2)
+    check_int("best_index", best_index, 0, n_arms - 1)
     probs = np.full(n_arms, others)
     probs[best_index] = best
     return BernoulliBandit(probs)
@@ -173,7 +136,7 @@ class GaussianBandit:
         if m.ndim != 1 or m.size == 0 or not np.all(np.isfinite(m)):
             raise ValueError(f"means must be a non-empty finite 1-D array, got {means!r}")
         self.means = m
-        self.sigma = _check_positive("sigma", sigma)
+        self.sigma = check_real("sigma", sigma, 0.0, lo_open=True)
         self.n_arms = int(m.size)
 
     def observe(self, rng, n_runs):
@@ -208,11 +171,11 @@ class LogisticClickEnv:
 
     def __init__(self, n_items: int = 10, dim: int = 5, scale: float = 1.5,
                  intercept: float = -2.0, popularity_sd: float = 0.3, seed: int = 0):
-        self.n_arms = _check_positive_int("n_items", n_items)
-        self.dim = _check_positive_int("dim", dim)
-        self.scale = _check_nonnegative("scale", scale)
+        self.n_arms = check_int("n_items", n_items, 1)
+        self.dim = check_int("dim", dim, 1)
+        self.scale = check_real("scale", scale, 0.0)
         self.intercept = float(intercept)
-        self.popularity_sd = _check_nonnegative("popularity_sd", popularity_sd)
+        self.popularity_sd = check_real("popularity_sd", popularity_sd, 0.0)
         rng = np.random.default_rng(seed)
         v = rng.standard_normal((self.n_arms, self.dim))
         self.item_features = v / np.linalg.norm(v, axis=1, keepdims=True)
@@ -265,12 +228,12 @@ class Policy:
     contextual = False
 
     def __init__(self, n_arms: int):
-        self.n_arms = _check_positive_int("n_arms", n_arms)
+        self.n_arms = check_int("n_arms", n_arms, 1)
         self.n_runs = 0
 
     def reset(self, n_runs: int) -> None:
         """Fresh state for ``n_runs`` independent runs."""
-        self.n_runs = _check_positive_int("n_runs", n_runs)
+        self.n_runs = check_int("n_runs", n_runs, 1)
         self._rows = np.arange(self.n_runs)
         self._offsets = self._rows * self.n_arms  # flat index of (run, arm 0)
         self.t = 0  # number of updates so far (the same in every run)
@@ -346,12 +309,10 @@ class EpsilonGreedy(_CountingPolicy):
     def __init__(self, n_arms: int, epsilon: float = 0.1, *, decay_c: float | None = None,
                  decay_d: float = 0.1, initial: float = 0.0):
         super().__init__(n_arms)
-        self.epsilon = _check_unit_interval("epsilon", epsilon)
-        self.decay_c = None if decay_c is None else _check_positive("decay_c", decay_c)
-        self.decay_d = _check_positive("decay_d", decay_d)
-        self.initial = float(initial)
-        if not math.isfinite(self.initial):
-            raise ValueError(f"initial must be finite, got {initial!r}")
+        self.epsilon = check_probability("epsilon", epsilon)
+        self.decay_c = check_real("decay_c", decay_c, 0.0, lo_open=True, allow_none=True)
+        self.decay_d = check_real("decay_d", decay_d, 0.0, lo_open=True)
+        self.initial = check_real("initial", initial)
         if self.decay_c is not None:
             self.name = f"ε-greedy (decaying, c={self.decay_c:g})"
         elif self.epsilon == 0.0:
@@ -386,7 +347,7 @@ class UCB1(_CountingPolicy):
 
     def __init__(self, n_arms: int, c: float = 2.0):
         super().__init__(n_arms)
-        self.c = _check_positive("c", c)
+        self.c = check_real("c", c, 0.0, lo_open=True)
 
     def indices(self) -> np.ndarray:
         """UCB index of every arm, shape (R, K); +inf for arms never pulled."""
@@ -413,8 +374,8 @@ class BernoulliTS(Policy):
 
     def __init__(self, n_arms: int, alpha0: float = 1.0, beta0: float = 1.0):
         super().__init__(n_arms)
-        self.alpha0 = _check_positive("alpha0", alpha0)
-        self.beta0 = _check_positive("beta0", beta0)
+        self.alpha0 = check_real("alpha0", alpha0, 0.0, lo_open=True)
+        self.beta0 = check_real("beta0", beta0, 0.0, lo_open=True)
 
     def reset(self, n_runs):
         super().reset(n_runs)
@@ -467,11 +428,9 @@ class GaussianTS(Policy):
     def __init__(self, n_arms: int, prior_mean: float = 0.0, prior_var: float = 1.0,
                  noise_var: float = 0.25):
         super().__init__(n_arms)
-        self.prior_mean = float(prior_mean)
-        if not math.isfinite(self.prior_mean):
-            raise ValueError(f"prior_mean must be finite, got {prior_mean!r}")
-        self.prior_var = _check_positive("prior_var", prior_var)
-        self.noise_var = _check_positive("noise_var", noise_var)
+        self.prior_mean = check_real("prior_mean", prior_mean)
+        self.prior_var = check_real("prior_var", prior_var, 0.0, lo_open=True)
+        self.noise_var = check_real("noise_var", noise_var, 0.0, lo_open=True)
 
     def reset(self, n_runs):
         super().reset(n_runs)
@@ -509,8 +468,8 @@ class _LinearPolicy(Policy):
 
     def __init__(self, n_arms: int, dim: int, reg: float = 1.0):
         super().__init__(n_arms)
-        self.dim = _check_positive_int("dim", dim)
-        self.reg = _check_positive("reg", reg)
+        self.dim = check_int("dim", dim, 1)
+        self.reg = check_real("reg", reg, 0.0, lo_open=True)
 
     def reset(self, n_runs):
         super().reset(n_runs)
@@ -571,7 +530,7 @@ class LinUCB(_LinearPolicy):
 
     def __init__(self, n_arms: int, dim: int, alpha: float = 1.0, reg: float = 1.0):
         super().__init__(n_arms, dim, reg)
-        self.alpha = _check_nonnegative("alpha", alpha)
+        self.alpha = check_real("alpha", alpha, 0.0)
 
     def scores(self, context) -> np.ndarray:
         """UCB score of every arm, shape (R, K)."""
@@ -595,7 +554,7 @@ class LinearTS(_LinearPolicy):
 
     def __init__(self, n_arms: int, dim: int, v: float = 0.5, reg: float = 1.0):
         super().__init__(n_arms, dim, reg)
-        self.v = _check_nonnegative("v", v)
+        self.v = check_real("v", v, 0.0)
 
     def _select(self, rng, context):
         mean, width = self._mean_and_width(context)
@@ -619,8 +578,8 @@ def run_bandit(policy: Policy, env, horizon: int, n_runs: int = 30, seed: int = 
     ``regret`` cumulative pseudo-regret Σ_s (max_a μ_s(a) − μ_s(a_s)) in reward units;
     ``arms`` chosen arms (int32, only if ``record_arms``).
     """
-    horizon = _check_positive_int("horizon", horizon)
-    n_runs = _check_positive_int("n_runs", n_runs)
+    horizon = check_int("horizon", horizon, 1)
+    n_runs = check_int("n_runs", n_runs, 1)
     if policy.n_arms != env.n_arms:
         raise ValueError(f"policy.n_arms ({policy.n_arms}) must equal env.n_arms ({env.n_arms})")
     if policy.contextual and getattr(env, "context_dim", None) is None:
@@ -678,8 +637,8 @@ def regret_slope(cum_regret, start: float = 0.5, end: float = 1.0) -> np.ndarray
     c = np.asarray(cum_regret, dtype=float)
     if c.ndim != 2:
         raise ValueError(f"cum_regret must be 2-D (n_runs, T), got shape {c.shape}")
-    start = _check_unit_interval("start", start)
-    end = _check_unit_interval("end", end)
+    start = check_probability("start", start)
+    end = check_probability("end", end)
     T = c.shape[1]
     i0, i1 = int(round(start * T)), int(round(end * T))
     if not 0 <= i0 < i1 <= T or i1 - i0 < 1:
@@ -694,8 +653,8 @@ def epsilon_greedy_asymptotic_slope(probs, epsilon: float) -> float:
 
     (Exploration picks any of the K arms uniformly, the best one included.)
     """
-    p = _check_probabilities("probs", probs).ravel()
-    eps = _check_unit_interval("epsilon", epsilon)
+    p = check_probabilities("probs", probs).ravel()
+    eps = check_probability("epsilon", epsilon)
     return float(eps * np.mean(p.max() - p))
 
 
@@ -710,10 +669,9 @@ def compare_on_testbed(epsilon: float = 0.1, n_arms: int = 10, gap: float = 0.1,
     Returns ``{"curves": name -> (n_runs, horizon) cumulative regret,
     "lai_robbins": (horizon,) C·ln t, "probs": (n_arms,)}``. Pure; used by the notebook widget.
     """
-    gap = _check_unit_interval("gap", gap)
-    best = _check_unit_interval("best", best)
-    if not 0.0 < gap <= best:
-        raise ValueError(f"gap must be in (0, best] = (0, {best}], got {gap}")
+    gap = check_probability("gap", gap)
+    best = check_probability("best", best)
+    check_real("gap", gap, 0.0, best, lo_open=True, hi_name="best")
     env = bernoulli_testbed(best=best, others=best - gap, n_arms=n_arms)
     policies = [EpsilonGreedy(n_arms, 0.0), EpsilonGreedy(n_arms, epsilon), UCB1(n_arms),
                 BernoulliTS(n_arms)]

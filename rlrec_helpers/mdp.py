@@ -21,11 +21,12 @@ Policy iteration is dynamic programming, not policy gradient (erratum on the art
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import operator
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from rlrec_helpers._validate import check_int, check_probability, check_real, is_int
 
 #: Tolerance for "each transition row sums to 1" and "each policy row sums to 1".
 ROW_SUM_TOL = 1e-8
@@ -36,29 +37,13 @@ ROW_SUM_TOL = 1e-8
 
 def _check_gamma(gamma, *, name: str = "gamma", strict: bool = False) -> float:
     """Return ``gamma`` as float; require 0 <= gamma <= 1 (``strict``: gamma < 1)."""
-    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
-        raise ValueError(f"{name} must be a real number in [0, 1], got {gamma!r}")
-    g = float(gamma)
-    if not np.isfinite(g) or g < 0.0 or g > 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {gamma!r}")
+    g = check_real(name, gamma, 0.0, 1.0)
     if strict and g >= 1.0:
         raise ValueError(
             f"{name} must be < 1 for infinite-horizon evaluation (the sum of rewards may "
             f"not converge at {name} = 1), got {gamma!r}"
         )
     return g
-
-
-def _check_positive_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_probability(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be a real number in [0, 1], got {value!r}")
-    return float(value)
 
 
 def _check_distribution(p, name: str, size: int) -> np.ndarray:
@@ -213,7 +198,7 @@ class TabularMDP:
 def discount_weights(gamma: float, horizon: int) -> np.ndarray:
     """Weights gamma**t for t = 0..horizon-1, shape (horizon,)."""
     g = _check_gamma(gamma)
-    horizon = _check_positive_int(horizon, "horizon")
+    horizon = check_int("horizon", horizon, 1)
     return g ** np.arange(horizon, dtype=float)
 
 
@@ -279,7 +264,7 @@ def greedy_policy(Q: np.ndarray) -> np.ndarray:
 
 def epsilon_greedy_matrix(Q: np.ndarray, epsilon: float) -> np.ndarray:
     """pi[s, a] of the epsilon-greedy policy w.r.t. ``Q`` (S, A): greedy w.p. 1-eps, else uniform."""
-    eps = _check_probability(epsilon, "epsilon")
+    eps = check_probability("epsilon", epsilon)
     Q = np.asarray(Q, dtype=float)
     if Q.ndim != 2:
         raise ValueError(f"Q must have shape (S, A), got {Q.shape}")
@@ -337,9 +322,8 @@ def evaluate_policy_iterative(
     Raises ``RuntimeError`` if ``max_iter`` sweeps are not enough.
     """
     _check_gamma(mdp.gamma, name="mdp.gamma", strict=True)
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol > 0:
-        raise ValueError(f"tol must be a positive number, got {tol!r}")
-    max_iter = _check_positive_int(max_iter, "max_iter")
+    check_real("tol", tol, 0.0, lo_open=True)
+    max_iter = check_int("max_iter", max_iter, 1)
     r_pi, P_pi = policy_model(mdp, policy)
     V = np.zeros(mdp.n_states) if V0 is None else np.array(V0, dtype=float)
     if V.shape != (mdp.n_states,):
@@ -428,7 +412,7 @@ def policy_iteration(
     _check_gamma(mdp.gamma, name="mdp.gamma", strict=True)
     if evaluation not in ("exact", "iterative"):
         raise ValueError(f"evaluation must be 'exact' or 'iterative', got {evaluation!r}")
-    max_iter = _check_positive_int(max_iter, "max_iter")
+    max_iter = check_int("max_iter", max_iter, 1)
     if policy0 is None:
         policy = np.zeros(mdp.n_states, dtype=int)
     else:
@@ -473,9 +457,8 @@ def value_iteration(
     Needs gamma < 1. With the stopping rule, max_s |V - V*| <= gamma * tol / (1 - gamma).
     """
     _check_gamma(mdp.gamma, name="mdp.gamma", strict=True)
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol > 0:
-        raise ValueError(f"tol must be a positive number, got {tol!r}")
-    max_iter = _check_positive_int(max_iter, "max_iter")
+    check_real("tol", tol, 0.0, lo_open=True)
+    max_iter = check_int("max_iter", max_iter, 1)
     V = np.zeros(mdp.n_states) if V0 is None else np.array(V0, dtype=float)
     if V.shape != (mdp.n_states,):
         raise ValueError(f"V0 must have shape ({mdp.n_states},), got {V.shape}")
@@ -510,16 +493,14 @@ def _td_control(
     Q0,
     Q_ref,
 ):
-    n_episodes = _check_positive_int(n_episodes, "n_episodes")
-    max_steps = _check_positive_int(max_steps, "max_steps")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
-    if isinstance(alpha_power, bool) or not isinstance(alpha_power, numbers.Real) or not 0 <= alpha_power <= 1:
-        raise ValueError(f"alpha_power must be in [0, 1], got {alpha_power!r}")
-    eps = _check_probability(epsilon, "epsilon")
+    n_episodes = check_int("n_episodes", n_episodes, 1)
+    max_steps = check_int("max_steps", max_steps, 1)
+    check_real("alpha", alpha, 0.0, 1.0, lo_open=True)
+    check_real("alpha_power", alpha_power, 0.0, 1.0)
+    eps = check_probability("epsilon", epsilon)
     S, A, gamma = mdp.n_states, mdp.n_actions, mdp.gamma
     start = mdp.mu if start_dist is None else _check_distribution(start_dist, "start_dist", S)
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+    if is_int(rng):
         rng = np.random.default_rng(int(rng))
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy Generator or an integer seed, got {rng!r}")
@@ -636,9 +617,9 @@ def random_mdp(
     reward_scale: float = 1.0,
 ) -> TabularMDP:
     """A random MDP: Dirichlet(1) transition rows and uniform rewards in [0, reward_scale)."""
-    S = _check_positive_int(n_states, "n_states")
-    A = _check_positive_int(n_actions, "n_actions")
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+    S = check_int("n_states", n_states, 1)
+    A = check_int("n_actions", n_actions, 1)
+    if is_int(rng):
         rng = np.random.default_rng(int(rng))
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy Generator or an integer seed, got {rng!r}")

@@ -26,13 +26,12 @@ and Chen et al. (2019)'s two simulations of off-policy (top-K) correction with e
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import numpy as np
 
+from rlrec_helpers._validate import check_int, check_real
 from rlrec_helpers.stats import MeanCI, mean_ci
 
 _SUM_TOL = 1e-6
@@ -92,13 +91,6 @@ def _check_index_range(name: str, a: np.ndarray, high: int, what: str) -> None:
     if a.size and (a.min() < 0 or a.max() >= high):
         raise ValueError(f"{name} must be in [0, {high}) ({what}), got "
                          f"range [{a.min()}, {a.max()}]")
-
-
-def _check_int_at_least(name: str, value, minimum: int) -> int:
-    """An integer (Python or numpy, not bool) >= ``minimum``, else ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_log(reward, action, propensity, action_dist):
@@ -229,9 +221,8 @@ def bootstrap_ci(
     whose ``mean`` is the estimate on the full log, ``low``/``high`` the percentile bounds
     and ``n`` the number of bootstrap resamples.
     """
-    _check_int_at_least("n_boot", n_boot, 2)
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+    check_int("n_boot", n_boot, 2)
+    check_real("level", level, 0, 1, lo_open=True, hi_open=True)
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
     lengths = {k: v.shape[0] for k, v in arrays.items()}
     if len(set(lengths.values())) != 1:
@@ -258,9 +249,8 @@ def bootstrap_estimates(reward, action, propensity, action_dist, q_hat, *, n_boo
     """
     r, a, p, d = _check_log(reward, action, propensity, action_dist)
     q = _check_q(q_hat, d)
-    _check_int_at_least("n_boot", n_boot, 2)
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+    check_int("n_boot", n_boot, 2)
+    check_real("level", level, 0, 1, lo_open=True, hi_open=True)
     n = r.shape[0]
     w = d[np.arange(n), a] / p
     dm_i = np.sum(d * q, axis=1)
@@ -346,10 +336,9 @@ def bts_action_dist(alpha, beta, *, len_list: int = 3, n_sim: int = 100_000, see
     if alpha.ndim != 1 or alpha.shape != beta.shape or np.any(alpha <= 0) or np.any(beta <= 0):
         raise ValueError("alpha and beta must be positive 1-D arrays of the same length")
     n_actions = alpha.shape[0]
-    if isinstance(len_list, bool) or not isinstance(len_list, (int, np.integer)) or not 1 <= len_list <= n_actions:
-        raise ValueError(f"len_list must be an integer in [1, {n_actions}], got {len_list!r}")
-    _check_int_at_least("n_sim", n_sim, 1)
-    _check_int_at_least("chunk", chunk, 1)
+    check_int("len_list", len_list, 1, n_actions, hi_name="n_actions")
+    check_int("n_sim", n_sim, 1)
+    check_int("chunk", chunk, 1)
     rng = np.random.default_rng(seed)
     counts = np.zeros((n_actions, len_list))
     done = 0
@@ -405,8 +394,7 @@ def fit_click_model(context, action, position, reward, *, n_actions: int, len_li
         raise ValueError(f"position must be a 1-D integer array, got dtype {pos.dtype}")
     _check_index_range("action", a, n_actions, "n_actions items")
     _check_index_range("position", pos, len_list, "len_list slots")
-    if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not (math.isfinite(l2) and l2 > 0):
-        raise ValueError(f"l2 must be a finite number > 0, got {l2!r}")
+    check_real("l2", l2, 0.0, lo_open=True)
     d = x.shape[1]
     design = np.concatenate([np.ones((n, 1)), np.eye(n_actions)[a], np.eye(len_list)[pos], x], axis=1)
     penalty = np.full(design.shape[1], l2)
@@ -430,10 +418,8 @@ def cross_fit_q_hat(context, action, position, reward, *, n_actions: int, len_li
                     n_folds: int = 3, seed: int = 0, l2: float = 3.0) -> np.ndarray:
     """(n, A) out-of-fold click predictions q̂(x_i, a, k_i): each row's model never saw that row."""
     n = len(reward)
-    if (isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer))
-            or not 2 <= n_folds <= n):
-        raise ValueError(f"n_folds must be an integer in [2, n] = [2, {n}] (every row is predicted "
-                         f"by a model fitted on the other folds), got {n_folds!r}")
+    # every row is predicted by a model fitted on the other folds: 2 <= n_folds <= n
+    check_int("n_folds", n_folds, 2, n, hi_name="n")
     rng = np.random.default_rng(seed)
     fold = rng.permutation(n) % n_folds
     q = np.empty((n, n_actions))
@@ -477,9 +463,8 @@ def obd_relative_errors(log, slot_dist: np.ndarray, ground_truth: float, *, n_ru
     and computes every estimator. Returns estimator name -> (n_runs,) relative errors, plus
     ``"estimates"`` -> (n_runs, 4) raw estimates in the order of :data:`ESTIMATORS`.
     """
-    if not (np.isfinite(ground_truth) and ground_truth > 0):
-        raise ValueError(f"ground_truth must be a finite number > 0, got {ground_truth}")
-    _check_int_at_least("n_runs", n_runs, 1)
+    check_real("ground_truth", ground_truth, 0.0, lo_open=True)
+    check_int("n_runs", n_runs, 1)
     slot_dist = _check_slot_dist(slot_dist, log)
     rng = np.random.default_rng(seed)
     est = np.empty((n_runs, len(ESTIMATORS)))
@@ -507,7 +492,7 @@ def topk_correction(pi, k: int) -> np.ndarray:
     """λ_K(a) = K (1 − π(a))^(K−1): the top-K multiplier of Chen et al. (2019), eq. (9).
 
     ``pi``: array of probabilities; ``k``: slate size, an integer >= 1."""
-    _check_int_at_least("k", k, 1)
+    check_int("k", k, 1)
     pi = np.asarray(pi, dtype=float)
     return k * (1.0 - pi) ** (k - 1)
 
@@ -543,7 +528,7 @@ def expected_slate_reward(pi, reward, k: int) -> float:
     """E[Σ of rewards of the distinct items in K i.i.d. draws from π] = Σ_a r_a (1 − (1 − π_a)^K).
 
     ``pi``, ``reward`` (A,); ``k``: number of draws, an integer >= 1."""
-    _check_int_at_least("k", k, 1)
+    check_int("k", k, 1)
     pi = np.asarray(pi, dtype=float)
     return float(np.sum(np.asarray(reward, float) * (1.0 - (1.0 - pi) ** k)))
 
@@ -558,17 +543,16 @@ def run_chen_simulation(reward, behavior, correction: str, *, k: int = 1, lr: fl
     """
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
-    _check_int_at_least("n_steps", n_steps, 0)
+    check_int("n_steps", n_steps, 0)
     reward = np.asarray(reward, dtype=float)
     behavior = np.asarray(behavior, dtype=float)
     if reward.shape != behavior.shape or reward.ndim != 1:
         raise ValueError("reward and behavior must be 1-D arrays of the same length")
     if np.any(behavior <= 0) or abs(behavior.sum() - 1) > _SUM_TOL:
         raise ValueError("behavior must be a positive distribution summing to 1")
-    _check_int_at_least("k", k, 1)
-    _check_int_at_least("record_every", record_every, 1)
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    check_int("k", k, 1)
+    check_int("record_every", record_every, 1)
+    check_real("lr", lr, 0.0, lo_open=True)
     theta = np.zeros_like(reward)
     steps, pis = [], []
     for t in range(n_steps + 1):

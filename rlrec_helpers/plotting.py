@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
+from rlrec_helpers._validate import check_int
 from rlrec_helpers.stats import mean_ci_over_axis
 
 THEME = {"style": "whitegrid", "context": "notebook", "palette": "colorblind"}
@@ -405,8 +406,7 @@ def plot_distributions(
     """
     _require_labels(xlabel, ylabel)
     _check_mapping(samples, "samples")
-    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
-        raise ValueError(f"bins must be an integer >= 1, got {bins!r}")
+    check_int("bins", bins, 1)
     arrays = {k: _array(v, f"samples[{k!r}]").ravel() for k, v in samples.items()}
     lo = min(a.min() for a in arrays.values())
     hi = max(a.max() for a in arrays.values())
@@ -470,10 +470,8 @@ def plot_preference_tracking(
     clusters = list(clusters)
     if not clusters:
         raise ValueError("clusters must name at least one cluster")
-    for c in clusters:
-        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)) or not 0 <= c < n_clusters:
-            raise ValueError(f"clusters must be integers in [0, {n_clusters - 1}] (T = {n_clusters} columns), "
-                             f"got {c!r}")
+    for i, c in enumerate(clusters):
+        check_int(f"clusters[{i}]", c, 0, n_clusters - 1)  # a column of the (L, T) arrays
     if len(set(int(c) for c in clusters)) != len(clusters):
         raise ValueError(f"clusters must be distinct, got {clusters!r}")
     fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
@@ -520,8 +518,7 @@ def plot_regret_curves(
     """
     _require_labels(xlabel, ylabel)
     _check_mapping(curves, "curves")
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 1:
-        raise ValueError(f"n_points must be an integer >= 1, got {n_points!r}")
+    check_int("n_points", n_points, 1)
     first = next(iter(curves))
     T = _array(curves[first], f"curves[{first!r}]", ("T",), ("n_runs", "T")).shape[-1]
     arrays = {k: _array(v, f"curves[{k!r}]", (T,), ("n_runs", T), hint="every curve has the same T")

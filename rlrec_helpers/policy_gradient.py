@@ -22,11 +22,11 @@ pulled back through the logits (a sum over states for P1, ``· φ(s)`` for P2).
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Callable
 
 import numpy as np
+
+from rlrec_helpers._validate import check_int, check_real
 
 #: The three states of the article's §4.3, one per row: (1,2,3), (4,5,6), (7,8,9).
 WORKED_EXAMPLE_STATES = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
@@ -223,8 +223,7 @@ def expected_reward_hessian(theta, rewards, features=None, state_dist=None, eps:
     Returns a symmetric (θ.size, θ.size) matrix (symmetrised to remove O(eps²) noise).
     """
     th, _, _, _ = _check_problem(theta, rewards, features, state_dist)
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
+    check_real("eps", eps, 0, lo_open=True)
     n = th.size
     h = np.empty((n, n))
     for i in range(n):
@@ -242,8 +241,7 @@ def finite_difference_gradient(f: Callable[[np.ndarray], float], theta, eps: flo
     th = np.asarray(theta, dtype=float)
     if not np.all(np.isfinite(th)):
         raise ValueError("theta must be finite; got NaN or inf")
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
+    check_real("eps", eps, 0, lo_open=True)
     g = np.empty(th.size)
     flat = th.ravel()
     for i in range(th.size):
@@ -278,8 +276,7 @@ def reinforce_gradient_estimate(
         Array with the shape of ``theta``.
     """
     th, r, phi, d = _check_problem(theta, rewards, features, state_dist)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+    check_int("n_samples", n_samples, 1)
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     n_states, n_actions = r.shape
@@ -325,10 +322,8 @@ def gradient_ascent(
         ``grad_norm``: (n_iters + 1,) ‖∇J‖₂.
     """
     th, r, phi, d = _check_problem(theta0, rewards, features, state_dist)
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not (math.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
-    if isinstance(n_iters, bool) or not isinstance(n_iters, (int, np.integer)) or n_iters < 0:
-        raise ValueError(f"n_iters must be an integer >= 0, got {n_iters!r}")
+    check_real("alpha", alpha, 0.0, lo_open=True)
+    check_int("n_iters", n_iters, 0)
     n_states, n_actions = r.shape
     thetas = np.empty((n_iters + 1,) + th.shape)
     js = np.empty(n_iters + 1)
@@ -368,8 +363,7 @@ def _check_curve(J, tol: float) -> np.ndarray:
         raise ValueError(f"J must be a non-empty 1-D array of shape (n_iters + 1,), got shape {j.shape}")
     if not np.all(np.isfinite(j)):
         raise ValueError("J must be finite; got NaN or inf")
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (math.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    check_real("tol", tol, 0.0)
     return j
 
 
@@ -419,8 +413,7 @@ def policy_entropy(probs, axis: int = -1) -> np.ndarray | float:
     p = np.asarray(probs, dtype=float)
     if p.ndim == 0 or p.size == 0:
         raise ValueError(f"probs must be a non-empty array with an action axis, got shape {p.shape}")
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -p.ndim <= axis < p.ndim:
-        raise ValueError(f"axis must be an integer in [{-p.ndim}, {p.ndim - 1}], got {axis!r}")
+    check_int("axis", axis, -p.ndim, p.ndim - 1)
     if not np.all(np.isfinite(p)) or np.any(p < 0):
         raise ValueError("probs must be finite and non-negative")
     total = p.sum(axis=axis)

@@ -18,6 +18,8 @@ import random
 
 import numpy as np
 
+from rlrec_helpers._validate import check_int
+
 #: Environment variables that must be set before TensorFlow is imported. The same values
 #: are set for ``make execute`` and ``make test`` (see the Makefile), so stored outputs and
 #: CI outputs come from identical numerics (oneDNN changes Keras losses in the 7th digit).
@@ -35,9 +37,7 @@ def seed_everything(seed: int, *, use_tf: bool = True) -> np.random.Generator:
 
     Raises ``ValueError`` if ``seed`` is not a non-negative integer.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    seed = check_int("seed", seed, 0)
     quiet_tensorflow()
     random.seed(seed)
     np.random.seed(seed % 2**32)

@@ -213,6 +213,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
+from rlrec_helpers._validate import check_int, check_real
 from rlrec_helpers.stats import MeanCI, mean_ci
 
 __all__ = [
@@ -235,23 +236,11 @@ SLATEQ_REFERENCE = {"random": 159.2, "myopic": 166.3}
 _CHOICE_MODELS = ("proportional", "mnl")
 
 
-def _is_int(x) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
-def _is_num(x) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) \
-        and math.isfinite(float(x))
-
-
 def _check_fields(obj, rules: dict[str, tuple[float, float, bool, bool]]) -> None:
-    """``rules[name] = (low, high, low_open, high_open)``: finite number in the interval."""
+    """``rules[name] = (low, high, low_open, high_open)``: the field ``obj.name`` must be a
+    finite number in the interval (an infinite end is no bound)."""
     for name, (lo, hi, lo_open, hi_open) in rules.items():
-        v = getattr(obj, name)
-        ok = _is_num(v) and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
-        if not ok:
-            lb, rb = "(" if lo_open else "[", ")" if hi_open else "]"
-            raise ValueError(f"{name} must be a finite number in {lb}{lo}, {hi}{rb}, got {v!r}")
+        check_real(name, getattr(obj, name), lo, hi, lo_open=lo_open, hi_open=hi_open)
 
 
 def _check_range_pair(obj, lo_name: str, hi_name: str) -> None:
@@ -394,8 +383,7 @@ class EducationParams:
         return np.where(s % self.chain_length == 0, -1, s - 1)
 
     def validate(self, config: "SimulatorConfig") -> "EducationParams":
-        if not _is_int(self.chain_length) or self.chain_length < 1:
-            raise ValueError(f"chain_length must be an integer >= 1, got {self.chain_length!r}")
+        check_int("chain_length", self.chain_length, 1)
         if self.prerequisites is not None:
             p = np.asarray(self.prerequisites)
             t = config.n_topics
@@ -495,11 +483,9 @@ class FinanceParams:
                              f"product's return) must be in [-{MAX_UTILITY}, {MAX_UTILITY}]: "
                              f"|return_appeal| * max|mu| / return_unit = {appeal:.4g}; lower return_appeal, "
                              f"sharpe_min/sharpe_max or class_volatility, or raise return_unit")
-        if not _is_int(self.loss_strikes) or self.loss_strikes < 1:
-            raise ValueError(f"loss_strikes must be an integer >= 1, got {self.loss_strikes!r}")
-        if not _is_int(self.n_safe) or not config.slate_size <= self.n_safe <= config.n_candidates:
-            raise ValueError(f"n_safe must be an integer in [slate_size={config.slate_size}, "
-                             f"n_candidates={config.n_candidates}], got {self.n_safe!r}")
+        check_int("loss_strikes", self.loss_strikes, 1)
+        check_int("n_safe", self.n_safe, config.slate_size, config.n_candidates,
+                  lo_name="slate_size", hi_name="n_candidates")
         return self
 
 
@@ -548,17 +534,12 @@ class SimulatorConfig:
 
     def validate(self) -> "SimulatorConfig":
         """Raise ``ValueError`` naming the first invalid field; return ``self`` if valid."""
-        is_int, is_num = _is_int, _is_num
         for name in ("n_topics", "n_candidates", "slate_size", "max_steps"):
-            v = getattr(self, name)
-            if not is_int(v) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+            check_int(name, getattr(self, name), 1)
         if not isinstance(self.user_model, str) or self.user_model not in USER_MODELS:
             raise ValueError(f"user_model must be one of {sorted(USER_MODELS)}, got {self.user_model!r}")
-        if self.slate_size > self.n_candidates:
-            raise ValueError(f"slate_size must be in [1, n_candidates={self.n_candidates}], got {self.slate_size}")
-        if not is_num(self.doc_length) or self.doc_length <= 0:
-            raise ValueError(f"doc_length must be a finite number > 0, got {self.doc_length!r}")
+        check_int("slate_size", self.slate_size, 1, self.n_candidates, hi_name="n_candidates")
+        check_real("doc_length", self.doc_length, 0, lo_open=True)
         if self.user_model == "interest_evolution":
             self._validate_interest_evolution()
         ptype = USER_MODELS[self.user_model].params_type
@@ -573,22 +554,13 @@ class SimulatorConfig:
         return self
 
     def _validate_interest_evolution(self) -> None:
-        is_int, is_num = _is_int, _is_num
-        if not is_int(self.n_trashy) or not 0 <= self.n_trashy <= self.n_topics:
-            raise ValueError(f"n_trashy must be an integer in [0, n_topics={self.n_topics}], got {self.n_trashy!r}")
-        for name in ("quality_min", "quality_max", "quality_std", "doc_length", "time_budget",
-                     "no_click_weight", "no_click_cost", "refill_rate", "interest_step"):
-            if not is_num(getattr(self, name)):
-                raise ValueError(f"{name} must be a finite number, got {getattr(self, name)!r}")
-        if self.quality_min > 0:
-            raise ValueError(f"quality_min must be <= 0, got {self.quality_min}")
-        if self.quality_max < 0:
-            raise ValueError(f"quality_max must be >= 0, got {self.quality_max}")
-        if self.quality_std < 0:
-            raise ValueError(f"quality_std must be >= 0, got {self.quality_std}")
-        for name in ("doc_length", "time_budget"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        check_int("n_trashy", self.n_trashy, 0, self.n_topics, hi_name="n_topics")
+        _check_fields(self, {
+            "quality_min": (-_INF, 0, False, False), "quality_max": (0, _INF, False, True),
+            "quality_std": (0, _INF, False, True), "doc_length": (0, _INF, True, True),
+            "time_budget": (0, _INF, True, True), "no_click_weight": (-_INF, _INF, True, True),
+            "no_click_cost": (0, _INF, False, True), "refill_rate": (0, 1, False, True),
+            "interest_step": (0, 1, False, False)})
         if self.choice_model not in _CHOICE_MODELS:
             raise ValueError(f"choice_model must be one of {_CHOICE_MODELS}, got {self.choice_model!r}")
         if self.choice_model == "proportional" and self.no_click_weight <= 0:
@@ -596,18 +568,9 @@ class SimulatorConfig:
         if self.choice_model == "mnl" and not -MAX_UTILITY <= self.no_click_weight <= MAX_UTILITY:
             raise ValueError(f"no_click_weight must be in [-{MAX_UTILITY}, {MAX_UTILITY}] for the mnl model "
                              f"(it enters exp), got {self.no_click_weight}")
-        if self.no_click_cost < 0:
-            raise ValueError(f"no_click_cost must be >= 0, got {self.no_click_cost}")
         if self.no_click_cost == 0 and self.max_steps >= 10**6:
             raise ValueError("no_click_cost = 0 needs max_steps < 1e6 so that sessions end")
-        if not 0 <= self.refill_rate < 1:
-            raise ValueError(f"refill_rate must be in [0, 1), got {self.refill_rate}")
-        if not 0 <= self.interest_step <= 1:
-            raise ValueError(f"interest_step must be in [0, 1], got {self.interest_step}")
-        if self.quality_signal_noise is not None and (not is_num(self.quality_signal_noise)
-                                                      or self.quality_signal_noise < 0):
-            raise ValueError(f"quality_signal_noise must be None or a finite number >= 0, "
-                             f"got {self.quality_signal_noise!r}")
+        check_real("quality_signal_noise", self.quality_signal_noise, 0, allow_none=True)
         if self.quality_means is not None:
             qm = np.asarray(self.quality_means, dtype=float)
             if qm.shape != (self.n_topics,) or not np.all(np.isfinite(qm)):
@@ -701,9 +664,7 @@ def interest_update(u_c, config: "SimulatorConfig | str" = "default") -> tuple[n
 
 
 def _seed_int(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    return check_int("seed", seed, 0)
 
 
 def normal_cdf(x) -> np.ndarray:
@@ -761,10 +722,8 @@ def best_ratio_slates(w: np.ndarray, a: np.ndarray, w0, a0, k: int, mask: np.nda
     b, n = w.shape
     if a.shape != w.shape:
         raise ValueError(f"a must have the shape of w, (B, N) = {w.shape}, got {a.shape}")
-    if not _is_int(k) or not 1 <= k <= n:
-        raise ValueError(f"k must be an integer in [1, N={n}], got {k!r}")
-    if not _is_int(n_iter) or n_iter < 0:
-        raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}")
+    check_int("k", k, 1, n, hi_name="N")
+    check_int("n_iter", n_iter, 0)
     if not np.isfinite(w).all():
         raise ValueError("w must be finite (choice weights >= 0), got NaN or inf")
     if w.min() < 0.0:
@@ -1511,9 +1470,7 @@ class BatchEnv:
     def __init__(self, config: "SimulatorConfig | str" = "default", batch_size: int = 1,
                  seed: int = 0, autoreset: bool = False, user_model: "UserModel | None" = None):
         self.config = get_preset(config)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        self.batch_size = int(batch_size)
+        self.batch_size = check_int("batch_size", batch_size, 1)
         self.autoreset = bool(autoreset)
         self._seed = _seed_int(seed)
         if user_model is None:
@@ -1946,9 +1903,7 @@ class InterestQualityBlendPolicy(_ScorePolicy):
     """Privileged: top K of ``m_c + lam * u_c`` (lam = 0: quality-greedy; large: myopic)."""
 
     def __init__(self, lam: float = 2.0):
-        if not math.isfinite(float(lam)) or lam < 0:
-            raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
-        self.lam = float(lam)
+        self.lam = check_real("lam", lam, 0)
 
     def scores(self, obs, env):
         _require_interest_evolution(env, self)
@@ -1971,9 +1926,7 @@ class LongTermValuePolicy:
     """
 
     def __init__(self, weight: float = 1.0, use_true_quality: bool = False, n_iter: int = 20):
-        if not math.isfinite(float(weight)) or weight < 0:
-            raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
-        self.weight = float(weight)
+        self.weight = check_real("weight", weight, 0)
         self.use_true_quality = bool(use_true_quality)
         self.n_iter = int(n_iter)
 
@@ -2002,9 +1955,7 @@ class LongTermHeuristicPolicy:
     """
 
     def __init__(self, weight: float | None = None):
-        if weight is not None and (not math.isfinite(float(weight)) or weight < 0):
-            raise ValueError(f"weight must be None or a finite number >= 0, got {weight!r}")
-        self.weight = None if weight is None else float(weight)
+        self.weight = check_real("weight", weight, 0, allow_none=True)
 
     def reset(self, batch_size: int) -> None:
         pass
@@ -2037,9 +1988,8 @@ def evaluation_envs(env_config: "SimulatorConfig | str", n_episodes: int, seed: 
     """Yield the batch environments of :func:`evaluate`'s shared seed set: ``n_episodes`` users
     in batches of at most ``batch_size``, batch j seeded from ``(seed, j)`` (common random numbers)."""
     config = get_preset(env_config)
-    for name, v in (("n_episodes", n_episodes), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    check_int("n_episodes", n_episodes, 1)
+    check_int("batch_size", batch_size, 1)
     seed = _seed_int(seed)
     for j, start in enumerate(range(0, n_episodes, batch_size)):
         b = min(batch_size, n_episodes - start)
@@ -2141,10 +2091,8 @@ def session_trace(policy, env_config: "SimulatorConfig | str" = "default", n_use
     and ``length`` (B,). Interest-evolution configs only.
     """
     config = _interest_evolution_config(env_config)
-    if not _is_int(n_users) or n_users < 1:
-        raise ValueError(f"n_users must be an integer >= 1, got {n_users!r}")
-    if max_len is not None and (not _is_int(max_len) or max_len < 1):
-        raise ValueError(f"max_len must be None or an integer >= 1, got {max_len!r}")
+    check_int("n_users", n_users, 1)
+    check_int("max_len", max_len, 1, allow_none=True)
     env = BatchEnv(config, n_users, seed=seed)
     obs = env.reset()
     policy.reset(n_users)

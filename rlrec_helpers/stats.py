@@ -15,6 +15,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from rlrec_helpers._validate import check_int, check_real
+
 #: Above this many degrees of freedom, Student's t is computed from its large-df expansion
 #: around the normal distribution (exact normal for ``df = inf``): the incomplete-beta route
 #: loses accuracy there (its error grows past 1e-10 at df ~ 1e7 and to 1e-2 at df ~ 1e13),
@@ -171,8 +173,7 @@ def mean_ci(values, level: float = 0.95) -> MeanCI:
         raise ValueError("values must contain at least one number, got an empty array")
     if not np.all(np.isfinite(x)):
         raise ValueError("values must all be finite; got NaN or inf")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+    check_real("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
     m = float(x.mean())
     if x.size == 1:
         return MeanCI(m, m, m, 1, level)
@@ -205,10 +206,8 @@ def mean_ci_over_axis(values, axis: int = 0, level: float = 0.95):
     x = np.asarray(values, dtype=float)
     if x.ndim != 2:
         raise ValueError(f"values must be 2-D (n_runs, T), got shape {x.shape}")
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -2 <= axis <= 1:
-        raise ValueError(f"axis must be 0, 1, -1 or -2 (values is 2-D), got {axis!r}")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+    check_int("axis", axis, -2, 1)  # values is 2-D
+    check_real("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
     if not np.all(np.isfinite(x)):
         raise ValueError("values must all be finite; got NaN or inf")
     n = x.shape[axis]

@@ -292,7 +292,7 @@ def _small_log(n=40, seed=0):
 def test_cross_fit_q_hat_rejects_bad_n_folds(n_folds):
     rng = np.random.default_rng(0)
     n = 40
-    with pytest.raises(ValueError, match=r"n_folds must be an integer in \[2, n\]"):
+    with pytest.raises(ValueError, match=r"n_folds must be an integer in \[2, n=40\], got "):
         ope.cross_fit_q_hat(rng.normal(size=(n, 2)), rng.integers(0, 4, n), rng.integers(0, 3, n),
                             (rng.random(n) < 0.3).astype(float), n_actions=4, n_folds=n_folds)
 

@@ -31,6 +31,7 @@ from typing import Mapping
 
 import numpy as np
 
+from rlrec_helpers._validate import check_int, check_real
 from rlrec_helpers.bandits import LinUCB
 from rlrec_helpers.simulator import (  # noqa: F401  (re-exported)
     InterestQualityBlendPolicy,
@@ -64,11 +65,9 @@ class LinUCBSlatePolicy:
     """
 
     def __init__(self, n_topics: int = 20, alpha: float = 0.5, seed: int = 0):
-        if isinstance(n_topics, bool) or not isinstance(n_topics, (int, np.integer)) or n_topics < 1:
-            raise ValueError(f"n_topics must be an integer >= 1, got {n_topics!r}")
-        if not alpha >= 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha}")
-        self.n_topics, self.alpha, self.seed = int(n_topics), float(alpha), seed
+        self.n_topics = check_int("n_topics", n_topics, 1)
+        self.alpha = check_real("alpha", alpha, 0)
+        self.seed = seed
         self.reset(1)
 
     def reset(self, batch_size: int) -> None:
@@ -134,8 +133,7 @@ class LinUCBSlatePolicy:
         cand = np.asarray(candidates, dtype=float)
         if cand.ndim != 2 or cand.shape[1] < self.n_topics:
             raise ValueError(f"candidates must have shape (N, >= {self.n_topics}), got {cand.shape}")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= cand.shape[0]:
-            raise ValueError(f"k must be an integer in [1, {cand.shape[0]}] (the candidate count), got {k!r}")
+        check_int("k", k, 1, cand.shape[0], hi_name="N")  # N: the candidate count
         h = _validate_history(history, self.n_topics)
         # A fresh one-user copy replays the history: the policy's own (batch) state is left untouched.
         local = LinUCBSlatePolicy(self.n_topics, self.alpha, self.seed)
@@ -203,9 +201,7 @@ class EstimatedInterestBlendPolicy(_EstimatedInterestPolicy):
     """
 
     def __init__(self, lam: float = 2.0, estimator: str = "click_rate"):
-        if not (np.isfinite(lam) and lam >= 0):   # as InterestQualityBlendPolicy
-            raise ValueError(f"lam must be a finite number >= 0, got {lam}")
-        self.lam = float(lam)
+        self.lam = check_real("lam", lam, 0)   # as InterestQualityBlendPolicy
         super().__init__(estimator)
 
     def _slates(self, u_hat, obs, env):
@@ -227,9 +223,7 @@ class EstimatedInterestLongTermPolicy(_EstimatedInterestPolicy):
     """
 
     def __init__(self, weight: float = 0.7, estimator: str = "posterior"):
-        if not np.isfinite(weight) or weight < 0:
-            raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
-        self.weight = float(weight)
+        self.weight = check_real("weight", weight, 0)
         super().__init__(estimator)
 
     def _slates(self, u_hat, obs, env):
@@ -251,10 +245,7 @@ class RevealedInterestBlendPolicy(EstimatedInterestBlendPolicy):
     """
 
     def __init__(self, lam: float = 2.0, min_shows: int | None = 1):
-        if min_shows is not None and (isinstance(min_shows, bool) or not isinstance(min_shows, (int, np.integer))
-                                      or min_shows < 0):
-            raise ValueError(f"min_shows must be an integer >= 0 or None (never), got {min_shows!r}")
-        self.min_shows = None if min_shows is None else int(min_shows)
+        self.min_shows = check_int("min_shows", min_shows, 0, allow_none=True)  # None: never
         super().__init__(lam, "posterior")
 
     def reset(self, batch_size: int) -> None:

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rlrec_helpers._validate import check_int, check_probability, check_real
+
 ESTIMATORS = ("click_rate", "posterior")
 
 
@@ -87,9 +89,8 @@ class ClickCounts:
     Args: ``batch_size`` B >= 1 users, ``n_topics`` T >= 1 clusters (integers)."""
 
     def __init__(self, batch_size: int, n_topics: int):
-        for name, v in (("batch_size", batch_size), ("n_topics", n_topics)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        check_int("batch_size", batch_size, 1)
+        check_int("n_topics", n_topics, 1)
         self.n_topics = int(n_topics)
         self.shows = np.zeros((int(batch_size), self.n_topics), np.float32)
         self.clicks = np.zeros_like(self.shows)
@@ -160,13 +161,11 @@ class InterestBelief:
 
     def __init__(self, batch_size: int, n_topics: int, *, interest_step: float = 0.3,
                  no_click_weight: float = 2.0, grid: int = 41):
-        for name, v, lo in (("batch_size", batch_size, 1), ("n_topics", n_topics, 1), ("grid", grid, 3)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-        if not 0.0 <= interest_step <= 1.0:
-            raise ValueError(f"interest_step must be in [0, 1], got {interest_step}")
-        if not (no_click_weight > 0 and np.isfinite(no_click_weight)):
-            raise ValueError(f"no_click_weight must be a finite number > 0, got {no_click_weight}")
+        check_int("batch_size", batch_size, 1)
+        check_int("n_topics", n_topics, 1)
+        check_int("grid", grid, 3)
+        check_probability("interest_step", interest_step)
+        check_real("no_click_weight", no_click_weight, 0, lo_open=True)
         self.n_topics = int(n_topics)
         self.no_click_weight = float(no_click_weight)
         half = 1.0 / int(grid)  # cell midpoints of G equal cells on [-1, 1] (O(1/G^2) means)
@@ -256,9 +255,8 @@ def estimation_error(env_config="costly_browsing", *, n_users: int = 400, n_step
     cfg = get_preset(env_config)
     if cfg.user_model != "interest_evolution":
         raise ValueError(f"env_config must use the interest-evolution user model, got {cfg.user_model!r}")
-    for name, v in (("n_users", n_users), ("n_steps", n_steps)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    check_int("n_users", n_users, 1)
+    check_int("n_steps", n_steps, 1)
     env = BatchEnv(cfg, n_users, seed=seed)
     obs = env.reset()
     rng = np.random.default_rng(seed)

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rlrec_helpers._validate import check_int
+
 #: small model used by the checks (the notebook's architecture, narrower, smaller catalogue)
 CHECK_MODEL = dict(n_items=200, d_model=32, n_layers=2, n_heads=2, window=8)
 
@@ -95,8 +97,7 @@ def mirrored_equivalence(n_devices: int = 2, global_batch: int = 32, horizon: in
 
     from rlrec_helpers.agents import transformer as T
 
-    if n_devices < 2:
-        raise ValueError(f"n_devices must be >= 2, got {n_devices}")
+    check_int("n_devices", n_devices, 2)
     if global_batch % n_devices:
         raise ValueError(f"global_batch ({global_batch}) must be divisible by n_devices ({n_devices})")
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -166,8 +167,7 @@ def tf_config(ports: list[int], index: int) -> dict:
     On a real cluster each machine gets the same ``cluster`` (its hosts instead of
     127.0.0.1) and its own ``task.index``.
     """
-    if not 0 <= index < len(ports):
-        raise ValueError(f"index must be in [0, {len(ports)}), got {index}")
+    check_int("index", index, 0, len(ports) - 1)
     return {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": index}}
 
 
@@ -200,10 +200,8 @@ def run_local_multiworker(n_workers: int = 2, steps: int = 3, timeout: float = 3
     Returns replicas, per-worker losses, how far the weights moved from the
     initialisation, and the max |difference| between worker 0 and every other worker.
     """
-    if n_workers < 2:
-        raise ValueError(f"n_workers must be >= 2, got {n_workers}")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    check_int("n_workers", n_workers, 2)
+    check_int("steps", steps, 1)
     ports = free_ports(n_workers)
     with tempfile.TemporaryDirectory() as tmp:
         procs, outs = [], []

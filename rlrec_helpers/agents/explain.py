@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 
+from rlrec_helpers._validate import check_int
 from rlrec_helpers.setup import quiet_tensorflow
 
 quiet_tensorflow()
@@ -140,10 +141,8 @@ def integrated_gradients(model, history, candidates, target: int, *, baseline_hi
     c = net.agent_config
     h = _array("history", history, (None, c.input_dim))
     x = _array("candidates", candidates, (None, c.item_dim))
-    if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < x.shape[0]:
-        raise ValueError(f"target must be an integer in [0, {x.shape[0]}) (the candidate count), got {target!r}")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 2:
-        raise ValueError(f"n_steps must be an integer >= 2, got {n_steps!r}")
+    check_int("target", target, 0, x.shape[0] - 1)  # a candidate row
+    check_int("n_steps", n_steps, 2)
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
     h0, x0 = default_baseline(h, x)
@@ -225,8 +224,7 @@ def explain_recommendation(model, history, candidates, k: int | None = None, *, 
     hist, cand = serving_inputs(net, history, candidates)
     n = cand.shape[0]
     k = c.slate_size if k is None else k
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
-        raise ValueError(f"k must be an integer in [1, {n}] (the candidate count), got {k!r}")
+    check_int("k", k, 1, n, hi_name="N")  # N: the candidate count
     state = net.encode(tf.constant(hist[None]))[:, -1]
     logits = net.score(state, tf.constant(cand[None]))[0].numpy().astype(np.float64)
     probs = np.exp(logits - logits.max())
@@ -261,9 +259,9 @@ def simulated_sessions(policy, env_config="default", *, n_users: int = 3, n_step
     """
     from rlrec_helpers.simulator import BatchEnv, get_preset
 
-    for name, v, lo in (("n_users", n_users, 1), ("n_steps", n_steps, 0), ("seed", seed, 0)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    check_int("n_users", n_users, 1)
+    check_int("n_steps", n_steps, 0)
+    check_int("seed", seed, 0)
     env = BatchEnv(get_preset(env_config), int(n_users), seed=int(seed))
     obs = env.reset(seed=int(seed))
     policy.reset(int(n_users))

@@ -64,13 +64,13 @@ iteration. :func:`compare_encoders` trains every encoder and evaluates it on bot
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import numpy as np
 
+from rlrec_helpers._validate import check_int, check_real
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
@@ -96,24 +96,6 @@ CATALOGUE_CONFIG = replace(PRESETS["default"], time_budget=60.0, max_steps=50)
 #: Item encoders by name.
 ENCODERS = ("id", "text", "image", "concat", "gated")
 POOLS = ("warm", "cold")
-
-
-def _check_int(name: str, v, lo: int, hi: float = math.inf) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
-        rng = f"[{lo}, {hi}]" if hi != math.inf else f">= {lo}"
-        raise ValueError(f"{name} must be an integer {rng}, got {v!r}")
-    return int(v)
-
-
-def _check_float(name: str, v, lo: float, hi: float = math.inf, lo_open: bool = False,
-                 hi_open: bool = False) -> float:
-    ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) \
-        and math.isfinite(float(v))
-    ok = ok and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
-    if not ok:
-        raise ValueError(f"{name} must be a finite number in {'(' if lo_open else '['}{lo}, "
-                         f"{hi}{')' if hi_open else ']'}, got {v!r}")
-    return float(v)
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -161,7 +143,7 @@ def _noisy_pair(name: str, v) -> tuple[float, float]:
         a, b = v
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a pair of numbers >= 0, got {v!r}") from None
-    return (_check_float(f"{name}[0]", a, 0.0), _check_float(f"{name}[1]", b, 0.0))
+    return (check_real(f"{name}[0]", a, 0.0), check_real(f"{name}[1]", b, 0.0))
 
 
 def make_catalogue(items_per_topic: int = 15, *, text_dim: int = 32, image_dim: int = 48,
@@ -193,16 +175,16 @@ def make_catalogue(items_per_topic: int = 15, *, text_dim: int = 32, image_dim: 
     config = config.validate()
     if config.user_model != "interest_evolution" or config.quality_signal_noise is not None:
         raise ValueError("config must be an interest-evolution config with quality_signal_noise=None")
-    per = _check_int("items_per_topic", items_per_topic, 2, 100_000)
-    text_dim = _check_int("text_dim", text_dim, 1, 100_000)
-    image_dim = _check_int("image_dim", image_dim, 1, 100_000)
+    per = check_int("items_per_topic", items_per_topic, 2, 100_000)
+    text_dim = check_int("text_dim", text_dim, 1, 100_000)
+    image_dim = check_int("image_dim", image_dim, 1, 100_000)
     tn, im = _noisy_pair("text_noise", text_noise), _noisy_pair("image_noise", image_noise)
     miss = _noisy_pair("missing", missing)
     if sum(miss) > 1.0:
         raise ValueError(f"missing shares must sum to <= 1, got {missing!r}")
-    spread = _check_float("quality_spread", quality_spread, 0.0)
-    frac = _check_float("cold_fraction", cold_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
-    seed = _check_int("seed", seed, 0)
+    spread = check_real("quality_spread", quality_spread, 0.0)
+    frac = check_real("cold_fraction", cold_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
+    seed = check_int("seed", seed, 0)
     n_cold = int(round(frac * per))
     if not 1 <= n_cold <= per - 1:
         raise ValueError(f"cold_fraction must leave at least one warm and one cold item per topic "
@@ -304,11 +286,11 @@ class ItemEncoder(keras.layers.Layer):
         self.kind = kind
         self._args = dict(kind=kind, n_items=n_items, text_dim=text_dim, image_dim=image_dim,
                           dim=dim, hidden=hidden)
-        self.n_items = _check_int("n_items", n_items, 1)
-        self.text_dim = _check_int("text_dim", text_dim, 1)
-        self.image_dim = _check_int("image_dim", image_dim, 1)
-        self.dim = _check_int("dim", dim, 1)
-        self.hidden = _check_int("hidden", hidden, 1)
+        self.n_items = check_int("n_items", n_items, 1)
+        self.text_dim = check_int("text_dim", text_dim, 1)
+        self.image_dim = check_int("image_dim", image_dim, 1)
+        self.dim = check_int("dim", dim, 1)
+        self.hidden = check_int("hidden", hidden, 1)
         if kind == "id":
             self.embedding = keras.layers.Embedding(self.n_items, self.dim, name="id_embedding")
             self.embedding.build((None,))
@@ -444,7 +426,7 @@ class MultimodalAgent:
         return self.model.item_table(self._ids, self._text, self._image)
 
     def reset(self, batch_size: int) -> None:
-        b = _check_int("batch_size", batch_size, 1)
+        b = check_int("batch_size", batch_size, 1)
         d = self.model.encoder.dim
         self._sums = np.zeros((2, b, d), np.float32)   # clicked, skipped
         self._counts = np.zeros((2, b), np.float32)
@@ -584,12 +566,12 @@ def train_multimodal(encoder: str, catalogue: Catalogue, *, n_iters: int = 80, b
         raise ValueError(f"encoder must be one of {ENCODERS}, got {encoder!r}")
     if not isinstance(catalogue, Catalogue):
         raise ValueError(f"catalogue must be a Catalogue, got {type(catalogue).__name__}")
-    n_iters = _check_int("n_iters", n_iters, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    lr = _check_float("lr", lr, 0.0, lo_open=True)
-    gamma = _check_float("gamma", gamma, 0.0, 1.0)
-    entropy_coef = _check_float("entropy_coef", entropy_coef, 0.0)
-    seed = _check_int("seed", seed, 0)
+    n_iters = check_int("n_iters", n_iters, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    lr = check_real("lr", lr, 0.0, lo_open=True)
+    gamma = check_real("gamma", gamma, 0.0, 1.0)
+    entropy_coef = check_real("entropy_coef", entropy_coef, 0.0)
+    seed = check_int("seed", seed, 0)
     seed_everything(seed, use_tf=True)
     model = MultimodalPolicy(encoder, catalogue.n_items, catalogue.text_dim, catalogue.image_dim,
                              dim=dim, hidden=hidden)
@@ -626,7 +608,7 @@ def evaluate_multimodal(agent, catalogue: Catalogue, pool: str = "cold", n_episo
     if not isinstance(catalogue, Catalogue):
         raise ValueError(f"catalogue must be a Catalogue, got {type(catalogue).__name__}")
     user_model = CatalogueUserModel(catalogue, pool)
-    n_episodes = _check_int("n_episodes", n_episodes, 1)
+    n_episodes = check_int("n_episodes", n_episodes, 1)
     old = getattr(agent, "sample", None)
     if old is not None:
         agent.sample = False
@@ -703,7 +685,7 @@ def compare_encoders_over_seeds(seeds: Sequence[int] = (0, 1, 2), catalogue: Cat
     seeds = tuple(seeds)
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be at least 2 distinct non-negative integers, got {seeds!r}")
-    seeds = tuple(_check_int("seeds", x, 0) for x in seeds)
+    seeds = tuple(check_int(f"seeds[{i}]", x, 0) for i, x in enumerate(seeds))
     catalogue = make_catalogue(seed=0) if catalogue is None else catalogue
     parts = [compare_encoders(encoders, catalogue, seed=int(s), references=(i == 0), **kwargs).assign(seed=int(s))
              for i, s in enumerate(seeds)]

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rlrec_helpers._validate import check_int, check_real
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
@@ -60,12 +61,9 @@ class HistoryFeaturizer:
     """
 
     def __init__(self, n_topics: int, decay: float = 0.8, time_scale: float = 4.0):
-        if isinstance(n_topics, bool) or not isinstance(n_topics, (int, np.integer)) or n_topics < 1:
-            raise ValueError(f"n_topics must be an integer >= 1, got {n_topics!r}")
-        if not 0 <= decay < 1:
-            raise ValueError(f"decay must be in [0, 1), got {decay}")
-        if not (time_scale > 0 and np.isfinite(time_scale)):
-            raise ValueError(f"time_scale must be a finite number > 0, got {time_scale}")
+        check_int("n_topics", n_topics, 1)
+        check_real("decay", decay, 0, 1, hi_open=True)
+        check_real("time_scale", time_scale, 0, lo_open=True)
         self.n_topics, self.decay, self.time_scale = n_topics, decay, time_scale
         self.dim = n_topics + 2
         self._counts = np.zeros((0, n_topics))
@@ -155,14 +153,13 @@ class OffPolicyConfig:
     def validate(self) -> None:
         if self.correction not in CORRECTIONS:
             raise ValueError(f"correction must be one of {CORRECTIONS}, got {self.correction!r}")
-        if isinstance(self.k, bool) or not isinstance(self.k, (int, np.integer)) or self.k < 1:
-            raise ValueError(f"k must be an integer >= 1, got {self.k!r}")
-        if not self.weight_cap > 0:
+        check_int("k", self.k, 1)
+        if not self.weight_cap > 0:  # np.inf (no cap) is allowed
             raise ValueError(f"weight_cap must be > 0, got {self.weight_cap}")
-        if self.beta_warmup_epochs < 0:
-            raise ValueError(f"beta_warmup_epochs must be >= 0, got {self.beta_warmup_epochs}")
-        if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
-            raise ValueError("epochs, batch_size and learning_rate must be positive")
+        check_int("beta_warmup_epochs", self.beta_warmup_epochs, 0)
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_real("learning_rate", self.learning_rate, 0, lo_open=True)
 
 
 def _check_logs(logs: dict) -> None:
@@ -387,10 +384,9 @@ def log_interactions(env_config, behaviour, *, n_users: int, seed: int, gamma: f
     from rlrec_helpers.simulator import BatchEnv, get_preset
 
     config = get_preset(env_config)
-    if n_users < 1 or batch_size < 1:
-        raise ValueError("n_users and batch_size must be >= 1")
-    if not 0 <= gamma <= 1:
-        raise ValueError(f"gamma must be in [0, 1], got {gamma}")
+    check_int("n_users", n_users, 1)
+    check_int("batch_size", batch_size, 1)
+    check_real("gamma", gamma, 0, 1)
     if isinstance(getattr(behaviour, "rng", None), np.random.Generator) \
             and getattr(behaviour, "seed", None) is not None:
         behaviour.rng = np.random.default_rng(behaviour.seed)   # same logs on every call
@@ -460,8 +456,7 @@ def make_bandit_logs(reward, behavior, *, n: int, seed: int = 0) -> dict:
         raise ValueError("reward and behavior must be 1-D arrays of the same length")
     if np.any(behavior <= 0) or abs(behavior.sum() - 1) > 1e-6:
         raise ValueError("behavior must be a positive distribution summing to 1")
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+    check_int("n", n, 1)
     rng = np.random.default_rng(seed)
     n_items = reward.shape[0]
     action = rng.choice(n_items, size=n, p=behavior).astype(np.int64)

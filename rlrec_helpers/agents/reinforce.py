@@ -68,6 +68,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from rlrec_helpers._validate import check_int, check_probability, check_real
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
@@ -127,19 +128,13 @@ class AgentConfig:
 
     def validate(self) -> "AgentConfig":
         for name in ("n_topics", "n_features", "slate_size", "hidden"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if self.n_features < self.n_topics:
-            raise ValueError(f"n_features must be >= n_topics={self.n_topics}, got {self.n_features}")
-        if not (self.doc_length > 0 and math.isfinite(self.doc_length)):
-            raise ValueError(f"doc_length must be a finite number > 0, got {self.doc_length}")
+            check_int(name, getattr(self, name), 1)
+        check_int("n_features", self.n_features, self.n_topics, lo_name="n_topics")
+        check_real("doc_length", self.doc_length, 0, lo_open=True)
         if self.interest_estimate not in ESTIMATORS:
             raise ValueError(f"interest_estimate must be one of {ESTIMATORS}, got {self.interest_estimate!r}")
-        if not 0.0 <= self.interest_step <= 1.0:
-            raise ValueError(f"interest_step must be in [0, 1], got {self.interest_step}")
-        if not (self.no_click_weight > 0 and math.isfinite(self.no_click_weight)):
-            raise ValueError(f"no_click_weight must be a finite number > 0, got {self.no_click_weight}")
+        check_probability("interest_step", self.interest_step)
+        check_real("no_click_weight", self.no_click_weight, 0, lo_open=True)
         return self
 
     def tracker(self, batch_size: int):
@@ -178,11 +173,6 @@ class AgentConfig:
         if config.cluster_stats and config.interest_estimate == "posterior":
             check_user_model(c)
         return config
-
-
-def _finite_positive(v) -> bool:
-    """True for a finite number > 0 (False for NaN, inf and anything <= 0)."""
-    return bool(v > 0 and math.isfinite(v))
 
 
 @dataclass(frozen=True)
@@ -239,34 +229,21 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         for name in ("n_iters", "batch_size", "max_len", "eval_episodes"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if (isinstance(self.eval_every, bool) or not isinstance(self.eval_every, (int, np.integer))
-                or self.eval_every < 0):
-            raise ValueError(f"eval_every must be an integer >= 0 (0 = never), got {self.eval_every!r}")
+            check_int(name, getattr(self, name), 1)
+        check_int("eval_every", self.eval_every, 0)  # 0 = never
         if self.keep_best and not self.eval_every:
             raise ValueError("keep_best needs eval_every >= 1 (it selects among the evaluations)")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
-        if not _finite_positive(self.lr):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
-        if self.lr_end is not None and not _finite_positive(self.lr_end):
-            raise ValueError(f"lr_end must be a finite number > 0 or None, got {self.lr_end}")
+        check_real("gamma", self.gamma, 0, 1)
+        check_real("lr", self.lr, 0, lo_open=True)
+        check_real("lr_end", self.lr_end, 0, lo_open=True, allow_none=True)
         if self.baseline not in BASELINES:
             raise ValueError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
-        if not _finite_positive(self.value_scale):
-            raise ValueError(f"value_scale must be a finite number > 0, got {self.value_scale}")
-        if not 0.0 <= self.gae_lambda <= 1.0:
-            raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
+        check_real("value_scale", self.value_scale, 0, lo_open=True)
+        check_real("gae_lambda", self.gae_lambda, 0, 1)
         for name in ("entropy_coef", "value_coef"):
-            v = getattr(self, name)
-            if not (v >= 0 and math.isfinite(v)):
-                raise ValueError(f"{name} must be a finite number >= 0, got {v}")
-        if not _finite_positive(self.max_grad_norm):
-            raise ValueError(f"max_grad_norm must be a finite number > 0, got {self.max_grad_norm}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+            check_real(name, getattr(self, name), 0)
+        check_real("max_grad_norm", self.max_grad_norm, 0, lo_open=True)
+        check_int("seed", self.seed, 0)
         return self
 
 
@@ -505,8 +482,7 @@ def gumbel_top_k(logits: np.ndarray, k: int, rng: np.random.Generator) -> np.nda
     Plackett–Luce draw.
     """
     logits = np.asarray(logits, dtype=np.float64)
-    if not 1 <= k <= logits.shape[-1]:
-        raise ValueError(f"k must be in [1, {logits.shape[-1]}], got {k}")
+    check_int("k", k, 1, logits.shape[-1], hi_name="N")
     g = logits - np.log(-np.log(rng.random(logits.shape).clip(1e-300, 1.0 - 1e-16)))
     return greedy_top_k(g, k)
 
@@ -514,8 +490,7 @@ def gumbel_top_k(logits: np.ndarray, k: int, rng: np.random.Generator) -> np.nda
 def greedy_top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices (B, k) of the k largest scores per row, in decreasing order (ties: lower index)."""
     scores = np.asarray(scores)
-    if not 1 <= k <= scores.shape[-1]:
-        raise ValueError(f"k must be in [1, {scores.shape[-1]}], got {k}")
+    check_int("k", k, 1, scores.shape[-1], hi_name="N")
     return np.argsort(-scores, axis=-1, kind="stable")[..., :k]
 
 
@@ -763,9 +738,7 @@ class ReinforceAgent:
     # -- SlatePolicy protocol ---------------------------------------------------------
     def reset(self, batch_size: int) -> None:
         """Start ``batch_size`` new sessions (clears the GRU state and the last slates)."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        b = int(batch_size)
+        b = check_int("batch_size", batch_size, 1)
         self._h = np.zeros((b, self.config.hidden), np.float32)
         self._shown = np.zeros((b, self.config.slate_size), np.int64)
         self._t = np.zeros(b, np.int64)
@@ -888,8 +861,7 @@ class ReinforceAgent:
         if not np.all(np.isfinite(cand)):
             raise ValueError("candidates must be finite")
         k = self.config.slate_size if k is None else k
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= cand.shape[0]:
-            raise ValueError(f"k must be an integer in [1, {cand.shape[0]}] (the candidate count), got {k!r}")
+        check_int("k", k, 1, cand.shape[0], hi_name="N")  # N: the candidate count
         state = self.state_sequence(history)[-1]
         cand = serving_candidates(history, cand, self.config)
         logits = self.model.score(tf.constant(state[None]), tf.constant(cand[None]))[0].numpy()
@@ -1186,8 +1158,7 @@ def step_throughput(batch_size: int = 256, length: int = 20, n_candidates: int =
     another process hits both sides instead of one. Returns ``compiled``, ``eager`` (updates/s)
     and ``ratio`` (compiled / eager).
     """
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+    check_int("repeats", repeats, 1)
     acfg = agent_config or AgentConfig()
     seed_everything(seed, use_tf=True)
     batch = synthetic_batch(acfg, batch_size, length, n_candidates, seed=seed)
@@ -1309,8 +1280,7 @@ def preference_interest_correlation(trace: Mapping[str, np.ndarray], max_steps: 
 def steps_to_reach(history: Mapping[str, np.ndarray], level: float, window: int = 3) -> float:
     """Environment steps (user-steps) after which the sampled training return, averaged over
     the last ``window`` iterations, first reaches ``level``; ``inf`` if it never does."""
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be an integer >= 1, got {window!r}")
+    check_int("window", window, 1)
     ret = np.asarray(history["return"], dtype=float)
     if ret.size < window:
         return math.inf
@@ -1383,9 +1353,7 @@ def retrain_and_compare(env_config="default", *, gamma: float = 0.99, entropy_co
     from rlrec_helpers.simulator import QualityGreedyPolicy, evaluate, get_preset
 
     base = get_preset(env_config)
-    if isinstance(slate_size, bool) or not isinstance(slate_size, (int, np.integer)) or \
-            not 1 <= slate_size <= base.n_candidates:
-        raise ValueError(f"slate_size must be an integer in [1, {base.n_candidates}], got {slate_size!r}")
+    check_int("slate_size", slate_size, 1, base.n_candidates, hi_name="n_candidates")
     env_cfg = replace(base, slate_size=int(slate_size))
     cfg = TrainConfig(n_iters=n_iters, batch_size=batch_size, gamma=gamma, entropy_coef=entropy_coef,
                       lr=lr, seed=seed)

@@ -56,6 +56,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from rlrec_helpers._validate import check_int, check_real
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
@@ -76,30 +77,6 @@ _NEG = -1e9  # "minus infinity" for masked logits (keeps softmax finite)
 _LN_EPS = 1e-5
 
 
-def _check_real(name: str, value, lo: float | None = None, hi: float | None = None,
-                lo_open: bool = False) -> float:
-    """A finite real number (not a bool or a string) in [lo, hi] ((lo, hi] if ``lo_open``)."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) \
-        and bool(np.isfinite(value))
-    if ok and lo is not None:
-        ok = value > lo if lo_open else value >= lo
-    if ok and hi is not None:
-        ok = value <= hi
-    if not ok:
-        left = "(" if lo_open else "["
-        rng = f"{left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
-        raise ValueError(f"{name} must be a finite number in {rng}, got {value!r}")
-    return float(value)
-
-
-def _check_int(name: str, value, lo: int = 1, hi: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo or \
-            (hi is not None and value > hi):
-        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
-    return int(value)
-
-
 # ---------------------------------------------------------------------------------------
 # Items and configuration
 # ---------------------------------------------------------------------------------------
@@ -117,10 +94,10 @@ class ItemCatalogue:
     quality_max: float = 3.0
 
     def __post_init__(self):
-        _check_int("n_topics", self.n_topics)
-        _check_int("n_buckets", self.n_buckets)
-        _check_real("quality_min", self.quality_min)
-        _check_real("quality_max", self.quality_max)
+        check_int("n_topics", self.n_topics, lo=1)
+        check_int("n_buckets", self.n_buckets, lo=1)
+        check_real("quality_min", self.quality_min)
+        check_real("quality_max", self.quality_max)
         if not self.quality_max > self.quality_min:
             raise ValueError(f"quality_max must be greater than quality_min, got "
                              f"[{self.quality_min}, {self.quality_max}]")
@@ -190,10 +167,10 @@ class TransformerConfig:
     def validate(self) -> "TransformerConfig":
         for name in ("n_topics", "n_buckets", "slate_size", "d_model", "n_layers", "n_heads", "window",
                      "ff_mult"):
-            _check_int(name, getattr(self, name))
+            check_int(name, getattr(self, name), lo=1)
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
-        _check_real("doc_length", self.doc_length, lo=0.0, lo_open=True)
+        check_real("doc_length", self.doc_length, lo=0.0, lo_open=True)
         self.catalogue  # noqa: B018 - validates the quality range
         return self
 
@@ -297,8 +274,8 @@ class CausalTransformer(keras.Model):
         super().__init__(**kwargs)
         for name, value in (("n_items", n_items), ("d_model", d_model), ("n_layers", n_layers),
                             ("n_heads", n_heads), ("window", window), ("ff_mult", ff_mult)):
-            _check_int(name, value)
-        _check_int("seed", seed, lo=0)
+            check_int(name, value, lo=1)
+        check_int("seed", seed, lo=0)
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
         self.n_items, self.d_model, self.n_layers = int(n_items), int(d_model), int(n_layers)
@@ -401,8 +378,7 @@ def receptive_field(model: CausalTransformer, length: int | None = None, seed: i
     ``n_layers * (window - 1) + 1``, is visible; it must be >= 2.
     """
     length = (model.n_layers + 1) * model.window if length is None else length
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2:
-        raise ValueError(f"length must be an integer >= 2, got {length!r}")
+    check_int("length", length, 2)
     rng = np.random.default_rng(seed)
     items = rng.integers(0, model.n_items, size=(1, length))
     responses = rng.integers(0, 3, size=(1, length))
@@ -643,8 +619,7 @@ def sample_slates(logits: np.ndarray, k: int, rng: np.random.Generator | None) -
     logits = np.asarray(logits, dtype=np.float64)
     if logits.ndim != 2:
         raise ValueError(f"logits must have shape (B, N), got {logits.shape}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= logits.shape[-1]:
-        raise ValueError(f"k must be an integer in [1, {logits.shape[-1]}], got {k!r}")
+    check_int("k", k, 1, logits.shape[-1], hi_name="N")
     if rng is not None:
         logits = logits + rng.gumbel(size=logits.shape)
     return np.argsort(-logits, axis=-1, kind="stable")[:, :k]
@@ -836,7 +811,7 @@ def _check_n_sampled(n_sampled, n_items: int) -> int:
     """0 (full softmax) or a number of sampled negatives in [1, n_items)."""
     if n_sampled == 0 and not isinstance(n_sampled, bool):
         return 0
-    return _check_int("n_sampled", n_sampled, lo=1, hi=int(n_items) - 1)
+    return check_int("n_sampled", n_sampled, lo=1, hi=int(n_items) - 1)
 
 
 def make_pretrain_step(model, optimizer, n_sampled: int = 0, strategy: tf.distribute.Strategy | None = None,
@@ -877,10 +852,9 @@ def make_pretrain_step(model, optimizer, n_sampled: int = 0, strategy: tf.distri
 def synthetic_rl_batch(batch_size: int, horizon: int, n_items: int, n_candidates: int = 10, slate_size: int = 3,
                        seed: int = 0) -> dict:
     """A random batch with the shapes of :func:`rl_loss` (for tests, checks and benchmarks)."""
-    _check_int("batch_size", batch_size)
-    _check_int("horizon", horizon)
-    if not 1 <= slate_size <= n_candidates:
-        raise ValueError(f"slate_size must be in [1, n_candidates={n_candidates}], got {slate_size}")
+    check_int("batch_size", batch_size, lo=1)
+    check_int("horizon", horizon, lo=1)
+    check_int("slate_size", slate_size, 1, n_candidates, hi_name="n_candidates")
     rng = np.random.default_rng(seed)
     B, H = batch_size, horizon
     return dict(
@@ -948,7 +922,7 @@ class TransformerAgent:
     # -- SlatePolicy protocol ---------------------------------------------------------
     def reset(self, batch_size: int) -> None:
         """Start ``batch_size`` new sessions (clears the key/value cache)."""
-        self._b = _check_int("batch_size", batch_size)
+        self._b = check_int("batch_size", batch_size, lo=1)
         self._dec = None
         self._prev_ids = None
         self.last_tokens = None
@@ -1049,8 +1023,7 @@ class TransformerAgent:
         if not (np.all((onehot == 0) | (onehot == 1)) and np.all(onehot.sum(1) == 1)):
             raise ValueError("candidates[:, :n_topics] must be a one-hot cluster encoding")
         k = self.config.slate_size if k is None else k
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= cand.shape[0]:
-            raise ValueError(f"k must be an integer in [1, {cand.shape[0]}] (the candidate count), got {k!r}")
+        check_int("k", k, 1, cand.shape[0], hi_name="N")  # N: the candidate count
         tok, resp, w = self._history_tokens(history)
         ids = self.catalogue.ids(np.argmax(onehot, 1), cand[:, -1])
         h = self.model.hidden(tok[None], resp[None], w[None])[0, -1]
@@ -1103,8 +1076,8 @@ class GroupEnv:
         from rlrec_helpers.simulator import BatchEnv, get_preset
 
         self.config = get_preset(config)
-        self.n_users = _check_int("n_users", n_users)
-        self.group_size = _check_int("group_size", group_size)
+        self.n_users = check_int("n_users", n_users, lo=1)
+        self.group_size = check_int("group_size", group_size, lo=1)
         self.envs = [BatchEnv(self.config, self.n_users, seed=seed) for _ in range(self.group_size)]
         self.batch_size = self.n_users * self.group_size
 
@@ -1163,8 +1136,8 @@ def session_history(batch: Mapping[str, np.ndarray], user: int, t: int, doc_leng
     """The serving history (for :meth:`TransformerAgent.recommend`) of row ``user`` of a
     :func:`rollout` batch just before decision ``t``: ``clicked_items`` (t,) and ``watch_time`` (t,)."""
     L = batch["items"].shape[1]
-    _check_int("t", t, lo=0, hi=L - 1)
-    _check_int("user", user, lo=0, hi=batch["items"].shape[0] - 1)
+    check_int("t", t, lo=0, hi=L - 1)
+    check_int("user", user, lo=0, hi=batch["items"].shape[0] - 1)
     resp = batch["responses"][user, 1:t + 1]
     clicked = np.where(resp == RESP_CLICK, batch["items"][user, 1:t + 1], -1).astype(np.int64)
     return {"clicked_items": clicked, "watch_time": batch["watch"][user, 1:t + 1].astype(float) * doc_length}
@@ -1208,7 +1181,7 @@ def grpo_advantages(episode_return: np.ndarray, mask: np.ndarray, group_size: in
     Raises ``ValueError`` unless B is a multiple of ``group_size``, ``mask`` has B rows and
     the returns are finite.
     """
-    group_size = _check_int("group_size", group_size)
+    group_size = check_int("group_size", group_size, lo=1)
     R = np.asarray(episode_return, np.float64)
     mask = np.asarray(mask, np.float64)
     if R.ndim != 1 or R.size == 0 or R.size % group_size:
@@ -1238,7 +1211,7 @@ def collect_logs(env_config, policy="myopic", *, n_sessions: int = 2000, seed: i
     from rlrec_helpers.simulator import BatchEnv, get_preset, make_reference_policy
 
     cfg = get_preset(env_config)
-    _check_int("n_sessions", n_sessions)
+    check_int("n_sessions", n_sessions, lo=1)
     cat = catalogue or TransformerConfig.for_env(cfg).catalogue
     if isinstance(policy, str):
         policy = make_reference_policy(policy, seed=seed)
@@ -1303,13 +1276,13 @@ class PretrainConfig:
     seed: int = 0
 
     def validate(self) -> "PretrainConfig":
-        _check_int("n_sessions", self.n_sessions, lo=2)
-        _check_int("epochs", self.epochs)
-        _check_int("batch_size", self.batch_size)
-        _check_int("n_sampled", self.n_sampled, lo=0)
-        _check_int("seed", self.seed, lo=0)
-        _check_real("lr", self.lr, lo=0.0, lo_open=True)
-        _check_real("holdout", self.holdout, lo=0.0, hi=0.5)
+        check_int("n_sessions", self.n_sessions, lo=2)
+        check_int("epochs", self.epochs, lo=1)
+        check_int("batch_size", self.batch_size, lo=1)
+        check_int("n_sampled", self.n_sampled, lo=0)
+        check_int("seed", self.seed, lo=0)
+        check_real("lr", self.lr, lo=0.0, lo_open=True)
+        check_real("holdout", self.holdout, lo=0.0, hi=0.5)
         return self
 
 
@@ -1487,16 +1460,16 @@ class FinetuneConfig:
     def validate(self) -> "FinetuneConfig":
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        _check_real("beta", self.beta, lo=0.0)
+        check_real("beta", self.beta, lo=0.0)
         for name in ("n_iters", "batch_size", "max_len", "eval_episodes"):
-            _check_int(name, getattr(self, name))
-        _check_int("eval_every", self.eval_every, lo=0)
-        _check_int("seed", self.seed, lo=0)
-        _check_int("group_size", self.group_size, lo=2 if self.objective == "grpo" else 1)
+            check_int(name, getattr(self, name), lo=1)
+        check_int("eval_every", self.eval_every, lo=0)
+        check_int("seed", self.seed, lo=0)
+        check_int("group_size", self.group_size, lo=2 if self.objective == "grpo" else 1)
         if self.objective == "grpo" and self.batch_size % self.group_size:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of group_size ({self.group_size})")
-        _check_real("gamma", self.gamma, lo=0.0, hi=1.0)
-        _check_real("lr", self.lr, lo=0.0, lo_open=True)
+        check_real("gamma", self.gamma, lo=0.0, hi=1.0)
+        check_real("lr", self.lr, lo=0.0, lo_open=True)
         return self
 
 
@@ -1610,7 +1583,7 @@ def policy_kl(agent: TransformerAgent, reference: TransformerAgent, env_config=N
     from rlrec_helpers.simulator import BatchEnv, get_preset
 
     env_cfg = get_preset(transformer_env_config() if env_config is None else env_config)
-    env = BatchEnv(env_cfg, _check_int("n_episodes", n_episodes), seed=seed)
+    env = BatchEnv(env_cfg, check_int("n_episodes", n_episodes, lo=1), seed=seed)
     old, old_rng = agent.sample, agent.rng
     agent.sample = True
     agent.rng = np.random.default_rng(seed)
@@ -1691,9 +1664,8 @@ def sampled_vs_full_softmax_timing(n_items: int, *, batch_size: int = 8, length:
     the (V, d) tables cost O(V d) in both). Returns ``full``, ``sampled`` (s/step) and
     ``speedup`` = full / sampled.
     """
-    _check_int("n_items", n_items, lo=2)
-    if not 1 <= n_sampled < n_items:
-        raise ValueError(f"n_sampled must be in [1, n_items={n_items}), got {n_sampled}")
+    check_int("n_items", n_items, lo=2)
+    check_int("n_sampled", n_sampled, 1, n_items - 1)
     batch = synthetic_log_batch(batch_size, length, n_items, seed=seed)
     model = CausalTransformer(n_items, seed=seed, **model_kwargs)
     out = {}

@@ -1,0 +1,138 @@
+"""Shared argument checkers (private; numpy and the standard library only).
+
+Every checker raises ``ValueError`` whose message names the argument and the allowed range,
+in one format::
+
+    n_boot must be an integer >= 2, got 1
+    slate_size must be an integer in [1, 10], got 11
+    gamma must be a finite number in [0, 1], got 1.5
+    lr must be a finite number > 0, got 0.0
+    max_len must be None or an integer >= 1, got 0
+    probs must be probabilities in [0, 1], got [0.5, 1.5]
+
+Integers are Python or numpy integers, never ``bool``; real numbers are any finite
+``numbers.Real`` (Python or numpy ints and floats), never ``bool``, ``str`` or an array.
+An infinite bound (``math.inf``) is the same as no bound.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "check_int", "check_real", "check_probability", "check_probabilities", "describe_range",
+    "is_int", "is_real",
+]
+
+
+def _fmt(x) -> str:
+    """A bound as printed in messages: integral floats without the ``.0``."""
+    if isinstance(x, (float, np.floating)) and math.isfinite(x) and float(x).is_integer():
+        return str(int(x))
+    return str(x)
+
+
+def _bound(x):
+    """``None`` for a missing or infinite bound, else the bound."""
+    if x is None:
+        return None
+    if isinstance(x, (float, np.floating)) and math.isinf(x):
+        return None
+    return x
+
+
+def describe_range(lo=None, hi=None, *, lo_open: bool = False, hi_open: bool = False,
+                   lo_name: str | None = None, hi_name: str | None = None) -> str:
+    """The range part of a message: ``" in [0, 1)"``, ``" >= 2"``, ``" < 5"`` or ``""``.
+
+    ``lo_name``/``hi_name`` label a bound that comes from another argument: ``" in [1, N=10]"``.
+    """
+    lo, hi = _bound(lo), _bound(hi)
+    a = None if lo is None else (_fmt(lo) if lo_name is None else f"{lo_name}={_fmt(lo)}")
+    b = None if hi is None else (_fmt(hi) if hi_name is None else f"{hi_name}={_fmt(hi)}")
+    if a is not None and b is not None:
+        return f" in {'(' if lo_open else '['}{a}, {b}{')' if hi_open else ']'}"
+    if a is not None:
+        return f" {'>' if lo_open else '>='} {a}"
+    if b is not None:
+        return f" {'<' if hi_open else '<='} {b}"
+    return ""
+
+
+def _in_range(value, lo, hi, lo_open: bool, hi_open: bool) -> bool:
+    lo, hi = _bound(lo), _bound(hi)
+    if lo is not None and not (value > lo if lo_open else value >= lo):
+        return False
+    if hi is not None and not (value < hi if hi_open else value <= hi):
+        return False
+    return True
+
+
+def is_int(value) -> bool:
+    """True for a Python or numpy integer that is not a ``bool``."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_real(value) -> bool:
+    """True for a finite real number (``numbers.Real``) that is not a ``bool``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def check_int(name: str, value, lo: int | None = None, hi: int | None = None, *,
+              allow_none: bool = False, lo_name: str | None = None,
+              hi_name: str | None = None) -> int | None:
+    """Return ``int(value)`` for an integer (Python or numpy, not bool) in [lo, hi].
+
+    ``lo``/``hi`` ``None``: unbounded on that side; ``lo_name``/``hi_name`` name a bound in
+    the message. ``allow_none``: ``None`` is accepted and returned. Otherwise
+    ``ValueError("<name> must be an integer in [lo, hi], got <value>")``.
+    """
+    if allow_none and value is None:
+        return None
+    if not (is_int(value) and _in_range(value, lo, hi, False, False)):
+        none = "None or " if allow_none else ""
+        rng = describe_range(lo, hi, lo_name=lo_name, hi_name=hi_name)
+        raise ValueError(f"{name} must be {none}an integer{rng}, got {value!r}")
+    return int(value)
+
+
+def check_real(name: str, value, lo: float | None = None, hi: float | None = None, *,
+               lo_open: bool = False, hi_open: bool = False, allow_none: bool = False,
+               lo_name: str | None = None, hi_name: str | None = None) -> float | None:
+    """Return ``float(value)`` for a finite real number (not bool/str) in the interval.
+
+    The interval is [lo, hi]; ``lo_open``/``hi_open`` exclude an end; a ``None`` or infinite
+    bound is no bound; ``lo_name``/``hi_name`` name a bound in the message. ``allow_none``:
+    ``None`` is accepted and returned. Otherwise
+    ``ValueError("<name> must be a finite number in [lo, hi], got <value>")``.
+    """
+    if allow_none and value is None:
+        return None
+    if not (is_real(value) and _in_range(value, lo, hi, lo_open, hi_open)):
+        none = "None or " if allow_none else ""
+        rng = describe_range(lo, hi, lo_open=lo_open, hi_open=hi_open, lo_name=lo_name, hi_name=hi_name)
+        raise ValueError(f"{name} must be {none}a finite number{rng}, got {value!r}")
+    return float(value)
+
+
+def check_probability(name: str, value) -> float:
+    """Return ``float(value)`` for a real number in [0, 1], else ``ValueError``."""
+    return check_real(name, value, 0.0, 1.0)
+
+
+def check_probabilities(name: str, values) -> np.ndarray:
+    """Return ``values`` as a non-empty float array (any shape) with every entry in [0, 1]."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0.0) or np.any(arr > 1.0):
+        raise ValueError(f"{name} must be probabilities in [0, 1], got {values!r}")
+    return arr

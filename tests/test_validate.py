@@ -1,0 +1,250 @@
+"""Tests for rlrec_helpers._validate (the shared argument checkers) and the layer rule."""
+
+from __future__ import annotations
+
+import ast
+import fractions
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rlrec_helpers._validate import (
+    check_int, check_probabilities, check_probability, check_real, describe_range, is_int, is_real,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "rlrec_helpers"
+
+
+# ----------------------------------------------------------------------------- check_int
+
+
+@pytest.mark.parametrize("value", [0, 3, np.int64(3), np.int32(3), np.uint8(3), np.int8(-2)])
+def test_check_int_accepts_python_and_numpy_integers_and_returns_int(value):
+    out = check_int("n", value)
+    assert out == value and type(out) is int
+
+
+@pytest.mark.parametrize("value", [True, False, np.bool_(True), 2.0, np.float64(2.0), "2", None, [2],
+                                   np.array(2), fractions.Fraction(2)])
+def test_check_int_rejects_bools_floats_strings_and_arrays(value):
+    with pytest.raises(ValueError, match=r"^n must be an integer, got "):
+        check_int("n", value)
+
+
+@pytest.mark.parametrize("value, lo, hi, message", [
+    (1, 2, None, "n_boot must be an integer >= 2, got 1"),
+    (11, 1, 10, "n_boot must be an integer in [1, 10], got 11"),
+    (0, 1, 10, "n_boot must be an integer in [1, 10], got 0"),
+    (6, None, 5, "n_boot must be an integer <= 5, got 6"),
+    (np.int64(-1), 0, None, "n_boot must be an integer >= 0, got np.int64(-1)"),
+    (True, 0, 1, "n_boot must be an integer in [0, 1], got True"),
+])
+def test_check_int_message_names_the_argument_and_the_range(value, lo, hi, message):
+    with pytest.raises(ValueError) as err:
+        check_int("n_boot", value, lo, hi)
+    assert str(err.value) == message
+
+
+def test_check_int_bounds_are_inclusive():
+    assert check_int("k", 1, 1, 3) == 1 and check_int("k", 3, 1, 3) == 3
+    with pytest.raises(ValueError, match=r"^k must be an integer in \[1, 3\], got 4$"):
+        check_int("k", 4, 1, 3)
+
+
+def test_check_int_names_a_bound_taken_from_another_argument():
+    with pytest.raises(ValueError, match=r"^k must be an integer in \[1, N=10\], got 11$"):
+        check_int("k", 11, 1, 10, hi_name="N")
+    with pytest.raises(ValueError, match=r"^n_safe must be an integer in \[slate_size=3, n_candidates=10\], got 2$"):
+        check_int("n_safe", 2, 3, 10, lo_name="slate_size", hi_name="n_candidates")
+
+
+def test_check_int_allow_none():
+    assert check_int("max_len", None, 1, allow_none=True) is None
+    with pytest.raises(ValueError, match=r"^max_len must be None or an integer >= 1, got 0$"):
+        check_int("max_len", 0, 1, allow_none=True)
+    with pytest.raises(ValueError, match=r"^max_len must be an integer >= 1, got None$"):
+        check_int("max_len", None, 1)
+
+
+# ----------------------------------------------------------------------------- check_real
+
+
+@pytest.mark.parametrize("value", [0, 2, 0.5, np.float32(0.5), np.float64(0.25), np.int64(1),
+                                   fractions.Fraction(1, 4)])
+def test_check_real_accepts_finite_reals_and_returns_float(value):
+    out = check_real("x", value)
+    assert out == float(value) and type(out) is float
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, np.float64("nan"), np.float32("inf"),
+                                   True, np.bool_(False), "0.5", None, np.array(0.5), [0.5], 10**400,
+                                   complex(1, 0)])
+def test_check_real_rejects_nan_inf_bools_strings_and_arrays(value):
+    with pytest.raises(ValueError, match=r"^x must be a finite number, got "):
+        check_real("x", value)
+
+
+@pytest.mark.parametrize("value, kwargs, ok", [
+    (0.0, {}, True), (1.0, {}, True),
+    (0.0, {"lo_open": True}, False), (1e-12, {"lo_open": True}, True),
+    (1.0, {"hi_open": True}, False), (1 - 1e-12, {"hi_open": True}, True),
+    (-1e-12, {}, False), (1 + 1e-12, {}, False),
+])
+def test_check_real_open_and_closed_ends(value, kwargs, ok):
+    if ok:
+        assert check_real("gamma", value, 0, 1, **kwargs) == value
+    else:
+        with pytest.raises(ValueError, match=r"^gamma must be a finite number in [\[(]0, 1[\])], got "):
+            check_real("gamma", value, 0, 1, **kwargs)
+
+
+@pytest.mark.parametrize("value, lo, hi, kwargs, message", [
+    (1.5, 0, 1, {}, "gamma must be a finite number in [0, 1], got 1.5"),
+    (0.0, 0, 1, {"lo_open": True}, "gamma must be a finite number in (0, 1], got 0.0"),
+    (1.0, 0, 1, {"hi_open": True}, "gamma must be a finite number in [0, 1), got 1.0"),
+    (0.0, 0, 1, {"lo_open": True, "hi_open": True}, "gamma must be a finite number in (0, 1), got 0.0"),
+    (0.0, 0.0, None, {"lo_open": True}, "gamma must be a finite number > 0, got 0.0"),
+    (-1.0, 0.0, None, {}, "gamma must be a finite number >= 0, got -1.0"),
+    (2.0, None, 1.5, {"hi_open": True}, "gamma must be a finite number < 1.5, got 2.0"),
+    (60.0, -50.0, 50.0, {}, "gamma must be a finite number in [-50, 50], got 60.0"),
+    (math.nan, 0, 1, {}, "gamma must be a finite number in [0, 1], got nan"),
+    (0.95, 0.0, 0.9, {"lo_open": True, "hi_name": "best"}, "gamma must be a finite number in (0, best=0.9], got 0.95"),
+])
+def test_check_real_message_names_the_argument_and_the_range(value, lo, hi, kwargs, message):
+    with pytest.raises(ValueError) as err:
+        check_real("gamma", value, lo, hi, **kwargs)
+    assert str(err.value) == message
+
+
+def test_check_real_infinite_bound_is_no_bound():
+    assert check_real("x", 1e300, 0, math.inf, hi_open=True) == 1e300
+    assert check_real("x", -1e300, -math.inf, 0, lo_open=True) == -1e300
+    with pytest.raises(ValueError, match=r"^x must be a finite number >= 0, got -1$"):
+        check_real("x", -1, 0, math.inf, hi_open=True)
+    with pytest.raises(ValueError, match=r"^x must be a finite number, got inf$"):
+        check_real("x", math.inf, -math.inf, math.inf)
+
+
+def test_check_real_allow_none():
+    assert check_real("weight", None, 0, allow_none=True) is None
+    with pytest.raises(ValueError, match=r"^weight must be None or a finite number >= 0, got -1$"):
+        check_real("weight", -1, 0, allow_none=True)
+    with pytest.raises(ValueError, match=r"^weight must be a finite number >= 0, got None$"):
+        check_real("weight", None, 0)
+
+
+# ----------------------------------------------------------------- probabilities and helpers
+
+
+def test_check_probability():
+    assert check_probability("epsilon", 0) == 0.0 and check_probability("epsilon", np.float32(1.0)) == 1.0
+    for bad in (-0.1, 1.1, math.nan, True, "0.5"):
+        with pytest.raises(ValueError, match=r"^epsilon must be a finite number in \[0, 1\], got "):
+            check_probability("epsilon", bad)
+
+
+def test_check_probabilities():
+    out = check_probabilities("probs", [0, 0.5, 1])
+    assert out.dtype == np.float64 and out.tolist() == [0.0, 0.5, 1.0]
+    assert check_probabilities("probs", np.full((2, 3), 0.2)).shape == (2, 3)
+    for bad in ([0.5, 1.5], [-0.1], [np.nan], [np.inf]):
+        with pytest.raises(ValueError, match=r"^probs must be probabilities in \[0, 1\], got "):
+            check_probabilities("probs", bad)
+    with pytest.raises(ValueError, match=r"^probs must not be empty"):
+        check_probabilities("probs", [])
+
+
+def test_is_int_and_is_real():
+    assert is_int(3) and is_int(np.int16(3)) and not is_int(True) and not is_int(3.0)
+    assert is_real(3) and is_real(np.float32(0.5)) and not is_real(True) and not is_real(math.nan)
+    assert not is_real("1") and not is_real(np.array(1.0)) and not is_real(10**400)
+
+
+def test_describe_range():
+    assert describe_range() == ""
+    assert describe_range(0, 1, hi_open=True) == " in [0, 1)"
+    assert describe_range(2) == " >= 2" and describe_range(0.0, lo_open=True) == " > 0"
+    assert describe_range(None, 5) == " <= 5" and describe_range(-math.inf, math.inf) == ""
+    assert describe_range(0.5, 2.5) == " in [0.5, 2.5]"
+
+
+# ----------------------------------------------------------------------------- layering
+
+#: Modules of the numpy/pandas layer (CONTRIBUTING.md): never TensorFlow, agents, plotting or widgets.
+NUMPY_LAYER = ("_validate", "mdp", "bandits", "policy_gradient", "simulator", "ope", "data", "stats")
+FORBIDDEN = ("tensorflow", "keras", "matplotlib", "seaborn", "ipywidgets", "IPython",
+             "rlrec_helpers.agents", "rlrec_helpers.plotting", "rlrec_helpers.widgets")
+
+
+def imported_modules(source: str) -> set[str]:
+    """Every module imported anywhere in ``source`` (top level or inside functions)."""
+    out = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                out.add("rlrec_helpers." + "." * (node.level - 1) + (node.module or ""))
+            else:
+                out.add(node.module or "")
+            if node.module in ("rlrec_helpers", "rlrec_helpers.agents") and node.level == 0:
+                out |= {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def forbidden_imports(source: str, forbidden=FORBIDDEN) -> list[str]:
+    return sorted(m for m in imported_modules(source)
+                  if any(m == f or m.startswith(f + ".") for f in forbidden))
+
+
+def test_forbidden_imports_detects_a_violation():
+    assert forbidden_imports("import numpy as np\nfrom rlrec_helpers.stats import mean_ci\n") == []
+    assert forbidden_imports("def f():\n    import tensorflow as tf\n") == ["tensorflow"]
+    assert forbidden_imports("from rlrec_helpers.agents import reinforce\n") == [
+        "rlrec_helpers.agents", "rlrec_helpers.agents.reinforce"]
+    assert forbidden_imports("from rlrec_helpers import plotting\n") == ["rlrec_helpers.plotting"]
+
+
+@pytest.mark.parametrize("module", NUMPY_LAYER)
+def test_numpy_layer_modules_never_import_tensorflow_agents_or_drawing(module):
+    bad = forbidden_imports((PKG / f"{module}.py").read_text())
+    assert not bad, f"rlrec_helpers/{module}.py imports {bad}"
+
+
+def test_validate_imports_only_numpy_and_the_standard_library():
+    mods = {m.split(".")[0] for m in imported_modules((PKG / "_validate.py").read_text())}
+    third_party = {m for m in mods if m not in sys.stdlib_module_names and m != "__future__"}
+    assert third_party == {"numpy"}, third_party
+
+
+def test_importing_validate_loads_no_heavy_module():
+    code = ("import sys, rlrec_helpers._validate\n"
+            "heavy = ['tensorflow', 'keras', 'pandas', 'matplotlib', 'rlrec_helpers.stats',\n"
+            "         'rlrec_helpers.simulator', 'rlrec_helpers.agents']\n"
+            "print([m for m in heavy if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+# ------------------------------------------------------------- no new inline copies of the checks
+
+#: The idiom the shared checkers replace: ``isinstance(x, bool) or not isinstance(x, (int, ...``
+_INLINE_INT_CHECK = re.compile(r"isinstance\([^()]+,\s*\(?bool[^)]*\)\)?\s+or\s+not\s+isinstance\(")
+
+
+def test_inline_check_pattern_detects_the_idiom():
+    assert _INLINE_INT_CHECK.search("if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:")
+    assert _INLINE_INT_CHECK.search("if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):")
+    assert not _INLINE_INT_CHECK.search('check_int("k", k, 1)')
+
+
+def test_no_module_repeats_the_inline_integer_check():
+    hits = [f"{p.relative_to(ROOT)}:{i}" for p in sorted(PKG.rglob("*.py")) if p.name != "_validate.py"
+            for i, line in enumerate(p.read_text().splitlines(), 1) if _INLINE_INT_CHECK.search(line)]
+    assert not hits, "use rlrec_helpers._validate.check_int / check_real instead: " + ", ".join(hits)
