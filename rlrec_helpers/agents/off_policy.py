@@ -305,10 +305,9 @@ class ClusterSoftmaxPolicy:
     policy protocol (``reset``, ``act``) and keeps a :class:`HistoryFeaturizer` so that the
     logging loop can record states.
 
-    Random state: ``reset`` does not reseed ``rng`` (unlike the simulator's ``RandomPolicy``,
-    whose ``reset`` restarts its stream), so successive ``simulator.evaluate`` calls on one
-    object draw different slates; :func:`log_interactions` restarts ``rng`` from ``seed``
-    before it logs.
+    Random state, as the simulator's ``RandomPolicy``: ``reset`` restarts ``rng`` at ``seed``, so
+    every ``simulator.evaluate`` or :func:`log_interactions` call on one object draws the same
+    slates; within one call the stream runs on across batches (``reset_next_batch``).
     """
 
     def __init__(self, cluster_logits, seed: int = 0):
@@ -321,7 +320,11 @@ class ClusterSoftmaxPolicy:
         self.rng = np.random.default_rng(seed)
 
     def reset(self, batch_size: int) -> None:
-        pass
+        """Start a new run: the random stream restarts at ``seed``."""
+        self.rng = np.random.default_rng(self.seed)
+
+    def reset_next_batch(self, batch_size: int) -> None:
+        """Next batch of the same run: the random stream goes on (no restart)."""
 
     def logits(self, obs: dict) -> np.ndarray:
         clusters = np.asarray(obs["candidate_clusters"])
@@ -343,7 +346,10 @@ class ClusterSoftmaxPolicy:
 
 class KerasSlatePolicy:
     """Serve a trained :class:`OffPolicyNet` in the simulator: K items by Plackett-Luce
-    sampling from π (``sample=True``) or the top-K logits (``sample=False``)."""
+    sampling from π (``sample=True``) or the top-K logits (``sample=False``).
+
+    ``reset`` starts the featurizer for a new batch and restarts ``rng`` at ``seed`` (so repeated
+    ``simulator.evaluate`` calls agree); ``reset_next_batch`` starts the featurizer only."""
 
     def __init__(self, model: OffPolicyNet, featurizer: HistoryFeaturizer, *, sample: bool = True,
                  seed: int = 0):
@@ -352,6 +358,10 @@ class KerasSlatePolicy:
         self.rng = np.random.default_rng(seed)
 
     def reset(self, batch_size: int) -> None:
+        self.featurizer.reset(batch_size)
+        self.rng = np.random.default_rng(self.seed)
+
+    def reset_next_batch(self, batch_size: int) -> None:
         self.featurizer.reset(batch_size)
 
     def act(self, obs: dict, env) -> np.ndarray:
@@ -369,19 +379,20 @@ def log_interactions(env_config, behaviour, *, n_users: int, seed: int, gamma: f
     """Run ``behaviour`` for ``n_users`` sessions in the simulator and return training logs.
 
     ``seed`` fixes the users (batch b of at most ``batch_size`` users is seeded
-    ``seed + 7919 b``). The slates also depend on ``behaviour``'s own random numbers: when it
-    has a ``seed`` and a numpy ``rng`` attribute (:class:`ClusterSoftmaxPolicy`,
-    :class:`KerasSlatePolicy`, ``simulator.RandomPolicy``), ``rng`` is first restarted from
-    ``behaviour.seed``, so repeated calls give identical logs (the first call on a fresh object
-    is unchanged). Any other random state of ``behaviour`` carries over between calls.
-    ``behaviour``'s generator is left where logging ended.
+    ``seed + 7919 b``). The slates also depend on ``behaviour``'s own random numbers: as
+    ``simulator.evaluate`` does, the first batch calls ``behaviour.reset`` and the later ones
+    ``reset_next_batch`` when it has one (:class:`ClusterSoftmaxPolicy`,
+    :class:`KerasSlatePolicy`, ``simulator.RandomPolicy``: their stream restarts at ``seed``
+    once per call and runs on across its batches). Any other object with a ``seed`` and a numpy
+    ``rng`` attribute also has ``rng`` restarted from ``seed`` first, so repeated calls give
+    identical logs. ``behaviour``'s generator is left where logging ended.
 
     Returns a dict: ``state`` (n, S), ``cand`` (n, N, F) float32, ``slate`` (n, K),
     ``logged_logits`` (n, N) β's true logits when ``behaviour`` exposes ``logits`` (for checks),
     ``click_row`` (m,), ``action`` (m,), ``ret`` (m,) discounted return-to-go from the click's
     step, ``episode_return`` (n_users,) undiscounted session totals.
     """
-    from rlrec_helpers.simulator import BatchEnv, get_preset
+    from rlrec_helpers.simulator import BatchEnv, _reset_policy, get_preset
 
     config = get_preset(env_config)
     check_int("n_users", n_users, 1)
@@ -398,7 +409,7 @@ def log_interactions(env_config, behaviour, *, n_users: int, seed: int, gamma: f
         obs = env.reset()
         feat = HistoryFeaturizer(config.n_topics)
         feat.reset(bsz)
-        behaviour.reset(bsz)
+        _reset_policy(behaviour, bsz, first=b == 0)
         per_user_rewards: list[list[float]] = [[] for _ in range(bsz)]
         per_user_rows: list[list[int]] = [[] for _ in range(bsz)]
         per_user_click: list[list[int]] = [[] for _ in range(bsz)]
