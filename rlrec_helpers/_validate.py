@@ -9,10 +9,13 @@ in one format::
     lr must be a finite number > 0, got 0.0
     max_len must be None or an integer >= 1, got 0
     probs must be probabilities in [0, 1], got [0.5, 1.5]
+    preset must be one of 'default', 'costly_browsing', got 'nope'
 
 Integers are Python or numpy integers, never ``bool``; real numbers are any finite
 ``numbers.Real`` (Python or numpy ints and floats), never ``bool``, ``str`` or an array.
-An infinite bound (``math.inf``) is the same as no bound.
+An infinite bound (``math.inf``) is the same as no bound. A choice lists the ``repr`` of each
+allowed option, comma-separated, in the order the caller gives them; a value equal to an option
+(e.g. a numpy string) is accepted and an unhashable one (a list) is rejected like any other.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import numbers
 import numpy as np
 
 __all__ = [
-    "check_int", "check_real", "check_probability", "check_probabilities", "describe_range",
+    "check_choice", "check_int", "check_real", "check_probability", "check_probabilities", "describe_range",
     "is_int", "is_real",
 ]
 
@@ -136,3 +139,21 @@ def check_probabilities(name: str, values) -> np.ndarray:
     if not np.all(np.isfinite(arr)) or np.any(arr < 0.0) or np.any(arr > 1.0):
         raise ValueError(f"{name} must be probabilities in [0, 1], got {values!r}")
     return arr
+
+
+def check_choice(name: str, value, allowed):
+    """Return ``value`` if it equals one of ``allowed`` (an iterable of hashable options).
+
+    Otherwise ``ValueError("<name> must be one of 'a', 'b', got <value>")``, with the options in
+    the order given (a dict gives its keys). An unhashable ``value`` gets the same ``ValueError``.
+    """
+    options = tuple(allowed)
+    try:
+        hash(value)
+        ok = value in options
+    except (TypeError, ValueError):  # unhashable, or an __eq__ without a truth value
+        ok = False
+    if not ok:
+        listed = ", ".join(repr(o) for o in options) if options else "(no options)"
+        raise ValueError(f"{name} must be one of {listed}, got {value!r}")
+    return value

@@ -42,6 +42,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rlrec_helpers._validate import check_choice
+
 OBP_VERSION = "0.5.7"
 #: sha256 of ``obp-0.5.7.tar.gz`` (the sdist on PyPI).
 ARCHIVE_SHA256 = "3060d67fedfcfadf1e7a6f2608987f74412b5eb74d2c567edeb147595c68f2a0"
@@ -107,8 +109,7 @@ def verify_file(data_dir: Path | str, rel: str) -> Path:
 
     Raises ``FileNotFoundError`` (missing) or ``ValueError`` (corrupt), naming ``make data``.
     """
-    if rel not in FILE_SHA256:
-        raise ValueError(f"rel must be one of the sample's files {sorted(FILE_SHA256)}, got {rel!r}")
+    check_choice("rel", rel, FILE_SHA256)
     path = Path(data_dir) / rel
     if not path.is_file():
         raise FileNotFoundError(f"Open Bandit Dataset file {path} is missing; {_HINT}.")
@@ -282,11 +283,6 @@ class OpenBanditData:
         )
 
 
-def _check_choice(name: str, value: str, allowed) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
-
-
 def _validate_log(df: pd.DataFrame, path: Path, n_actions: int) -> None:
     """Schema checks; raise ``ValueError`` naming the file and the broken column."""
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
@@ -351,8 +347,8 @@ def load_open_bandit(
         FileNotFoundError / ValueError naming ``make data`` for a missing or corrupt file,
         ValueError for an unknown policy/campaign or a schema violation.
     """
-    _check_choice("behavior_policy", behavior_policy, BEHAVIOR_POLICIES)
-    _check_choice("campaign", campaign, CAMPAIGNS)
+    check_choice("behavior_policy", behavior_policy, BEHAVIOR_POLICIES)
+    check_choice("campaign", campaign, CAMPAIGNS)
     if verify is None:
         verify = data_dir is None
     base = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
@@ -416,7 +412,7 @@ def _parse_prior_yaml(text: str) -> dict:
 def load_bts_prior(campaign: str = "all", *, data_dir: Path | str | None = None,
                    verify: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The Beta prior ``(alpha, beta)``, each (n_items,), that ZOZOTOWN's BTS policy used."""
-    _check_choice("campaign", campaign, CAMPAIGNS)
+    check_choice("campaign", campaign, CAMPAIGNS)
     if verify is None:
         verify = data_dir is None
     base = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rlrec_helpers._validate import check_int, check_probability, check_real, is_int
+from rlrec_helpers._validate import check_choice, check_int, check_probability, check_real, is_int
 
 #: Tolerance for "each transition row sums to 1" and "each policy row sums to 1".
 ROW_SUM_TOL = 1e-8
@@ -169,15 +169,11 @@ class TabularMDP:
 
     def state_index(self, name: str) -> int:
         """Index of the state called ``name``."""
-        if name not in self.states:
-            raise ValueError(f"state must be one of {self.states}, got {name!r}")
-        return self.states.index(name)
+        return self.states.index(check_choice("state", name, self.states))
 
     def action_index(self, name: str) -> int:
         """Index of the action called ``name``."""
-        if name not in self.actions:
-            raise ValueError(f"action must be one of {self.actions}, got {name!r}")
-        return self.actions.index(name)
+        return self.actions.index(check_choice("action", name, self.actions))
 
     def step(self, state: int, action: int, rng: np.random.Generator) -> tuple[float, int, bool]:
         """Sample one transition: returns (reward r_t, next state s_{t+1}, terminated)."""
@@ -410,8 +406,7 @@ def policy_iteration(
     Starts from ``policy0`` (S,) (default: action 0 everywhere). Needs gamma < 1.
     """
     _check_gamma(mdp.gamma, name="mdp.gamma", strict=True)
-    if evaluation not in ("exact", "iterative"):
-        raise ValueError(f"evaluation must be 'exact' or 'iterative', got {evaluation!r}")
+    check_choice("evaluation", evaluation, ("exact", "iterative"))
     max_iter = check_int("max_iter", max_iter, 1)
     if policy0 is None:
         policy = np.zeros(mdp.n_states, dtype=int)

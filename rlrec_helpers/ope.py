@@ -31,7 +31,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from rlrec_helpers._validate import check_int, check_real
+from rlrec_helpers._validate import check_choice, check_int, check_real
 from rlrec_helpers.stats import MeanCI, mean_ci
 
 _SUM_TOL = 1e-6
@@ -510,6 +510,7 @@ def chen_gradient(theta, reward, behavior, correction: str, k: int = 1) -> np.nd
     - ``"standard"``: E_β[(π_a/β_a) r_a ∇log π(a)] = Σ_a π_a r_a (e_a − π), the on-policy gradient;
     - ``"topk"``: E_β[(π_a/β_a) λ_K(a) r_a ∇log π(a)], the gradient of E[reward of a K-draw slate].
     """
+    check_choice("correction", correction, CORRECTIONS)
     pi = softmax(theta)
     r = np.asarray(reward, dtype=float)
     b = np.asarray(behavior, dtype=float)
@@ -517,10 +518,8 @@ def chen_gradient(theta, reward, behavior, correction: str, k: int = 1) -> np.nd
         c = b * r
     elif correction == "standard":
         c = pi * r
-    elif correction == "topk":
+    else:  # "topk"
         c = pi * topk_correction(pi, k) * r
-    else:
-        raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
     return c - c.sum() * pi
 
 
@@ -541,8 +540,7 @@ def run_chen_simulation(reward, behavior, correction: str, *, k: int = 1, lr: fl
     integer >= 0; ``record_every`` integer >= 1. Returns a history: ``step`` (T,), ``pi`` (T, A),
     ``expected_reward`` (T,) = Σ π r, ``slate_reward`` (T,) = :func:`expected_slate_reward` with ``k``.
     """
-    if correction not in CORRECTIONS:
-        raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    check_choice("correction", correction, CORRECTIONS)
     check_int("n_steps", n_steps, 0)
     reward = np.asarray(reward, dtype=float)
     behavior = np.asarray(behavior, dtype=float)
@@ -590,8 +588,7 @@ def chen_summary(sim: int = 2, correction: str = "topk", *, k: int = 2, lr: floa
     Returns {"pi": (10,), "expected_reward": float, "slate_reward": float (K draws)}. The pure
     function behind the notebook-07 widget.
     """
-    if sim not in (1, 2):
-        raise ValueError(f"sim must be 1 or 2, got {sim}")
+    check_choice("sim", sim, (1, 2))
     reward, behavior = chen_sim1() if sim == 1 else chen_sim2()
     h = run_chen_simulation(reward, behavior, correction, k=k, lr=lr, n_steps=n_steps,
                             record_every=max(1, n_steps))

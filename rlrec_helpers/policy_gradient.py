@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from rlrec_helpers._validate import check_int, check_real
+from rlrec_helpers._validate import check_choice, check_int, check_real
 
 #: The three states of the article's §4.3, one per row: (1,2,3), (4,5,6), (7,8,9).
 WORKED_EXAMPLE_STATES = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
@@ -47,13 +47,11 @@ def worked_example_rewards(reading: str = "diagonal") -> np.ndarray:
             and one-hot actions, which gives a single 1 at (state (1,2,3), e1));
             ``"diagonal"`` — the intended task, action i is correct in state i (r = I₃).
     """
-    if reading == "literal":
+    if check_choice("reading", reading, READINGS) == "literal":
         s = WORKED_EXAMPLE_STATES[:, None, :]  # (3, 1, 3)
         a = WORKED_EXAMPLE_ACTIONS[None, :, :]  # (1, 3, 3)
         return np.any(s == a, axis=2).astype(float)
-    if reading == "diagonal":
-        return np.eye(3)
-    raise ValueError(f"reading must be one of {READINGS}, got {reading!r}")
+    return np.eye(3)  # "diagonal"
 
 
 def worked_example_mdp(reading: str = "literal", *, continuing: bool = False, gamma: float = 0.9):
@@ -97,6 +95,7 @@ def worked_example_features(kind: str = "raw", states: np.ndarray | None = None)
     Returns:
         (n_states, d) float array; d = n_features (+1 for ``"bias"``).
     """
+    check_choice("kind", kind, FEATURE_MAPS)
     s = WORKED_EXAMPLE_STATES if states is None else np.asarray(states, dtype=float)
     if s.ndim != 2 or not np.all(np.isfinite(s)):
         raise ValueError(f"states must be a finite 2-D array (n_states, n_features), got shape {s.shape}")
@@ -109,11 +108,9 @@ def worked_example_features(kind: str = "raw", states: np.ndarray | None = None)
         return s / norms
     if kind == "centred":
         return s - s.mean(axis=0)
-    if kind == "bias":
-        std = s.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
-        return np.hstack([np.ones((s.shape[0], 1)), (s - s.mean(axis=0)) / std])
-    raise ValueError(f"kind must be one of {FEATURE_MAPS}, got {kind!r}")
+    std = s.std(axis=0)  # "bias"
+    std = np.where(std > 0, std, 1.0)
+    return np.hstack([np.ones((s.shape[0], 1)), (s - s.mean(axis=0)) / std])
 
 
 # ----------------------------------------------------------------------------- validation

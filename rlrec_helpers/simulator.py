@@ -213,7 +213,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
-from rlrec_helpers._validate import check_int, check_real
+from rlrec_helpers._validate import check_choice, check_int, check_real
 from rlrec_helpers.stats import MeanCI, mean_ci
 
 __all__ = [
@@ -536,8 +536,7 @@ class SimulatorConfig:
         """Raise ``ValueError`` naming the first invalid field; return ``self`` if valid."""
         for name in ("n_topics", "n_candidates", "slate_size", "max_steps"):
             check_int(name, getattr(self, name), 1)
-        if not isinstance(self.user_model, str) or self.user_model not in USER_MODELS:
-            raise ValueError(f"user_model must be one of {sorted(USER_MODELS)}, got {self.user_model!r}")
+        check_choice("user_model", self.user_model, USER_MODELS)
         check_int("slate_size", self.slate_size, 1, self.n_candidates, hi_name="n_candidates")
         check_real("doc_length", self.doc_length, 0, lo_open=True)
         if self.user_model == "interest_evolution":
@@ -561,8 +560,7 @@ class SimulatorConfig:
             "time_budget": (0, _INF, True, True), "no_click_weight": (-_INF, _INF, True, True),
             "no_click_cost": (0, _INF, False, True), "refill_rate": (0, 1, False, True),
             "interest_step": (0, 1, False, False)})
-        if self.choice_model not in _CHOICE_MODELS:
-            raise ValueError(f"choice_model must be one of {_CHOICE_MODELS}, got {self.choice_model!r}")
+        check_choice("choice_model", self.choice_model, _CHOICE_MODELS)
         if self.choice_model == "proportional" and self.no_click_weight <= 0:
             raise ValueError(f"no_click_weight must be > 0 for the proportional model, got {self.no_click_weight}")
         if self.choice_model == "mnl" and not -MAX_UTILITY <= self.no_click_weight <= MAX_UTILITY:
@@ -1438,9 +1436,7 @@ def get_preset(name: "str | SimulatorConfig") -> SimulatorConfig:
     """A validated config: a preset name from :data:`PRESETS` or a config passed through."""
     if isinstance(name, SimulatorConfig):
         return name.validate()
-    if not isinstance(name, str) or name not in PRESETS:
-        raise ValueError(f"unknown simulator preset {name!r}; known presets: {sorted(PRESETS)}")
-    return PRESETS[name].validate()
+    return PRESETS[check_choice("preset", name, PRESETS)].validate()
 
 
 # --------------------------------------------------------------------------- batch environment
@@ -2053,9 +2049,7 @@ def make_reference_policy(name: str, seed: int = 0, weight: float = 1.0, lam: fl
               "long-term value": lambda: LongTermValuePolicy(weight),
               "blend": lambda: InterestQualityBlendPolicy(lam),
               "heuristic": lambda: LongTermHeuristicPolicy(heuristic_weight)}
-    if name not in makers:
-        raise ValueError(f"policy name must be one of {sorted(makers)}, got {name!r}")
-    return makers[name]()
+    return makers[check_choice("name", name, makers)]()
 
 
 def compare_policies(env_config: "SimulatorConfig | str" = "default", n_episodes: int = 300,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 
+from rlrec_helpers._validate import check_choice
 from rlrec_helpers.simulator import REWARD_UNITS
 
 
@@ -291,8 +292,7 @@ def show_finetune_run(runs, key, pretrained_return: float) -> dict:
     from rlrec_helpers.agents.transformer import KL_BUDGET, summarize_finetune
     from rlrec_helpers.plotting import plot_finetune_run
 
-    if key not in runs:
-        raise ValueError(f"key must be one of {sorted(runs)}, got {key!r}")
+    check_choice("key", key, runs)
     history = runs[key][1]
     summary = summarize_finetune(history)
     print(f"{key[0]}, beta={key[1]}: {summary['iterations']} iterations, final sampled return "
@@ -332,16 +332,14 @@ def show_domain_session(domain: str, policy: str, user_seed: int, agents) -> "pd
     from rlrec_helpers.plotting import plot_session_story
     from rlrec_helpers.simulator import DOMAIN_POLICIES, DOMAIN_PRESETS, make_reference_policy, session_story
 
-    if domain not in DOMAIN_PRESETS:
-        raise ValueError(f"domain must be one of {sorted(DOMAIN_PRESETS)}, got {domain!r}")
+    check_choice("domain", domain, DOMAIN_PRESETS)
+    check_choice("policy", policy, DOMAIN_POLICIES + ("RL",))
     if policy == "RL":
         if domain not in agents:
             raise ValueError(f"agents has no trained agent for domain {domain!r}")
         pol = agents[domain]
-    elif policy in DOMAIN_POLICIES:
-        pol = make_reference_policy(policy, seed=user_seed)
     else:
-        raise ValueError(f"policy must be one of {list(DOMAIN_POLICIES) + ['RL']}, got {policy!r}")
+        pol = make_reference_policy(policy, seed=user_seed)
     story = session_story(pol, domain, seed=user_seed)
     print(f"{domain}, {policy}, user {user_seed}: {len(story)} steps, "
           f"{int((story['choice'] != '-').sum())} responses, return {story['return'].iloc[-1]:.2f}")

@@ -95,6 +95,16 @@ def test_optimal_vs_myopic_coincide_at_gamma_zero_and_split_later():
 # ----------------------------------------------------------------- review fixes (bad input)
 
 
+def test_unknown_names_use_the_shared_choice_message(rec):
+    assert rec.state_index("bored") == 2 and rec.action_index("fresh") == 2
+    with pytest.raises(ValueError, match=r"^state must be one of 'new', 'engaged', 'bored', 'churned', got 'gone'$"):
+        rec.state_index("gone")
+    with pytest.raises(ValueError, match=r"^action must be one of 'popular', 'niche', 'fresh', got 0$"):
+        rec.action_index(0)
+    with pytest.raises(ValueError, match=r"^evaluation must be one of 'exact', 'iterative', got 'mc'$"):
+        M.policy_iteration(rec, evaluation="mc")
+
+
 def test_policy_iteration_rejects_fractional_policy0(rec):
     with pytest.raises(ValueError, match="policy0 must hold integer action indices"):
         M.policy_iteration(rec, policy0=np.array([0.7, 1.0, 2.0, 0.0]))

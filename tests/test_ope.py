@@ -240,7 +240,7 @@ def test_chen_simulation_2():
 def test_chen_summary_and_notebook07_plots_and_widget():
     out = ope.chen_summary(1, "none", n_steps=3000)
     assert out["expected_reward"] == pytest.approx(5.5, abs=0.2) and out["pi"].shape == (10,)
-    with pytest.raises(ValueError, match="sim"):
+    with pytest.raises(ValueError, match=r"^sim must be one of 1, 2, got 3$"):
         ope.chen_summary(3)
 
     import matplotlib.pyplot as plt

@@ -49,6 +49,24 @@ def test_invalid_config_raises_naming_field(field, value):
 def test_unknown_preset_lists_known():
     with pytest.raises(ValueError, match="costly_browsing"):
         get_preset("nope")
+    # the shared format (rlrec_helpers._validate.check_choice), presets in registration order
+    with pytest.raises(ValueError, match=r"^preset must be one of 'default', 'costly_browsing', 'ecommerce', "):
+        get_preset("nope")
+    for bad in (["default"], 3, None):  # unhashable or not a name: ValueError, never TypeError
+        with pytest.raises(ValueError, match=r"^preset must be one of "):
+            get_preset(bad)
+
+
+def test_unknown_reference_policy_and_choice_model_use_the_shared_message():
+    with pytest.raises(ValueError, match=r"^name must be one of 'random', 'myopic', 'quality-greedy', "
+                                         r"'long-term value', 'blend', 'heuristic', got 'oracle'$"):
+        S.make_reference_policy("oracle")
+    with pytest.raises(ValueError, match=r"^name must be one of .*, got \['random'\]$"):
+        S.make_reference_policy(["random"])  # a dict lookup would raise TypeError
+    with pytest.raises(ValueError, match=r"^choice_model must be one of 'proportional', 'mnl', got 'logit'$"):
+        SimulatorConfig(choice_model="logit").validate()
+    with pytest.raises(ValueError, match=r"^user_model must be one of 'interest_evolution', .*, got \{\}$"):
+        SimulatorConfig(user_model={}).validate()
 
 
 # ----------------------------------------------------------------- model pieces

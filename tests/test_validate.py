@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from rlrec_helpers._validate import (
-    check_int, check_probabilities, check_probability, check_real, describe_range, is_int, is_real,
+    check_choice, check_int, check_probabilities, check_probability, check_real, describe_range, is_int,
+    is_real,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +140,64 @@ def test_check_real_allow_none():
         check_real("weight", None, 0)
 
 
+# ----------------------------------------------------------------------------- check_choice
+
+
+def test_check_choice_returns_the_value_unchanged():
+    assert check_choice("preset", "default", ("default", "costly_browsing")) == "default"
+    assert check_choice("sim", 2, (1, 2)) == 2
+    key = ("grpo", 0.1)
+    assert check_choice("key", key, {key: None, ("reinforce", 0.1): None}) is key
+
+
+def test_check_choice_message_names_the_argument_and_lists_the_options():
+    with pytest.raises(ValueError) as err:
+        check_choice("preset", "nope", ("default", "costly_browsing"))
+    assert str(err.value) == "preset must be one of 'default', 'costly_browsing', got 'nope'"
+    with pytest.raises(ValueError) as err:
+        check_choice("sim", 3, (1, 2))
+    assert str(err.value) == "sim must be one of 1, 2, got 3"
+    with pytest.raises(ValueError) as err:
+        check_choice("key", ("grpo", 0.5), {("grpo", 0.1): None})
+    assert str(err.value) == "key must be one of ('grpo', 0.1), got ('grpo', 0.5)"
+
+
+def test_check_choice_keeps_the_order_of_the_options_as_given():
+    with pytest.raises(ValueError) as err:
+        check_choice("baseline", "median", ("mean", "value", "none", "gae"))  # not sorted
+    assert str(err.value) == "baseline must be one of 'mean', 'value', 'none', 'gae', got 'median'"
+    with pytest.raises(ValueError) as err:  # a dict gives its keys in insertion order
+        check_choice("user_model", "banking", {"zeta": 1, "alpha": 2, "mid": 3})
+    assert str(err.value) == "user_model must be one of 'zeta', 'alpha', 'mid', got 'banking'"
+
+
+def test_check_choice_accepts_any_iterable_of_options_even_a_one_shot_one():
+    assert check_choice("rule", "trapezoid", (r for r in ("gauss", "trapezoid"))) == "trapezoid"
+    with pytest.raises(ValueError, match=r"^rule must be one of 'gauss', 'trapezoid', got 'simpson'$"):
+        check_choice("rule", "simpson", iter(["gauss", "trapezoid"]))
+    with pytest.raises(ValueError, match=r"^key must be one of \(no options\), got 'a'$"):
+        check_choice("key", "a", {})
+
+
+@pytest.mark.parametrize("value", [["default"], {"default": 1}, {"default"}, np.array(["default"]),
+                                   np.array("default")])
+def test_check_choice_rejects_unhashable_values_with_a_value_error(value):
+    for allowed in (("default", "costly_browsing"), {"default": 0, "costly_browsing": 1},
+                    frozenset({"default", "costly_browsing"})):
+        with pytest.raises(ValueError, match=r"^preset must be one of .*, got "):
+            check_choice("preset", value, allowed)
+
+
+def test_check_choice_accepts_numpy_strings_and_integers_equal_to_an_option():
+    out = check_choice("preset", np.str_("default"), {"default": 0, "costly_browsing": 1})
+    assert out == "default" and isinstance(out, np.str_)
+    assert check_choice("sim", np.int64(1), (1, 2)) == 1
+    with pytest.raises(ValueError, match=r"^preset must be one of 'default', got np\.str_\('nope'\)$"):
+        check_choice("preset", np.str_("nope"), ("default",))
+    with pytest.raises(ValueError, match=r"^preset must be one of 'default', got None$"):
+        check_choice("preset", None, ("default",))
+
+
 # ----------------------------------------------------------------- probabilities and helpers
 
 
@@ -248,3 +307,19 @@ def test_no_module_repeats_the_inline_integer_check():
     hits = [f"{p.relative_to(ROOT)}:{i}" for p in sorted(PKG.rglob("*.py")) if p.name != "_validate.py"
             for i, line in enumerate(p.read_text().splitlines(), 1) if _INLINE_INT_CHECK.search(line)]
     assert not hits, "use rlrec_helpers._validate.check_int / check_real instead: " + ", ".join(hits)
+
+
+#: A membership check written out by hand: ``raise ValueError(f"x must be one of {...}, got ...")``.
+_INLINE_CHOICE_CHECK = re.compile(r"""raise\s+ValueError\(\s*f?["'][^"']*must be one of""")
+
+
+def test_inline_choice_pattern_detects_the_idiom():
+    assert _INLINE_CHOICE_CHECK.search('raise ValueError(f"rule must be one of {RULES}, got {rule!r}")')
+    assert _INLINE_CHOICE_CHECK.search("raise ValueError(f'{name} must be one of {list(allowed)}, got {value!r}')")
+    assert not _INLINE_CHOICE_CHECK.search('check_choice("rule", rule, RULES)')
+
+
+def test_no_module_repeats_the_inline_choice_check():
+    hits = [f"{p.relative_to(ROOT)}:{i}" for p in sorted(PKG.rglob("*.py")) if p.name != "_validate.py"
+            for i, line in enumerate(p.read_text().splitlines(), 1) if _INLINE_CHOICE_CHECK.search(line)]
+    assert not hits, "use rlrec_helpers._validate.check_choice instead: " + ", ".join(hits)

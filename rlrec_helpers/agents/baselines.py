@@ -31,7 +31,7 @@ from typing import Mapping
 
 import numpy as np
 
-from rlrec_helpers._validate import check_int, check_real
+from rlrec_helpers._validate import check_choice, check_int, check_real
 from rlrec_helpers.bandits import LinUCB
 from rlrec_helpers.simulator import (  # noqa: F401  (re-exported)
     InterestQualityBlendPolicy,
@@ -152,9 +152,7 @@ class _EstimatedInterestPolicy:
     def __init__(self, estimator: str):
         from rlrec_helpers.agents.belief import ESTIMATORS
 
-        if estimator not in ESTIMATORS:
-            raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
-        self.estimator = estimator
+        self.estimator = check_choice("estimator", estimator, ESTIMATORS)
         self.reset(1)
 
     def reset(self, batch_size: int) -> None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlrec_helpers._validate import check_int, check_probability, check_real
+from rlrec_helpers._validate import check_choice, check_int, check_probability, check_real
 
 ESTIMATORS = ("click_rate", "posterior")
 
@@ -121,12 +121,10 @@ def check_user_model(config) -> None:
 def make_tracker(estimator: str, batch_size: int, n_topics: int, *, interest_step: float = 0.3,
                  no_click_weight: float = 2.0):
     """A fresh tracker for B users: :class:`ClickCounts` or :class:`InterestBelief`."""
-    if estimator == "click_rate":
+    if check_choice("estimator", estimator, ESTIMATORS) == "click_rate":
         return ClickCounts(batch_size, n_topics)
-    if estimator == "posterior":
-        return InterestBelief(batch_size, n_topics, interest_step=interest_step,
-                              no_click_weight=no_click_weight)
-    raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    return InterestBelief(batch_size, n_topics, interest_step=interest_step,
+                          no_click_weight=no_click_weight)
 
 
 def history_statistics(estimator: str, shown_clusters: np.ndarray, clicked: np.ndarray, n_topics: int,

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlrec_helpers._validate import check_int
+from rlrec_helpers._validate import check_choice, check_int
 
 #: small model used by the checks (the notebook's architecture, narrower, smaller catalogue)
 CHECK_MODEL = dict(n_items=200, d_model=32, n_layers=2, n_heads=2, window=8)
@@ -57,8 +57,7 @@ def _build(strategy, seed: int, optimizer: str = "adam", lr: float = 1e-3):
     from rlrec_helpers.agents import transformer as T
     from rlrec_helpers.setup import seed_everything
 
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    check_choice("optimizer", optimizer, ("adam", "sgd"))
     with strategy.scope():
         seed_everything(seed, use_tf=True)
         model = T.build_model(**CHECK_MODEL, seed=seed)

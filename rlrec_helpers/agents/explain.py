@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 
-from rlrec_helpers._validate import check_int
+from rlrec_helpers._validate import check_choice, check_int
 from rlrec_helpers.setup import quiet_tensorflow
 
 quiet_tensorflow()
@@ -143,8 +143,7 @@ def integrated_gradients(model, history, candidates, target: int, *, baseline_hi
     x = _array("candidates", candidates, (None, c.item_dim))
     check_int("target", target, 0, x.shape[0] - 1)  # a candidate row
     check_int("n_steps", n_steps, 2)
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    check_choice("rule", rule, RULES)
     h0, x0 = default_baseline(h, x)
     if baseline_history is not None:
         h0 = _array("baseline_history", baseline_history, h.shape)

@@ -70,7 +70,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from rlrec_helpers._validate import check_int, check_real
+from rlrec_helpers._validate import check_choice, check_int, check_real
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
@@ -133,8 +133,7 @@ class Catalogue:
 
     def pool(self, name: str) -> np.ndarray:
         """The item ids of pool ``"warm"`` or ``"cold"``."""
-        if name not in POOLS:
-            raise ValueError(f"pool must be one of {POOLS}, got {name!r}")
+        check_choice("pool", name, POOLS)
         return self.warm_ids if name == "warm" else self.cold_ids
 
 
@@ -281,8 +280,7 @@ class ItemEncoder(keras.layers.Layer):
     def __init__(self, kind: str, n_items: int, text_dim: int, image_dim: int, dim: int = 16,
                  hidden: int = 32, **kwargs):
         super().__init__(**kwargs)
-        if kind not in ENCODERS:
-            raise ValueError(f"encoder must be one of {ENCODERS}, got {kind!r}")
+        check_choice("encoder", kind, ENCODERS)
         self.kind = kind
         self._args = dict(kind=kind, n_items=n_items, text_dim=text_dim, image_dim=image_dim,
                           dim=dim, hidden=hidden)
@@ -562,8 +560,7 @@ def train_multimodal(encoder: str, catalogue: Catalogue, *, n_iters: int = 80, b
     ``iteration``, ``return`` (mean undiscounted training return, minutes), ``length``
     (mean session steps), ``entropy``, ``loss``, ``wall_time`` (s, cumulative).
     """
-    if encoder not in ENCODERS:
-        raise ValueError(f"encoder must be one of {ENCODERS}, got {encoder!r}")
+    check_choice("encoder", encoder, ENCODERS)
     if not isinstance(catalogue, Catalogue):
         raise ValueError(f"catalogue must be a Catalogue, got {type(catalogue).__name__}")
     n_iters = check_int("n_iters", n_iters, 1)

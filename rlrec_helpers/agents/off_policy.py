@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlrec_helpers._validate import check_int, check_real
+from rlrec_helpers._validate import check_choice, check_int, check_real
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
@@ -151,8 +151,7 @@ class OffPolicyConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        if self.correction not in CORRECTIONS:
-            raise ValueError(f"correction must be one of {CORRECTIONS}, got {self.correction!r}")
+        check_choice("correction", self.correction, CORRECTIONS)
         check_int("k", self.k, 1)
         if not self.weight_cap > 0:  # np.inf (no cap) is allowed
             raise ValueError(f"weight_cap must be > 0, got {self.weight_cap}")

@@ -68,7 +68,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from rlrec_helpers._validate import check_int, check_probability, check_real
+from rlrec_helpers._validate import check_choice, check_int, check_probability, check_real
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
@@ -131,8 +131,7 @@ class AgentConfig:
             check_int(name, getattr(self, name), 1)
         check_int("n_features", self.n_features, self.n_topics, lo_name="n_topics")
         check_real("doc_length", self.doc_length, 0, lo_open=True)
-        if self.interest_estimate not in ESTIMATORS:
-            raise ValueError(f"interest_estimate must be one of {ESTIMATORS}, got {self.interest_estimate!r}")
+        check_choice("interest_estimate", self.interest_estimate, ESTIMATORS)
         check_probability("interest_step", self.interest_step)
         check_real("no_click_weight", self.no_click_weight, 0, lo_open=True)
         return self
@@ -236,8 +235,7 @@ class TrainConfig:
         check_real("gamma", self.gamma, 0, 1)
         check_real("lr", self.lr, 0, lo_open=True)
         check_real("lr_end", self.lr_end, 0, lo_open=True, allow_none=True)
-        if self.baseline not in BASELINES:
-            raise ValueError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
+        check_choice("baseline", self.baseline, BASELINES)
         check_real("value_scale", self.value_scale, 0, lo_open=True)
         check_real("gae_lambda", self.gae_lambda, 0, 1)
         for name in ("entropy_coef", "value_coef"):
@@ -587,6 +585,7 @@ def reinforce_loss(logits, values, slates, returns, mask, *, baseline: str = "me
         dict with ``loss`` (minimised), ``policy_loss``, ``entropy``, ``value_loss``,
         ``advantage_std`` (scalars).
     """
+    check_choice("baseline", baseline, BASELINES)
     mask = tf.cast(mask, tf.float32)
     returns = tf.cast(returns, tf.float32)
     denom = tf.maximum(tf.reduce_sum(mask), 1.0)
@@ -597,12 +596,10 @@ def reinforce_loss(logits, values, slates, returns, mask, *, baseline: str = "me
         adv = returns - tf.stop_gradient(v_returns)
     elif baseline == "none":
         adv = returns
-    elif baseline == "gae":
+    else:  # "gae"
         if rewards is None:
             raise ValueError('baseline="gae" needs the per-step rewards')
         adv = gae_advantages(rewards, tf.stop_gradient(v_returns), mask, gamma, gae_lambda)
-    else:
-        raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
     adv = adv * mask
     centred = (adv - tf.reduce_sum(adv) / denom) * mask   # two passes: no cancellation in float32
     std = tf.sqrt(tf.reduce_sum(tf.square(centred)) / denom + 1e-8)

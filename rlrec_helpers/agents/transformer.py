@@ -56,7 +56,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from rlrec_helpers._validate import check_int, check_real
+from rlrec_helpers._validate import check_choice, check_int, check_real
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
@@ -1458,8 +1458,7 @@ class FinetuneConfig:
     seed: int = 0
 
     def validate(self) -> "FinetuneConfig":
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        check_choice("objective", self.objective, OBJECTIVES)
         check_real("beta", self.beta, lo=0.0)
         for name in ("n_iters", "batch_size", "max_len", "eval_episodes"):
             check_int(name, getattr(self, name), lo=1)
