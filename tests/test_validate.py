@@ -303,9 +303,14 @@ def test_inline_check_pattern_detects_the_idiom():
     assert not _INLINE_INT_CHECK.search('check_int("k", k, 1)')
 
 
+def _package_lines_matching(pattern: re.Pattern) -> list[str]:
+    """``file:line`` of every line of rlrec_helpers (``_validate.py`` aside) that ``pattern`` matches."""
+    return [f"{p.relative_to(ROOT)}:{i}" for p in sorted(PKG.rglob("*.py")) if p.name != "_validate.py"
+            for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+
+
 def test_no_module_repeats_the_inline_integer_check():
-    hits = [f"{p.relative_to(ROOT)}:{i}" for p in sorted(PKG.rglob("*.py")) if p.name != "_validate.py"
-            for i, line in enumerate(p.read_text().splitlines(), 1) if _INLINE_INT_CHECK.search(line)]
+    hits = _package_lines_matching(_INLINE_INT_CHECK)
     assert not hits, "use rlrec_helpers._validate.check_int / check_real instead: " + ", ".join(hits)
 
 
@@ -320,6 +325,5 @@ def test_inline_choice_pattern_detects_the_idiom():
 
 
 def test_no_module_repeats_the_inline_choice_check():
-    hits = [f"{p.relative_to(ROOT)}:{i}" for p in sorted(PKG.rglob("*.py")) if p.name != "_validate.py"
-            for i, line in enumerate(p.read_text().splitlines(), 1) if _INLINE_CHOICE_CHECK.search(line)]
+    hits = _package_lines_matching(_INLINE_CHOICE_CHECK)
     assert not hits, "use rlrec_helpers._validate.check_choice instead: " + ", ".join(hits)
