@@ -276,6 +276,21 @@ def test_numpy_layer_modules_never_import_tensorflow_agents_or_drawing(module):
     assert not bad, f"rlrec_helpers/{module}.py imports {bad}"
 
 
+DRAWING = ("matplotlib", "seaborn", "ipywidgets", "rlrec_helpers.plotting", "rlrec_helpers.widgets")
+
+
+@pytest.mark.parametrize("path", sorted(p.name for p in (PKG / "agents").glob("*.py")))
+def test_agents_never_draw(path):
+    """Only plotting and widgets draw: training returns histories, never figures."""
+    bad = forbidden_imports((PKG / "agents" / path).read_text(), DRAWING)
+    assert not bad, f"rlrec_helpers/agents/{path} imports {bad}"
+
+
+def test_drawing_detector_catches_an_agent_that_plots():
+    assert forbidden_imports("def plot(h):\n    import matplotlib.pyplot as plt\n", DRAWING) == ["matplotlib.pyplot"]
+    assert forbidden_imports("from rlrec_helpers import plotting as P\n", DRAWING) == ["rlrec_helpers.plotting"]
+
+
 def test_validate_imports_only_numpy_and_the_standard_library():
     mods = {m.split(".")[0] for m in imported_modules((PKG / "_validate.py").read_text())}
     third_party = {m for m in mods if m not in sys.stdlib_module_names and m != "__future__"}
