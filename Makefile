@@ -59,8 +59,11 @@ python-check:
 
 install: $(STAMP)
 
-# Pin .venv's versions; the stamp is touched because .venv is what the new file describes.
-lock: install
+# Pin .venv's versions as they are. Not `lock: install`: after a range in pyproject.toml was
+# raised, install would first put the old pins back. The stamp is touched because .venv is what
+# the new file describes.
+lock:
+	@test -x $(PY) || { echo "make lock needs .venv: run make install first"; exit 1; }
 	$(PY) tools/lock_constraints.py --output $(CONSTRAINTS)
 	@touch $(STAMP)
 

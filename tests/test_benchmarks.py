@@ -29,8 +29,8 @@ SMOKE_RUNS = {
 }
 
 
-def _run(script: str, args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT, env=ENV,
+def _run(script: Path, args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(script), *args], cwd=ROOT, env=ENV,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -41,7 +41,7 @@ def test_every_benchmark_has_a_smoke_run():
 @pytest.mark.parametrize("script", sorted(SMOKE_RUNS))
 def test_benchmark_runs(script):
     args, expected = SMOKE_RUNS[script]
-    out = _run(script, args)
+    out = _run(ROOT / "benchmarks" / script, args)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
     assert expected in out.stdout, out.stdout[-2000:]
 
@@ -52,6 +52,5 @@ def test_a_broken_benchmark_fails_its_smoke_run(tmp_path):
     assert source.count("ope.bootstrap_ci(") >= 1
     broken = tmp_path / "ope_broken.py"
     broken.write_text(source.replace("ope.bootstrap_ci(", "ope.bootstrap_ci_renamed("))
-    out = subprocess.run([sys.executable, str(broken)], cwd=ROOT, env=ENV, capture_output=True, text=True,
-                         timeout=600)
+    out = _run(broken, [])
     assert out.returncode != 0 and "bootstrap_ci_renamed" in out.stderr
