@@ -669,9 +669,8 @@ def compare_on_testbed(epsilon: float = 0.1, n_arms: int = 10, gap: float = 0.1,
     Returns ``{"curves": name -> (n_runs, horizon) cumulative regret,
     "lai_robbins": (horizon,) C·ln t, "probs": (n_arms,)}``. Pure; used by the notebook widget.
     """
-    gap = check_probability("gap", gap)
     best = check_probability("best", best)
-    check_real("gap", gap, 0.0, best, lo_open=True, hi_name="best")
+    gap = check_real("gap", gap, 0.0, best, lo_open=True, hi_name="best")
     env = bernoulli_testbed(best=best, others=best - gap, n_arms=n_arms)
     policies = [EpsilonGreedy(n_arms, 0.0), EpsilonGreedy(n_arms, epsilon), UCB1(n_arms),
                 BernoulliTS(n_arms)]

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from rlrec_helpers._validate import check_int
+from rlrec_helpers._validate import check_int, check_real
 from rlrec_helpers.stats import mean_ci_over_axis
 
 THEME = {"style": "whitegrid", "context": "notebook", "palette": "colorblind"}
@@ -128,8 +128,7 @@ def plot_learning_curves(
     """
     _require_labels(xlabel, ylabel)
     _check_mapping(curves, "curves")
-    if not 0.0 < float(_array(level, "level", ())) < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    check_real("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
     n_x = None if x is None else _array(x, "x", ("T",)).shape[0]
     arrays = {}
     for name, values in curves.items():

@@ -556,7 +556,7 @@ class SimulatorConfig:
         check_int("n_trashy", self.n_trashy, 0, self.n_topics, hi_name="n_topics")
         _check_fields(self, {
             "quality_min": (-_INF, 0, False, False), "quality_max": (0, _INF, False, True),
-            "quality_std": (0, _INF, False, True), "doc_length": (0, _INF, True, True),
+            "quality_std": (0, _INF, False, True),
             "time_budget": (0, _INF, True, True), "no_click_weight": (-_INF, _INF, True, True),
             "no_click_cost": (0, _INF, False, True), "refill_rate": (0, 1, False, True),
             "interest_step": (0, 1, False, False)})

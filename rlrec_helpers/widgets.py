@@ -143,6 +143,7 @@ def reinforce_widget(preset: str = "default", lr: float | None = None, batch_siz
     """
     from rlrec_helpers.agents.reinforce import LIVE_BATCH, LIVE_LR
 
+    # resolved here as well as in show_reinforce_retrain: ipywidgets drops a fixed(None) argument
     lr = LIVE_LR if lr is None else lr
     batch_size = LIVE_BATCH if batch_size is None else batch_size
     return _interactive(

@@ -991,10 +991,28 @@ def test_reinforce_widget_controls_and_pass_through(monkeypatch):
     W.reinforce_widget("default")   # the live-retraining defaults come from one place
     assert calls[-1]["lr"] == R.LIVE_LR == 0.02 and calls[-1]["batch_size"] == R.LIVE_BATCH == 64
     assert calls[-1]["preset"] == "default"
+    # the widget resolves the Nones itself (ipywidgets drops a fixed(None)); so does the function
+    monkeypatch.undo()
     from inspect import signature
 
     sig = signature(R.retrain_and_compare).parameters
     assert sig["lr"].default == R.LIVE_LR and sig["batch_size"].default == R.LIVE_BATCH
+    seen = []
+
+    def fake_retrain(preset, **kw):
+        seen.append(kw)
+        return {"trained": 1.0, "quality_greedy": 2.0, "pretrained": None,
+                "history": {"return": np.array([1.0, 2.0]), "env_steps": np.array([10, 20])}}
+
+    monkeypatch.setattr(R, "retrain_and_compare", fake_retrain)
+    import matplotlib.pyplot as plt
+
+    W.show_reinforce_retrain("default")
+    plt.close("all")
+    assert seen[-1]["lr"] == R.LIVE_LR == 0.02 and seen[-1]["batch_size"] == R.LIVE_BATCH == 64
+    W.show_reinforce_retrain("default", lr=0.01, batch_size=8)
+    plt.close("all")
+    assert seen[-1]["lr"] == 0.01 and seen[-1]["batch_size"] == 8
 
 
 # ------------------------------------------------------------------ baselines: seeding and validation

@@ -87,8 +87,9 @@ def test_weight_cap_is_applied(sim1):
 def test_topk_lambda():
     np.testing.assert_allclose(op.topk_lambda(np.array([0.0, 0.5, 1.0]), 3), [3.0, 0.75, 0.0])
     np.testing.assert_allclose(op.topk_lambda(np.array([0.2]), 1), [1.0])
-    with pytest.raises(ValueError, match="k"):
-        op.topk_lambda(np.array([0.2]), 0)
+    for k in (0, 2.5, True):
+        with pytest.raises(ValueError, match="k must be an integer >= 1"):
+            op.topk_lambda(np.array([0.2]), k)
 
 
 def test_config_and_logs_validation(sim1):

@@ -188,7 +188,7 @@ _BAD_INPUTS = {
     "lc NaN reference": (lambda: plotting.plot_learning_curves({"a": [1.0, 2.0]}, references={"r": _NAN}, **_LC),
                          r"references\['r'\] must be finite"),
     "lc level": (lambda: plotting.plot_learning_curves({"a": [1.0, 2.0]}, level=1.5, **_LC),
-                 r"level must be in \(0, 1\)"),
+                 r"level must be a finite number in \(0, 1\), got 1.5"),
     # plot_heatmap
     "heatmap NaN": (lambda: plotting.plot_heatmap(np.array([[1.0, _NAN]]), row_labels=["s"], col_labels=["a", "b"],
                                                   xlabel="action", ylabel="state", cbar_label="reward"),

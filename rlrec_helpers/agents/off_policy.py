@@ -45,8 +45,7 @@ CORRECTIONS = ("none", "is", "topk")
 
 def topk_lambda(pi, k: int):
     """λ_K = K (1 − π)^(K−1) elementwise (works on numpy arrays and tensors)."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    check_int("k", k, 1)
     return k * (1.0 - pi) ** (k - 1)
 
 
