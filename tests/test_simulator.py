@@ -593,12 +593,27 @@ def test_random_policy_evaluate_twice_on_one_instance_is_reproducible():
     assert not np.array_equal(x, y)
 
 
-def test_count_unsuitable_runs_a_random_stream_over_batches_like_evaluate():
-    """R4 #1: count_unsuitable (and MaskIgnoringPolicy) reset a RandomPolicy once per call."""
+def test_count_unsuitable_is_reproducible_on_one_mask_ignoring_policy():
+    """R4 #1: count_unsuitable resets a RandomPolicy (through MaskIgnoringPolicy) at each call.
+    (Every user meets a masked product in the first batch, so the call never reaches batch 2.)"""
     pol = S.MaskIgnoringPolicy(RandomPolicy(0))
     a = S.count_unsuitable(pol, "finance", n_episodes=40, seed=1, batch_size=10)
     b = S.count_unsuitable(pol, "finance", n_episodes=40, seed=1, batch_size=10)
     assert a == b and a["unsuitable"] > 0
+
+
+def test_mask_ignoring_policy_passes_reset_and_reset_next_batch_through():
+    """reset restarts the wrapped RandomPolicy's stream; reset_next_batch continues it."""
+    pol = S.MaskIgnoringPolicy(RandomPolicy(0))
+    env = BatchEnv("finance", 4, seed=0)
+    obs = env.reset()
+    pol.reset(4)
+    x = pol.act(obs, env)
+    pol.reset_next_batch(4)
+    y = pol.act(obs, env)
+    assert not np.array_equal(x, y)                     # the stream went on
+    pol.reset(4)
+    np.testing.assert_array_equal(pol.act(obs, env), x)  # and restarts at the seed
 
 
 def test_simulator_env_explicit_reset_seed_takes_precedence_over_the_constructor_seed():
