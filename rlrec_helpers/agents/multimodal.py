@@ -71,6 +71,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from rlrec_helpers._validate import check_choice, check_int, check_real
+from rlrec_helpers.agents._training_loop import TrainingLoop
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
@@ -576,22 +577,15 @@ def train_multimodal(encoder: str, catalogue: Catalogue, *, n_iters: int = 80, b
     trainer = _Trainer(agent, lr=lr, gamma=gamma, entropy_coef=entropy_coef)
     env = BatchEnv(catalogue.config, batch_size, seed=seed,
                    user_model=CatalogueUserModel(catalogue, "warm"))
-    hist: dict[str, list] = {k: [] for k in ("return", "length", "entropy", "loss", "wall_time")}
-    clock = 0.0
-    for it in range(n_iters):
-        t0 = time.perf_counter()
-        batch = rollout_catalogue(agent, env, seed=seed * 1_000_003 + it)
-        stats = trainer.step(batch)
-        clock += time.perf_counter() - t0
-        hist["return"].append(float(batch["episode_return"].mean()))
-        hist["length"].append(float(batch["mask"].sum(1).mean()))
-        hist["entropy"].append(stats["entropy"])
-        hist["loss"].append(stats["loss"])
-        hist["wall_time"].append(clock)
+    loop = TrainingLoop(n_iters, ("return", "length", "entropy", "loss", "wall_time"))
+    for it in loop:
+        with loop.timed():
+            batch = rollout_catalogue(agent, env, seed=seed * 1_000_003 + it)
+            stats = trainer.step(batch)
+        loop.log({"return": float(batch["episode_return"].mean()), "length": float(batch["mask"].sum(1).mean()),
+                  "entropy": stats["entropy"], "loss": stats["loss"], "wall_time": loop.wall_time})
     agent.sample = False
-    out = {k: np.asarray(v, float) for k, v in hist.items()}
-    out["iteration"] = np.arange(1, n_iters + 1)
-    return agent, out
+    return agent, loop.history()
 
 
 def evaluate_multimodal(agent, catalogue: Catalogue, pool: str = "cold", n_episodes: int = 500,

@@ -69,6 +69,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from rlrec_helpers._validate import check_choice, check_int, check_probability, check_real
+from rlrec_helpers.agents._training_loop import TrainingLoop
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
@@ -1027,49 +1028,36 @@ def train_reinforce(env_config="default", config: TrainConfig | None = None, *,
         agent.rng = np.random.default_rng(cfg.seed)
     trainer = ReinforceTrainer(agent.model, cfg)
     env = BatchEnv(env_cfg, cfg.batch_size, seed=cfg.seed)
-    keys = ("return", "length", "entropy", "loss", "policy_loss", "value_loss", "env_steps", "wall_time")
-    hist: dict[str, list] = {k: [] for k in keys}
-    hist.update(eval_iteration=[], eval_return=[], eval_wall_time=[])
-    steps, clock = 0, 0.0
+    loop = TrainingLoop(cfg.n_iters, ("return", "length", "entropy", "loss", "policy_loss", "value_loss",
+                                      "env_steps", "wall_time", "eval_iteration", "eval_return", "eval_wall_time"),
+                        eval_every=cfg.eval_every, progress=progress, desc=f"REINFORCE ({cfg.baseline})",
+                        callback=callback)
+    steps = 0
     best_return, best_weights, best_iteration = -np.inf, None, cfg.n_iters
-    iterator = range(cfg.n_iters)
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(iterator, desc=f"REINFORCE ({cfg.baseline})", leave=False)
-    for it in iterator:
-        t0 = time.perf_counter()
-        batch = rollout(agent, env, max_len=cfg.max_len, seed=cfg.seed * 1_000_003 + it)
-        batch["returns"] = discounted_returns(batch["rewards"], batch["mask"], cfg.gamma)
-        stats = trainer.step(batch)
-        clock += time.perf_counter() - t0
+    for it in loop:
+        with loop.timed():
+            batch = rollout(agent, env, max_len=cfg.max_len, seed=cfg.seed * 1_000_003 + it)
+            batch["returns"] = discounted_returns(batch["rewards"], batch["mask"], cfg.gamma)
+            stats = trainer.step(batch)
         steps += int(batch["mask"].sum())
-        for k in ("entropy", "loss", "policy_loss", "value_loss"):
-            hist[k].append(stats[k])
-        hist["return"].append(float(batch["episode_return"].mean()))
-        hist["length"].append(float(batch["length"].mean()))
-        hist["env_steps"].append(steps)
-        hist["wall_time"].append(clock)
-        if cfg.eval_every and ((it + 1) % cfg.eval_every == 0 or it == cfg.n_iters - 1):
+        loop.log({k: stats[k] for k in ("entropy", "loss", "policy_loss", "value_loss")})
+        loop.log({"return": float(batch["episode_return"].mean()), "length": float(batch["length"].mean()),
+                  "env_steps": steps, "wall_time": loop.wall_time})
+        if loop.eval_due(it):
             res = evaluate_agent(agent, env_cfg, n_episodes=cfg.eval_episodes, seed=eval_seed,
                                  batch_size=min(cfg.eval_episodes, 1000))
             agent.sample = True
-            hist["eval_iteration"].append(it + 1)
-            hist["eval_return"].append(res.mean_return.mean)
-            hist["eval_wall_time"].append(clock)
+            loop.log({"eval_iteration": it + 1, "eval_return": res.mean_return.mean,
+                      "eval_wall_time": loop.wall_time})
             if cfg.keep_best and res.mean_return.mean > best_return:
                 best_return, best_iteration = res.mean_return.mean, it + 1
                 best_weights = agent.model.get_weights()
-        if progress:
-            iterator.set_postfix(ret=f"{hist['return'][-1]:.1f}", ent=f"{stats['entropy']:.2f}")
-        if callback is not None:
-            callback(it, stats)
+        loop.end_iteration(it, stats, ret=f"{loop.hist['return'][-1]:.1f}", ent=f"{stats['entropy']:.2f}")
     agent.sample = False
     if best_weights is not None:
         agent.model.set_weights(best_weights)
         agent.reset(1)  # re-read the numpy weights at the next act()
-    out = {k: np.asarray(v, dtype=float) for k, v in hist.items()}
-    out["iteration"] = np.arange(1, cfg.n_iters + 1)
+    out = loop.history()
     out["best_iteration"] = np.asarray(best_iteration)
     return agent, out
 
@@ -1107,7 +1095,7 @@ def behaviour_clone(teacher, env_config="default", *, n_iters: int = 150, batch_
     Returns the agent (greedy mode) and ``history``: ``iteration``, ``nll`` (mean negative
     log-likelihood per active step, nats), ``agreement`` (fraction of the iteration's active
     steps where the agent's greedy slate, before the update, equals the teacher's as a set) and
-    ``wall_time`` (s).
+    ``wall_time`` (s, cumulative).
     """
     _check_slate_policy("teacher", teacher)
     from rlrec_helpers.simulator import BatchEnv, get_preset
@@ -1122,26 +1110,17 @@ def behaviour_clone(teacher, env_config="default", *, n_iters: int = 150, batch_
     agent.sample = False
     trainer = ReinforceTrainer(agent.model, cfg)
     env = BatchEnv(env_cfg, cfg.batch_size, seed=cfg.seed)
-    hist: dict[str, list] = {"nll": [], "agreement": [], "wall_time": []}
-    iterator = range(cfg.n_iters)
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(iterator, desc="behaviour cloning", leave=False)
-    t0 = time.perf_counter()
-    for it in iterator:
-        batch = rollout(agent, env, max_len=cfg.max_len, seed=cfg.seed * 1_000_003 + it, behaviour=teacher)
-        batch["returns"] = batch["mask"]
-        stats = trainer.step(batch)
-        hist["nll"].append(stats["policy_loss"])
-        hist["agreement"].append(slate_agreement(batch["agent_slates"], batch["slates"], batch["mask"]))
-        hist["wall_time"].append(time.perf_counter() - t0)
-        if progress:
-            iterator.set_postfix(nll=f"{stats['policy_loss']:.3f}", agree=f"{hist['agreement'][-1]:.2f}")
+    loop = TrainingLoop(cfg.n_iters, ("nll", "agreement", "wall_time"), progress=progress, desc="behaviour cloning")
+    for it in loop:
+        with loop.timed():
+            batch = rollout(agent, env, max_len=cfg.max_len, seed=cfg.seed * 1_000_003 + it, behaviour=teacher)
+            batch["returns"] = batch["mask"]
+            stats = trainer.step(batch)
+            agreement = slate_agreement(batch["agent_slates"], batch["slates"], batch["mask"])
+        loop.log({"nll": stats["policy_loss"], "agreement": agreement, "wall_time": loop.wall_time})
+        loop.end_iteration(it, nll=f"{stats['policy_loss']:.3f}", agree=f"{agreement:.2f}")
     agent.reset(1)  # re-read the numpy weights at the next act()
-    out = {k: np.asarray(v, dtype=float) for k, v in hist.items()}
-    out["iteration"] = np.arange(1, cfg.n_iters + 1)
-    return agent, out
+    return agent, loop.history()
 
 
 def step_throughput(batch_size: int = 256, length: int = 20, n_candidates: int = 10,

@@ -57,6 +57,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from rlrec_helpers._validate import check_choice, check_int, check_real
+from rlrec_helpers.agents._training_loop import TrainingLoop
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
@@ -1517,41 +1518,29 @@ def finetune(pretrained: TransformerAgent, env_config=None, config: FinetuneConf
         env = GroupEnv(env_cfg, cfg.batch_size // cfg.group_size, cfg.group_size, seed=cfg.seed)
     else:
         env = BatchEnv(env_cfg, cfg.batch_size, seed=cfg.seed)
-    keys = ("return", "length", "kl", "loss", "env_steps", "wall_time")
-    hist: dict[str, list] = {k: [] for k in keys}
-    hist.update(eval_iteration=[], eval_return=[])
-    steps, clock = 0, 0.0
-    iterator = range(cfg.n_iters)
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(iterator, desc=f"finetune ({cfg.objective}, beta={cfg.beta:g})", leave=False)
-    for it in iterator:
-        t0 = time.perf_counter()
-        batch = rollout(agent, env, max_len=cfg.max_len, seed=cfg.seed * 1_000_003 + it)
-        if cfg.objective == "grpo":
-            batch["adv"] = grpo_advantages(batch["episode_return"], batch["mask"], cfg.group_size)
-        else:
-            batch["adv"] = reinforce_advantages(batch["rewards"], batch["mask"], cfg.gamma)
-        loss, kl_sum, n = step(pad_time(batch), cfg.beta)
-        clock += time.perf_counter() - t0
+    loop = TrainingLoop(cfg.n_iters, ("return", "length", "kl", "loss", "env_steps", "wall_time",
+                                      "eval_iteration", "eval_return"),
+                        eval_every=cfg.eval_every, progress=progress,
+                        desc=f"finetune ({cfg.objective}, beta={cfg.beta:g})", callback=callback)
+    steps = 0
+    for it in loop:
+        with loop.timed():
+            batch = rollout(agent, env, max_len=cfg.max_len, seed=cfg.seed * 1_000_003 + it)
+            if cfg.objective == "grpo":
+                batch["adv"] = grpo_advantages(batch["episode_return"], batch["mask"], cfg.group_size)
+            else:
+                batch["adv"] = reinforce_advantages(batch["rewards"], batch["mask"], cfg.gamma)
+            loss, kl_sum, n = step(pad_time(batch), cfg.beta)
         steps += int(batch["mask"].sum())
-        hist["return"].append(float(batch["episode_return"].mean()))
-        hist["length"].append(float(batch["length"].mean()))
-        hist["kl"].append(kl_sum / max(n, 1.0))
-        hist["loss"].append(loss)
-        hist["env_steps"].append(steps)
-        hist["wall_time"].append(clock)
-        if cfg.eval_every and ((it + 1) % cfg.eval_every == 0 or it == cfg.n_iters - 1):
+        kl = kl_sum / max(n, 1.0)
+        loop.log({"return": float(batch["episode_return"].mean()), "length": float(batch["length"].mean()),
+                  "kl": kl, "loss": loss, "env_steps": steps, "wall_time": loop.wall_time})
+        if loop.eval_due(it):
             res = evaluate_agent(agent, env_cfg, n_episodes=cfg.eval_episodes, seed=eval_seed)
-            hist["eval_iteration"].append(it + 1)
-            hist["eval_return"].append(res.mean_return.mean)
-        if progress:
-            iterator.set_postfix(ret=f"{hist['return'][-1]:.1f}", kl=f"{hist['kl'][-1]:.3f}")
-        if callback is not None:
-            callback(it, {k: v[-1] for k, v in hist.items() if v})
-    out = {k: np.asarray(v, dtype=float) for k, v in hist.items()}
-    out["iteration"] = np.arange(1, cfg.n_iters + 1)
+            loop.log({"eval_iteration": it + 1, "eval_return": res.mean_return.mean})
+        loop.end_iteration(it, {k: v[-1] for k, v in loop.hist.items() if v},
+                           ret=f"{loop.hist['return'][-1]:.1f}", kl=f"{kl:.3f}")
+    out = loop.history()
     if strategy.num_replicas_in_sync > 1:
         model = clone_model(model)  # plain variables for serving and saving
     return TransformerAgent(model, seed=cfg.seed), out
