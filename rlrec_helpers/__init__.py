@@ -7,7 +7,7 @@ Layers run one way:
 * ``agents`` (TensorFlow/Keras) may use ``simulator``;
 * only ``plotting`` and ``widgets`` draw;
 * ``_validate`` (private, numpy only, imports no other module of the package) holds the
-  argument checkers every layer shares (``check_int``, ``check_real``, ...).
+  argument checkers every layer shares (``check_int``, ``check_real``, ``check_distribution``, ...).
 
 Importing the package sets the two environment variables that keep TensorFlow quiet
 and its numerics identical between ``make execute`` and ``make test`` (see

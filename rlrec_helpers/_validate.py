@@ -10,12 +10,15 @@ in one format::
     max_len must be None or an integer >= 1, got 0
     probs must be probabilities in [0, 1], got [0.5, 1.5]
     preset must be one of 'default', 'costly_browsing', got 'nope'
+    action_dist rows must sum to 1 (within 1e-06), got action_dist[3, :] summing to 0.9
 
 Integers are Python or numpy integers, never ``bool``; real numbers are any finite
 ``numbers.Real`` (Python or numpy ints and floats), never ``bool``, ``str`` or an array.
 An infinite bound (``math.inf``) is the same as no bound. A choice lists the ``repr`` of each
 allowed option, comma-separated, in the order the caller gives them; a value equal to an option
 (e.g. a numpy string) is accepted and an unhashable one (a list) is rejected like any other.
+A distribution (:func:`check_distribution`) must sum to 1 within the one shared tolerance
+:data:`SUM_TOL`.
 """
 
 from __future__ import annotations
@@ -26,9 +29,17 @@ import numbers
 import numpy as np
 
 __all__ = [
-    "check_choice", "check_int", "check_real", "check_probability", "check_probabilities", "describe_range",
-    "is_int", "is_real",
+    "SUM_TOL", "check_choice", "check_distribution", "check_int", "check_real", "check_probability",
+    "check_probabilities", "describe_range", "is_int", "is_real",
 ]
+
+#: Largest accepted |sum - 1| of a probability distribution (:func:`check_distribution`): loose
+#: enough for float32 probabilities (a TensorFlow softmax row is off by ~1e-7), tight enough to
+#: catch an unnormalised or truncated one. The loosest of the package's former tolerances (1e-6,
+#: 1e-8, 1e-9), so nothing accepted before is rejected now. ``Generator.choice(p=...)`` refuses
+#: |sum - 1| > 1.5e-8: draw from such a distribution by inverse CDF (``cdf = np.cumsum(p);
+#: cdf /= cdf[-1]; cdf.searchsorted(rng.random(n), side="right")``, the same draws).
+SUM_TOL = 1e-6
 
 
 def _fmt(x) -> str:
@@ -157,3 +168,51 @@ def check_choice(name: str, value, allowed):
         listed = ", ".join(repr(o) for o in options) if options else "(no options)"
         raise ValueError(f"{name} must be one of {listed}, got {value!r}")
     return value
+
+
+def _index(name: str, idx) -> str:
+    """``name[i, j]`` for an index tuple whose entries are integers or ``":"``."""
+    return f"{name}[{', '.join(i if isinstance(i, str) else str(int(i)) for i in idx)}]"
+
+
+def check_distribution(name: str, values, axis: int = -1, *, tol: float = SUM_TOL,
+                       positive: bool = False) -> np.ndarray:
+    """Return ``values`` as a float array whose every slice along ``axis`` is a distribution.
+
+    ``values``: any non-empty array with at least one axis; every entry finite and >= 0 (> 0
+    with ``positive``, for probabilities that are divided by, e.g. propensities); every slice
+    along ``axis`` sums to 1 within ``tol`` (|sum - 1| <= tol; default :data:`SUM_TOL`).
+    ``axis`` must be an integer in [-ndim, ndim - 1]. Otherwise ``ValueError``, e.g.::
+
+        behavior must be a non-empty array with at least one axis, got shape (0,)
+        behavior entries must be finite numbers > 0, got behavior[1] = 0.0
+        mu must sum to 1 (within 1e-06), got a sum of 0.9
+        action_dist rows must sum to 1 (within 1e-06), got action_dist[3, :] summing to 0.9
+        probs columns must sum to 1 (within 1e-06), got probs[:, 1] summing to 1.2
+        P slices along axis 2 must sum to 1 (within 1e-06), got P[0, 1, :] summing to 0.5
+
+    An entry message shows the first offending entry (in C order); a sum message the slice
+    whose sum is furthest from 1. The array is not copied if it already is a float array.
+    """
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim == 0 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty array with at least one axis, got shape {arr.shape}")
+    ax = check_int("axis", axis, -arr.ndim, arr.ndim - 1) % arr.ndim
+    tol = check_real("tol", tol, 0.0)
+    bad = ~np.isfinite(arr) | ((arr <= 0.0) if positive else (arr < 0.0))
+    if np.any(bad):
+        idx = tuple(np.argwhere(bad)[0])
+        raise ValueError(f"{name} entries must be finite numbers{describe_range(0.0, lo_open=positive)}, "
+                         f"got {_index(name, idx)} = {float(arr[idx])!r}")
+    with np.errstate(over="ignore"):  # huge finite entries: an infinite sum, reported below
+        sums = arr.sum(axis=ax)
+    off = np.abs(sums - 1.0)
+    if np.any(off > tol):
+        worst = np.unravel_index(int(np.argmax(off)), sums.shape)
+        rule, total = f"must sum to 1 (within {_fmt(tol)})", float(sums[worst])
+        if arr.ndim == 1:
+            raise ValueError(f"{name} {rule}, got a sum of {total!r}")
+        what = ("rows" if ax == 1 else "columns") if arr.ndim == 2 else f"slices along axis {ax}"
+        where = _index(name, worst[:ax] + (":",) + worst[ax:])
+        raise ValueError(f"{name} {what} {rule}, got {where} summing to {total!r}")
+    return arr

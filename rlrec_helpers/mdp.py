@@ -26,10 +26,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rlrec_helpers._validate import check_choice, check_int, check_probability, check_real, is_int
+from rlrec_helpers._validate import (
+    SUM_TOL, check_choice, check_distribution, check_int, check_probability, check_real, is_int,
+)
 
-#: Tolerance for "each transition row sums to 1" and "each policy row sums to 1".
-ROW_SUM_TOL = 1e-8
+#: Tolerance on |sum - 1| for "each transition row P[s, a, :] sums to 1", "each policy row
+#: pi[s, :] sums to 1" and the start distributions ``mu``/``start_dist``: an alias of the
+#: package-wide :data:`rlrec_helpers._validate.SUM_TOL` (1e-6; 1e-8 before, so whatever was
+#: valid then still is). The samplers close each cumulative row at 1, so a row's rounding error
+#: (at most this tolerance) is absorbed by the probability of its last state.
+ROW_SUM_TOL = SUM_TOL
 
 
 # --------------------------------------------------------------------------- validation
@@ -47,14 +53,11 @@ def _check_gamma(gamma, *, name: str = "gamma", strict: bool = False) -> float:
 
 
 def _check_distribution(p, name: str, size: int) -> np.ndarray:
+    """A (size,) distribution (:func:`rlrec_helpers._validate.check_distribution`) as a float array."""
     arr = np.asarray(p, dtype=float)
     if arr.shape != (size,):
         raise ValueError(f"{name} must have shape ({size},), got {arr.shape}")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise ValueError(f"{name} must contain finite non-negative probabilities")
-    if abs(arr.sum() - 1.0) > ROW_SUM_TOL:
-        raise ValueError(f"{name} must sum to 1 (tolerance {ROW_SUM_TOL}), sums to {arr.sum()!r}")
-    return arr
+    return check_distribution(name, arr)
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
@@ -105,19 +108,7 @@ class TabularMDP:
         S, A = P.shape[0], P.shape[1]
         if R.shape != (S, A):
             raise ValueError(f"R must have shape (S, A) = ({S}, {A}) to match P, got {R.shape}")
-        if not np.all(np.isfinite(P)):
-            raise ValueError("P must contain only finite probabilities (found NaN or inf)")
-        if np.any(P < 0):
-            s, a, s2 = np.argwhere(P < 0)[0]
-            raise ValueError(f"P must be non-negative; P[{s}, {a}, {s2}] = {P[s, a, s2]!r}")
-        sums = P.sum(axis=2)
-        bad = np.abs(sums - 1.0) > ROW_SUM_TOL
-        if np.any(bad):
-            s, a = np.argwhere(bad)[0]
-            raise ValueError(
-                f"P[s, a, :] must sum to 1 (tolerance {ROW_SUM_TOL}); "
-                f"P[{s}, {a}, :] sums to {sums[s, a]!r}"
-            )
+        check_distribution("P", P, axis=2)  # names the entry P[s, a, s'] or the row P[s, a, :]
         if not np.all(np.isfinite(R)):
             raise ValueError("R must contain only finite rewards (found NaN or inf)")
         gamma = _check_gamma(self.gamma)
@@ -225,12 +216,7 @@ def as_policy_matrix(policy, n_states: int, n_actions: int) -> np.ndarray:
         pi[np.arange(n_states), arr] = 1.0
         return pi
     if arr.shape == (n_states, n_actions):
-        pi = arr.astype(float)
-        if not np.all(np.isfinite(pi)) or np.any(pi < 0):
-            raise ValueError("policy probabilities must be finite and non-negative")
-        if np.any(np.abs(pi.sum(axis=1) - 1.0) > ROW_SUM_TOL):
-            raise ValueError(f"policy rows pi[s, :] must sum to 1 (tolerance {ROW_SUM_TOL})")
-        return pi
+        return check_distribution("policy", arr.astype(float), axis=1)
     raise ValueError(
         f"policy must have shape (S,) = ({n_states},) or (S, A) = ({n_states}, {n_actions}), "
         f"got {arr.shape}"

@@ -31,10 +31,9 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from rlrec_helpers._validate import check_choice, check_int, check_real
+from rlrec_helpers._validate import check_choice, check_distribution, check_int, check_real
 from rlrec_helpers.stats import MeanCI, mean_ci
 
-_SUM_TOL = 1e-6
 ESTIMATORS = ("IPS", "SNIPS", "DM", "DR")
 
 
@@ -62,20 +61,16 @@ def check_propensity(propensity, name: str = "propensity") -> np.ndarray:
 
 
 def check_action_dist(action_dist, n: int | None = None, name: str = "action_dist") -> np.ndarray:
-    """(n, A) non-negative rows summing to 1 (within 1e-6), else ``ValueError``."""
+    """(n, A) with n, A >= 1: finite non-negative rows summing to 1 (within
+    :data:`rlrec_helpers._validate.SUM_TOL`), else ``ValueError``."""
     d = np.asarray(action_dist, dtype=float)
     if d.ndim != 2:
         raise ValueError(f"{name} must be 2-D of shape (n, n_actions), got shape {d.shape}")
     if n is not None and d.shape[0] != n:
         raise ValueError(f"{name} has {d.shape[0]} rows but the log has {n}")
-    if not np.all(np.isfinite(d)) or np.any(d < 0):
-        raise ValueError(f"{name} must be finite and non-negative")
-    sums = d.sum(axis=1)
-    if np.any(np.abs(sums - 1.0) > _SUM_TOL):
-        worst = sums[np.argmax(np.abs(sums - 1.0))]
-        raise ValueError(f"{name} rows must sum to 1 (a distribution over actions); found a row "
-                         f"summing to {worst:.6g}")
-    return d
+    if d.shape[0] == 0:
+        raise ValueError(f"{name} must have at least 1 row (n >= 1); got an empty log")
+    return check_distribution(name, d, axis=1)
 
 
 def _check_int_array(name: str, x) -> np.ndarray:
@@ -168,8 +163,6 @@ def snips(reward, action, propensity, action_dist, *, max_weight: float | None =
 def dm(action_dist, q_hat) -> float:
     """Direct method: mean_i Σ_a π(a|x_i) q̂(x_i, a)."""
     d = check_action_dist(action_dist)
-    if d.shape[0] == 0:
-        raise ValueError("action_dist must have at least 1 row (n >= 1); got an empty log")
     q = _check_q(q_hat, d)
     return float(np.mean(np.sum(d * q, axis=1)))
 
@@ -536,9 +529,11 @@ def run_chen_simulation(reward, behavior, correction: str, *, k: int = 1, lr: fl
                         n_steps: int = 5000, record_every: int = 10) -> dict[str, np.ndarray]:
     """Gradient ascent on θ ∈ R^A from θ = 0 with :func:`chen_gradient`.
 
-    ``correction`` in :data:`CORRECTIONS`; ``k`` integer >= 1; ``lr`` finite > 0; ``n_steps``
-    integer >= 0; ``record_every`` integer >= 1. Returns a history: ``step`` (T,), ``pi`` (T, A),
-    ``expected_reward`` (T,) = Σ π r, ``slate_reward`` (T,) = :func:`expected_slate_reward` with ``k``.
+    ``reward`` (A,); ``behavior`` (A,) a distribution with every entry > 0 (summing to 1 within
+    :data:`rlrec_helpers._validate.SUM_TOL`); ``correction`` in :data:`CORRECTIONS`; ``k`` integer
+    >= 1; ``lr`` finite > 0; ``n_steps`` integer >= 0; ``record_every`` integer >= 1. Returns a
+    history: ``step`` (T,), ``pi`` (T, A), ``expected_reward`` (T,) = Σ π r, ``slate_reward`` (T,)
+    = :func:`expected_slate_reward` with ``k``.
     """
     check_choice("correction", correction, CORRECTIONS)
     check_int("n_steps", n_steps, 0)
@@ -546,8 +541,7 @@ def run_chen_simulation(reward, behavior, correction: str, *, k: int = 1, lr: fl
     behavior = np.asarray(behavior, dtype=float)
     if reward.shape != behavior.shape or reward.ndim != 1:
         raise ValueError("reward and behavior must be 1-D arrays of the same length")
-    if np.any(behavior <= 0) or abs(behavior.sum() - 1) > _SUM_TOL:
-        raise ValueError("behavior must be a positive distribution summing to 1")
+    behavior = check_distribution("behavior", behavior, positive=True)
     check_int("k", k, 1)
     check_int("record_every", record_every, 1)
     check_real("lr", lr, 0.0, lo_open=True)

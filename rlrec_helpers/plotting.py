@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from rlrec_helpers._validate import check_int, check_real
+from rlrec_helpers._validate import check_distribution, check_int, check_real
 from rlrec_helpers.stats import mean_ci_over_axis
 
 THEME = {"style": "whitegrid", "context": "notebook", "palette": "colorblind"}
@@ -427,15 +427,15 @@ def plot_category_shares(
 ):
     """One line with markers per policy: the share of each category (e.g. topic cluster) in
     what it showed. ``shares`` maps names (at least one) to finite (C,) arrays of shares in
-    [0, 1] (each summing to 1, the same C for all); other input raises ``ValueError``."""
+    [0, 1] (each summing to 1 within :data:`rlrec_helpers._validate.SUM_TOL`, the same C for
+    all); other input raises ``ValueError``."""
     _require_labels(xlabel, ylabel)
     _check_mapping(shares, "shares")
     n_cats = _array(next(iter(shares.values())), f"shares[{next(iter(shares))!r}]", ("C",)).shape[0]
     arrays = {k: _array(v, f"shares[{k!r}]", (n_cats,), hint="shares must all be 1-D arrays of the same length")
               for k, v in shares.items()}
     for name, a in arrays.items():
-        if a.min() < 0 or abs(a.sum() - 1.0) > 1e-6:
-            raise ValueError(f"shares[{name!r}] must be non-negative and sum to 1, got sum {a.sum():.6g}")
+        check_distribution(f"shares[{name!r}]", a)
     ax = _axes(ax)
     for name, a in arrays.items():
         ax.plot(np.arange(a.size), a, marker="o", label=name)

@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from rlrec_helpers._validate import check_choice, check_int, check_real
+from rlrec_helpers._validate import SUM_TOL, check_choice, check_distribution, check_int, check_real
 
 #: The three states of the article's §4.3, one per row: (1,2,3), (4,5,6), (7,8,9).
 WORKED_EXAMPLE_STATES = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
@@ -156,8 +156,7 @@ def _check_problem(theta, rewards, features, state_dist):
         d = np.asarray(state_dist, dtype=float)
         if d.shape != (n_states,):
             raise ValueError(f"state_dist must have shape (n_states={n_states},), got {d.shape}")
-        if not np.all(np.isfinite(d)) or np.any(d < 0) or abs(d.sum() - 1.0) > 1e-8:
-            raise ValueError("state_dist must be a distribution: finite, >= 0 and summing to 1")
+        d = check_distribution("state_dist", d)
     return th, r, phi, d
 
 
@@ -196,7 +195,8 @@ def expected_reward(theta, rewards, features=None, state_dist=None) -> float:
 
     Args:
         rewards: (n_states, n_actions) table r(s, a).
-        state_dist: (n_states,) distribution d(s); uniform if None.
+        state_dist: (n_states,) distribution d(s) (finite, >= 0, summing to 1 within
+            :data:`DISTRIBUTION_TOL`); uniform if None.
     """
     th, r, phi, d = _check_problem(theta, rewards, features, state_dist)
     pi = _policy_table(th, phi, r.shape[0])
@@ -289,7 +289,11 @@ def reinforce_gradient_estimate(
             else np.asarray(baseline, dtype=float)
         if b.shape != (n_states,) or not np.all(np.isfinite(b)):
             raise ValueError(f"baseline must be finite with shape () or (n_states={n_states},), got {np.shape(baseline)}")
-    s = rng.choice(n_states, size=int(n_samples), p=d)
+    # s ~ d by rng.choice(n_states, n_samples, p=d)'s own algorithm (the same draws), without its
+    # 1.5e-8 limit on |Σ d − 1|: state_dist is accepted within SUM_TOL
+    cdf_s = np.cumsum(d)
+    cdf_s /= cdf_s[-1]
+    s = cdf_s.searchsorted(rng.random(int(n_samples)), side="right")
     u = rng.random(int(n_samples))
     cdf = np.cumsum(pi[s], axis=1)
     a = np.minimum((u[:, None] > cdf).sum(axis=1), n_actions - 1)
@@ -391,8 +395,9 @@ def largest_decrease(J) -> float:
     return float(max(0.0, -np.diff(j).min())) if j.size > 1 else 0.0
 
 
-#: Tolerance on |Σ_a π(a) − 1| accepted by :func:`policy_entropy`.
-DISTRIBUTION_TOL = 1e-6
+#: Tolerance on |Σ_a π(a) − 1| accepted by :func:`policy_entropy` and for ``state_dist``: an alias
+#: of the package-wide :data:`rlrec_helpers._validate.SUM_TOL` (1e-6).
+DISTRIBUTION_TOL = SUM_TOL
 
 
 def policy_entropy(probs, axis: int = -1) -> np.ndarray | float:
@@ -401,23 +406,13 @@ def policy_entropy(probs, axis: int = -1) -> np.ndarray | float:
     Args:
         probs: action probabilities, any shape with at least one axis; every slice along
             ``axis`` must be a distribution (finite, non-negative, summing to 1 within
-            :data:`DISTRIBUTION_TOL`).
-        axis: the action axis.
+            :data:`DISTRIBUTION_TOL` = :data:`rlrec_helpers._validate.SUM_TOL`).
+        axis: the action axis, an integer in [-ndim, ndim - 1].
     Returns:
         A float for a 1-D ``probs``, else an array of ``probs``' shape without ``axis``.
         Between 0 (deterministic) and log(n_actions) (uniform).
     """
-    p = np.asarray(probs, dtype=float)
-    if p.ndim == 0 or p.size == 0:
-        raise ValueError(f"probs must be a non-empty array with an action axis, got shape {p.shape}")
-    check_int("axis", axis, -p.ndim, p.ndim - 1)
-    if not np.all(np.isfinite(p)) or np.any(p < 0):
-        raise ValueError("probs must be finite and non-negative")
-    total = p.sum(axis=axis)
-    if np.any(np.abs(total - 1.0) > DISTRIBUTION_TOL):
-        worst = total.flat[np.argmax(np.abs(total - 1.0))]
-        raise ValueError(f"probs must sum to 1 along axis {axis} (tolerance {DISTRIBUTION_TOL}), "
-                         f"a slice sums to {worst:.6g}")
+    p = check_distribution("probs", probs, axis)
     terms = np.where(p > 0, -p * np.log(np.where(p > 0, p, 1.0)), 0.0)
     h = terms.sum(axis=axis)
     return float(h) if h.ndim == 0 else h

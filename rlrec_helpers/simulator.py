@@ -213,7 +213,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
-from rlrec_helpers._validate import check_choice, check_int, check_real
+from rlrec_helpers._validate import check_choice, check_distribution, check_int, check_real
 from rlrec_helpers.stats import MeanCI, mean_ci
 
 __all__ = [
@@ -463,8 +463,7 @@ class FinanceParams:
                 raise ValueError(f"{name} must be {r} finite numbers >= 0, got {getattr(self, name)!r}")
         if np.any(np.asarray(self.class_volatility) <= 0) or np.any(np.asarray(self.class_tolerance) <= 0):
             raise ValueError("class_volatility and class_tolerance must be > 0")
-        if abs(sum(self.class_probs) - 1.0) > 1e-9:
-            raise ValueError(f"class_probs must sum to 1, got {sum(self.class_probs)}")
+        check_distribution("class_probs", self.class_probs)
         _check_fields(self, {
             "volatility_spread": (0, 1, False, True), "risk_free": (-1, 1, True, True),
             "sharpe_min": (-_INF, _INF, True, True), "sharpe_max": (-_INF, _INF, True, True),

@@ -69,6 +69,17 @@ def test_invalid_domain_params_raise_naming_field(preset, params, field):
         BatchEnv(dataclasses.replace(get_preset(preset), model_params=params), 2, seed=0)
 
 
+def test_finance_class_probs_must_be_a_distribution():
+    with pytest.raises(ValueError) as err:
+        _cfg("finance", FinanceParams(class_probs=(0.5, 0.5, 0.5, 0.5)))
+    assert str(err.value) == "class_probs must sum to 1 (within 1e-06), got a sum of 2.0"
+    # the package-wide tolerance (1e-9 before): rounded shares within 1e-6 are accepted
+    cfg = _cfg("finance", FinanceParams(class_probs=(0.1, 0.3, 0.3, 0.3000009)))
+    assert cfg.model_params.class_probs[3] == 0.3000009
+    with pytest.raises(ValueError, match=r"^class_probs must sum to 1 \(within 1e-06\), got a sum of 1\.0000011"):
+        _cfg("finance", FinanceParams(class_probs=(0.1, 0.3, 0.3, 0.3000011)))
+
+
 @pytest.mark.parametrize("preset,params,field", [
     ("ecommerce", EcommerceParams(no_buy_utility=1000.0), "no_buy_utility"),
     ("ecommerce", EcommerceParams(deal_appeal=800.0), "deal_appeal"),

@@ -82,6 +82,53 @@ def test_pi_equals_vi_on_random_mdps(n_states, n_actions, seed, gamma):
     np.testing.assert_allclose(pi.V, vi.V, atol=1e-6)
 
 
+_P2 = np.array([[[0.7, 0.3], [0.1, 0.9]], [[0.5, 0.5], [1.0, 0.0]]])
+
+
+@pytest.mark.parametrize("P, mu, message", [
+    (np.array([[[0.7, 0.3], [0.1, 0.9]], [[0.5, 0.5], [0.2, 0.2]]]), None,
+     "P slices along axis 2 must sum to 1 (within 1e-06), got P[1, 1, :] summing to 0.4"),  # names (s, a)
+    (np.array([[[0.7, 0.3], [1.5, -0.5]], [[0.5, 0.5], [1.0, 0.0]]]), None,
+     "P entries must be finite numbers >= 0, got P[0, 1, 1] = -0.5"),
+    (np.array([[[0.7, 0.3], [0.1, 0.9]], [[np.nan, 0.5], [1.0, 0.0]]]), None,
+     "P entries must be finite numbers >= 0, got P[1, 0, 0] = nan"),
+    (_P2, [0.5, 0.6], "mu must sum to 1 (within 1e-06), got a sum of 1.1"),
+    (_P2, [1.5, -0.5], "mu entries must be finite numbers >= 0, got mu[1] = -0.5"),
+    (_P2, [1.0], "mu must have shape (2,), got (1,)"),
+])
+def test_tabular_mdp_distribution_messages(P, mu, message):
+    with pytest.raises(ValueError) as err:
+        M.TabularMDP(P=P, R=np.zeros((2, 2)), gamma=0.9, mu=mu)
+    assert str(err.value) == message
+
+
+def test_row_sum_tolerance_is_the_package_tolerance_and_accepts_float32_rows():
+    from rlrec_helpers._validate import SUM_TOL
+    assert M.ROW_SUM_TOL == SUM_TOL == 1e-6
+    P32 = _P2.astype(np.float32)  # P[0, 1, :] sums to 1 - 2.2e-8 in float32: was rejected at 1e-8
+    mdp = M.TabularMDP(P=P32, R=np.zeros((2, 2)), gamma=0.9, mu=np.array([0.3, 0.7], np.float32))
+    assert mdp.P.dtype == np.float64 and mdp._cum_P[..., -1].tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    M.TabularMDP(P=_P2 + np.array([0.0, 0.9e-6]), R=np.zeros((2, 2)), gamma=0.9)  # just inside
+    with pytest.raises(ValueError, match=r"^P slices along axis 2 must sum to 1 \(within 1e-06\)"):
+        M.TabularMDP(P=_P2 + np.array([0.0, 1.1e-6]), R=np.zeros((2, 2)), gamma=0.9)  # just outside
+
+
+@pytest.mark.parametrize("policy, message", [
+    (np.vstack([np.full((3, 3), 1 / 3), [[0.25, 0.25, 0.0]]]),
+     "policy rows must sum to 1 (within 1e-06), got policy[3, :] summing to 0.5"),
+    (np.tile([1.5, -0.5, 0.0], (4, 1)), "policy entries must be finite numbers >= 0, got policy[0, 1] = -0.5"),
+])
+def test_stochastic_policy_messages(policy, message):
+    with pytest.raises(ValueError) as err:
+        M.as_policy_matrix(policy, 4, 3)
+    assert str(err.value) == message
+
+
+def test_start_dist_is_checked_like_mu(rec):
+    with pytest.raises(ValueError, match=r"^start_dist must sum to 1 \(within 1e-06\), got a sum of 0\.5$"):
+        M.q_learning(rec, n_episodes=1, start_dist=[0.5, 0.0, 0.0, 0.0])
+
+
 def test_optimal_vs_myopic_coincide_at_gamma_zero_and_split_later():
     at0 = M.optimal_vs_myopic(0.0)
     np.testing.assert_allclose(at0["gain"], 0.0, atol=1e-12)

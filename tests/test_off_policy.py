@@ -131,8 +131,20 @@ def test_make_bandit_logs_validation():
     assert logs["cand"].shape == (4000, 2, 2) and logs["slate"].shape == (4000, 1)
     assert abs(np.mean(logs["action"] == 1) - 0.75) < 0.03
     np.testing.assert_array_equal(logs["ret"], logs["action"] + 1.0)
-    with pytest.raises(ValueError, match="behavior"):
+    with pytest.raises(ValueError, match=r"^behavior must sum to 1 \(within 1e-06\), got a sum of 1\.1$"):
         op.make_bandit_logs([1.0, 2.0], [0.5, 0.6], n=10)
+    with pytest.raises(ValueError, match=r"^behavior entries must be finite numbers > 0, got behavior\[0\] = 0\.0$"):
+        op.make_bandit_logs([1.0, 2.0], [0.0, 1.0], n=10)
+
+
+def test_make_bandit_logs_draws_like_rng_choice_and_accepts_the_package_tolerance():
+    beta = np.array([0.1, 0.2, 0.3, 0.4])
+    logs = op.make_bandit_logs(np.arange(4.0), beta, n=500, seed=3)
+    np.testing.assert_array_equal(logs["action"], np.random.default_rng(3).choice(4, size=500, p=beta))
+    assert logs["action"].dtype == np.int64
+    # |sum - 1| = 5e-7: within SUM_TOL, though rng.choice itself refuses anything beyond 1.5e-8
+    logs = op.make_bandit_logs([1.0, 2.0], [0.25, 0.7500005], n=100, seed=0)
+    assert set(np.unique(logs["action"])) <= {0, 1}
 
 
 def test_slate_rewards_and_baseline_training():

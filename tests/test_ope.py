@@ -96,11 +96,35 @@ def test_bad_propensity_raises(bad):
 
 
 def test_action_dist_not_summing_to_one_raises():
-    d = np.array([[0.5, 0.4], [0.5, 0.5]])
-    with pytest.raises(ValueError, match="sum to 1"):
+    d = np.array([[0.5, 0.5], [0.5, 0.4]])
+    message = r"^action_dist rows must sum to 1 \(within 1e-06\), got action_dist\[1, :\] summing to 0\.9$"
+    with pytest.raises(ValueError, match=message):
         ope.snips([1.0, 0.0], np.array([0, 1]), [0.5, 0.5], d)
-    with pytest.raises(ValueError, match="sum to 1"):
+    with pytest.raises(ValueError, match=message):
         ope.dm(d, np.zeros_like(d))
+    with pytest.raises(ValueError,
+                       match=r"^action_dist entries must be finite numbers >= 0, got action_dist\[0, 1\] = -0\.5$"):
+        ope.check_action_dist([[1.5, -0.5]])
+    with pytest.raises(ValueError, match=r"^pi must be a non-empty array with at least one axis, got shape \(3, 0\)$"):
+        ope.check_action_dist(np.zeros((3, 0)), name="pi")
+    # float32 rows (a TensorFlow softmax) are off by ~1e-7 and pass; rows off by 2e-6 do not
+    f32 = (np.random.default_rng(0).dirichlet(np.ones(50), size=20)).astype(np.float32)
+    assert ope.check_action_dist(f32).dtype == np.float64
+    with pytest.raises(ValueError, match=r"rows must sum to 1 \(within 1e-06\)"):
+        ope.check_action_dist([[0.5, 0.500002]])
+
+
+@pytest.mark.parametrize("behavior, message", [
+    ([0.0, 1.0], "behavior entries must be finite numbers > 0, got behavior[0] = 0.0"),
+    ([1.5, -0.5], "behavior entries must be finite numbers > 0, got behavior[1] = -0.5"),
+    ([np.nan, 1.0], "behavior entries must be finite numbers > 0, got behavior[0] = nan"),
+    ([0.5, 0.6], "behavior must sum to 1 (within 1e-06), got a sum of 1.1"),
+    ([0.5, 0.25, 0.25], "reward and behavior must be 1-D arrays of the same length"),
+])
+def test_run_chen_simulation_checks_behavior(behavior, message):
+    with pytest.raises(ValueError) as err:
+        ope.run_chen_simulation(np.ones(2), behavior, "none", n_steps=1)
+    assert str(err.value) == message
 
 
 def test_mismatched_lengths_raise():

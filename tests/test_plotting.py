@@ -128,8 +128,11 @@ def test_category_shares_plot_checks_its_input():
                                        xlabel="topic cluster", title="mix")
     assert len(ax.get_lines()) == 2 and ax.get_xlabel() == "topic cluster"
     assert ax.get_ylabel() == "share of shown documents"
-    with pytest.raises(ValueError, match="sum to 1"):
+    with pytest.raises(ValueError, match=r"^shares\['a'\] must sum to 1 \(within 1e-06\), got a sum of 1\.1$"):
         plotting.plot_category_shares({"a": np.array([0.5, 0.6])}, xlabel="c")
+    with pytest.raises(ValueError,
+                       match=r"^shares\['b'\] entries must be finite numbers >= 0, got shares\['b'\]\[1\] = -0\.5$"):
+        plotting.plot_category_shares({"a": [0.5, 0.5], "b": [1.5, -0.5]}, xlabel="c")
     with pytest.raises(ValueError, match="same length"):
         plotting.plot_category_shares({"a": np.array([1.0]), "b": np.array([0.5, 0.5])}, xlabel="c")
     with pytest.raises(ValueError, match="label"):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from rlrec_helpers import policy_gradient as pg
+from rlrec_helpers._validate import SUM_TOL
 
 S = pg.WORKED_EXAMPLE_STATES
 R1 = pg.worked_example_rewards("literal")
@@ -368,15 +369,52 @@ def test_policy_entropy_known_values_and_axes():
     assert h0 == pytest.approx(np.log(4)) and 0 < h1 < h0
 
 
-@pytest.mark.parametrize("probs, axis, match", [
-    ([0.5, 0.6], -1, "sum to 1"),
-    ([[0.5, 0.5], [0.2, 0.2]], -1, "sum to 1"),
-    ([1.5, -0.5], -1, "non-negative"),
-    ([np.nan, 1.0], -1, "finite"),
-    ([], -1, "non-empty"),
-    (0.5, -1, "non-empty"),
-    ([0.5, 0.5], 1, "axis must be an integer in \\[-1, 0\\]"),
+@pytest.mark.parametrize("probs, axis, message", [
+    ([0.5, 0.6], -1, "probs must sum to 1 (within 1e-06), got a sum of 1.1"),
+    ([[0.5, 0.5], [0.2, 0.2]], -1, "probs rows must sum to 1 (within 1e-06), got probs[1, :] summing to 0.4"),
+    ([[0.5, 0.5], [0.2, 0.9]], 0, "probs columns must sum to 1 (within 1e-06), got probs[:, 1] summing to 1.4"),
+    ([1.5, -0.5], -1, "probs entries must be finite numbers >= 0, got probs[1] = -0.5"),
+    ([np.nan, 1.0], -1, "probs entries must be finite numbers >= 0, got probs[0] = nan"),
+    ([], -1, "probs must be a non-empty array with at least one axis, got shape (0,)"),
+    (0.5, -1, "probs must be a non-empty array with at least one axis, got shape ()"),
+    ([0.5, 0.5], 1, "axis must be an integer in [-1, 0], got 1"),
 ])
-def test_policy_entropy_rejects_bad_input(probs, axis, match):
-    with pytest.raises(ValueError, match=match):
+def test_policy_entropy_rejects_bad_input(probs, axis, message):
+    with pytest.raises(ValueError) as err:
         pg.policy_entropy(probs, axis=axis)
+    assert str(err.value) == message
+
+
+def test_policy_entropy_and_state_dist_share_the_package_tolerance():
+    assert pg.DISTRIBUTION_TOL == SUM_TOL == 1e-6
+    assert pg.policy_entropy([0.5, 0.5000009]) == pytest.approx(np.log(2), abs=1e-5)  # |sum - 1| = 0.9e-6
+    with pytest.raises(ValueError, match=r"^probs must sum to 1 \(within 1e-06\), got a sum of 1\.0000011$"):
+        pg.policy_entropy([0.5, 0.5000011])
+    # state_dist accepts what its check accepts, also in the sampled estimate (rng.choice alone
+    # would refuse |sum - 1| > 1.5e-8)
+    d = np.array([0.5, 0.5 - 0.5 * SUM_TOL, 0.0])
+    assert np.isfinite(pg.expected_reward(np.zeros(3), np.eye(3), state_dist=d))
+    g = pg.reinforce_gradient_estimate(np.zeros(3), np.eye(3), state_dist=d, n_samples=50,
+                                       rng=np.random.default_rng(0))
+    assert g.shape == (3,) and np.all(np.isfinite(g))
+    with pytest.raises(ValueError, match=r"^state_dist must sum to 1 \(within 1e-06\), got a sum of 0\.9$"):
+        pg.expected_reward(np.zeros(3), np.eye(3), state_dist=[0.5, 0.4, 0.0])
+    with pytest.raises(ValueError,
+                       match=r"^state_dist entries must be finite numbers >= 0, got state_dist\[1\] = -0\.5$"):
+        pg.expected_reward(np.zeros(3), np.eye(3), state_dist=[1.5, -0.5, 0.0])
+
+
+def test_reinforce_gradient_estimate_draws_states_as_rng_choice_does():
+    """s ~ d is drawn like rng.choice(n_states, n, p=d): the same draws from the same generator."""
+    rewards = np.array([[1.0, 0.0, 0.5], [0.0, 2.0, 0.0], [0.3, 0.0, 1.0]])
+    theta, d = np.array([0.2, -0.1, 0.4]), np.array([0.1, 0.2, 0.7])
+    for seed in range(3):
+        rng = np.random.default_rng(seed)  # the reference: rng.choice, then the action draw
+        s = rng.choice(3, size=400, p=d)
+        u = rng.random(400)
+        pi = pg.softmax_policy(theta)
+        a = np.minimum((u[:, None] > np.cumsum(pi)[None, :]).sum(axis=1), 2)
+        ref = ((rewards[s, a])[:, None] * (np.eye(3)[a] - pi)).mean(axis=0)
+        got = pg.reinforce_gradient_estimate(theta, rewards, state_dist=d, n_samples=400,
+                                             rng=np.random.default_rng(seed))
+        np.testing.assert_array_equal(got, ref)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from rlrec_helpers._validate import (
-    check_choice, check_int, check_probabilities, check_probability, check_real, describe_range, is_int,
-    is_real,
+    SUM_TOL, check_choice, check_distribution, check_int, check_probabilities, check_probability, check_real,
+    describe_range, is_int, is_real,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,6 +219,79 @@ def test_check_probabilities():
         check_probabilities("probs", [])
 
 
+# ----------------------------------------------------------------------- check_distribution
+
+
+def test_check_distribution_returns_a_float_array_of_the_same_shape():
+    out = check_distribution("pi", [0, 1])
+    assert out.dtype == np.float64 and out.tolist() == [0.0, 1.0]
+    assert check_distribution("pi", np.array([[1, 0], [0, 1]])).dtype == np.float64  # integers
+    d = np.full((2, 3, 4), 0.25)
+    assert check_distribution("P", d) is d  # a float array is not copied
+    assert check_distribution("P", d.transpose(0, 2, 1), axis=1).shape == (2, 4, 3)
+    f32 = np.random.default_rng(0).dirichlet(np.ones(200), size=50).astype(np.float32)
+    np.testing.assert_array_equal(check_distribution("probs", f32), f32.astype(float))  # float32 softmax rows
+
+
+def test_sum_tol_is_the_one_shared_default():
+    assert SUM_TOL == 1e-6
+    from rlrec_helpers import mdp, policy_gradient
+    assert mdp.ROW_SUM_TOL == policy_gradient.DISTRIBUTION_TOL == SUM_TOL  # documented aliases
+
+
+@pytest.mark.parametrize("values, kwargs, message", [
+    ([0.5, 0.4], {}, "mu must sum to 1 (within 1e-06), got a sum of 0.9"),
+    ([[0.5, 0.5], [0.5, 0.4]], {}, "mu rows must sum to 1 (within 1e-06), got mu[1, :] summing to 0.9"),
+    ([[0.5, 0.5], [0.5, 0.45], [0.5, 0.7]], {},  # the row furthest from 1, not the first bad one
+     "mu rows must sum to 1 (within 1e-06), got mu[2, :] summing to 1.2"),
+    ([[0.5, 0.5], [0.5, 0.7]], {"axis": 0}, "mu columns must sum to 1 (within 1e-06), got mu[:, 1] summing to 1.2"),
+    ([[0.5, 0.5], [0.5, 0.7]], {"axis": -2}, "mu columns must sum to 1 (within 1e-06), got mu[:, 1] summing to 1.2"),
+    (np.concatenate([np.full((2, 3, 1), 0.5), np.array([[[0.5], [0.5], [0.5]], [[0.5], [0.1], [0.5]]])], axis=2),
+     {"axis": 2}, "mu slices along axis 2 must sum to 1 (within 1e-06), got mu[1, 1, :] summing to 0.6"),
+    (np.full((2, 3, 2), 0.5), {"axis": 1},
+     "mu slices along axis 1 must sum to 1 (within 1e-06), got mu[0, :, 0] summing to 1.5"),
+    ([0.5, 1.5, -1.0], {}, "mu entries must be finite numbers >= 0, got mu[2] = -1.0"),
+    ([[0.5, 0.5], [np.nan, 1.0]], {}, "mu entries must be finite numbers >= 0, got mu[1, 0] = nan"),
+    ([[0.5, 0.5], [-np.inf, 1.0]], {}, "mu entries must be finite numbers >= 0, got mu[1, 0] = -inf"),
+    ([0.0, 1.0], {"positive": True}, "mu entries must be finite numbers > 0, got mu[0] = 0.0"),
+    ([[0.5, 0.5], [1.0, 0.0]], {"positive": True}, "mu entries must be finite numbers > 0, got mu[1, 1] = 0.0"),
+    ([], {}, "mu must be a non-empty array with at least one axis, got shape (0,)"),
+    (np.zeros((3, 0)), {}, "mu must be a non-empty array with at least one axis, got shape (3, 0)"),
+    (1.0, {}, "mu must be a non-empty array with at least one axis, got shape ()"),
+    ([0.5, 0.5], {"axis": 1}, "axis must be an integer in [-1, 0], got 1"),
+    ([[0.5, 0.5]], {"axis": -3}, "axis must be an integer in [-2, 1], got -3"),
+    ([0.5, 0.5], {"axis": True}, "axis must be an integer in [-1, 0], got True"),
+    ([0.5, 0.5], {"tol": -1e-6}, "tol must be a finite number >= 0, got -1e-06"),
+    ([0.5, 0.45], {"tol": 0.01}, "mu must sum to 1 (within 0.01), got a sum of 0.95"),
+])
+def test_check_distribution_messages(values, kwargs, message):
+    with pytest.raises(ValueError) as err:
+        check_distribution("mu", values, **kwargs)
+    assert str(err.value) == message
+
+
+def test_check_distribution_tolerance_boundary():
+    # |sum - 1| <= SUM_TOL passes (just inside: 0.9e-6 off); just outside (1.1e-6 off) fails
+    for ok in ([0.5, 0.5000009], [0.5, 0.4999991], [[0.5, 0.5], [0.5, 0.5000009]]):
+        check_distribution("pi", ok)
+    for bad, total in (([0.5, 0.5000011], "1.0000011"), ([0.5, 0.4999989], "0.9999989")):
+        with pytest.raises(ValueError) as err:
+            check_distribution("pi", bad)
+        assert str(err.value) == f"pi must sum to 1 (within 1e-06), got a sum of {total}"
+    # a tolerance of 0 accepts only exact sums; a looser one is named in the message
+    check_distribution("pi", [0.25, 0.75], tol=0)
+    with pytest.raises(ValueError, match=r"^pi must sum to 1 \(within 0\), got a sum of 0\.9999999999999999$"):
+        check_distribution("pi", [0.7, 0.2, 0.1], tol=0)
+    assert check_distribution("pi", [0.5, 0.45], tol=0.1).sum() == 0.95
+
+
+def test_check_distribution_positive_accepts_strictly_positive_entries_only():
+    assert check_distribution("behavior", [0.25, 0.75], positive=True).tolist() == [0.25, 0.75]
+    check_distribution("behavior", [0.0, 1.0])  # a zero is fine without positive
+    with pytest.raises(ValueError, match=r"^behavior entries must be finite numbers > 0, got behavior\[1\] = -0\.5$"):
+        check_distribution("behavior", [1.5, -0.5], positive=True)
+
+
 def test_is_int_and_is_real():
     assert is_int(3) and is_int(np.int16(3)) and not is_int(True) and not is_int(3.0)
     assert is_real(3) and is_real(np.float32(0.5)) and not is_real(True) and not is_real(math.nan)
@@ -318,10 +391,15 @@ def test_inline_check_pattern_detects_the_idiom():
     assert not _INLINE_INT_CHECK.search('check_int("k", k, 1)')
 
 
+def _package_sources() -> list[tuple[str, str]]:
+    """``(path relative to the repo, text)`` of every module of rlrec_helpers but ``_validate.py``."""
+    return [(str(p.relative_to(ROOT)), p.read_text()) for p in sorted(PKG.rglob("*.py")) if p.name != "_validate.py"]
+
+
 def _package_lines_matching(pattern: re.Pattern) -> list[str]:
     """``file:line`` of every line of rlrec_helpers (``_validate.py`` aside) that ``pattern`` matches."""
-    return [f"{p.relative_to(ROOT)}:{i}" for p in sorted(PKG.rglob("*.py")) if p.name != "_validate.py"
-            for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    return [f"{path}:{i}" for path, text in _package_sources()
+            for i, line in enumerate(text.splitlines(), 1) if pattern.search(line)]
 
 
 def test_no_module_repeats_the_inline_integer_check():
@@ -342,3 +420,99 @@ def test_inline_choice_pattern_detects_the_idiom():
 def test_no_module_repeats_the_inline_choice_check():
     hits = _package_lines_matching(_INLINE_CHOICE_CHECK)
     assert not hits, "use rlrec_helpers._validate.check_choice instead: " + ", ".join(hits)
+
+
+# ------------------------------------------------- no new hand-written "sums to 1" checks
+
+_ABS_CALLS = {"abs", "np.abs", "numpy.abs", "np.absolute", "numpy.absolute", "math.fabs"}
+_SUM_CALLS = {"sum", "fsum", "nansum"}  # x.sum(...), np.sum(...), sum(...), math.fsum(...)
+
+
+def _dotted(node: ast.AST) -> str:
+    """``"np.abs"`` for ``np.abs``, ``"abs"`` for ``abs``, ``""`` for anything else."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else node.attr
+    return ""
+
+
+def _is_one(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Constant) and not isinstance(node.value, bool)
+            and isinstance(node.value, (int, float)) and node.value == 1)
+
+
+def _mentions_sum(node: ast.AST, sum_names: set[str]) -> bool:
+    """A sum call in ``node``, or a name bound to one (``sums = d.sum(axis=1)``)."""
+    return any((isinstance(n, ast.Call) and _dotted(n.func).rpartition(".")[2] in _SUM_CALLS)
+               or (isinstance(n, ast.Name) and n.id in sum_names) for n in ast.walk(node))
+
+
+def hand_written_sum_checks(source: str) -> list[int]:
+    """Lines of ``source`` that test "sums to 1" by hand: ``abs(S - 1)`` (or ``np.abs(1.0 - S)``,
+    compared or not) and ``np.isclose``/``np.allclose``/``math.isclose(S, 1)``, where ``S`` holds
+    a sum (``x.sum(...)``, ``np.sum``, ``sum``, ``math.fsum``) or a name assigned from one."""
+    tree = ast.parse(source)
+    sum_names = {t.id for n in ast.walk(tree) if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+                 and n.value is not None and _mentions_sum(n.value, set())
+                 for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
+    hits = set()
+    for n in ast.walk(tree):
+        if not isinstance(n, ast.Call):
+            continue
+        name, args = _dotted(n.func), n.args
+        if name in _ABS_CALLS and len(args) == 1 and isinstance(args[0], ast.BinOp) \
+                and isinstance(args[0].op, (ast.Sub, ast.Add)):
+            left, right = args[0].left, args[0].right
+            if (_is_one(right) and _mentions_sum(left, sum_names)) \
+                    or (_is_one(left) and _mentions_sum(right, sum_names)):
+                hits.add(n.lineno)
+        elif name.rpartition(".")[2] in ("isclose", "allclose") and len(args) >= 2 \
+                and any(_is_one(a) for a in args[:2]) and any(_mentions_sum(a, sum_names) for a in args[:2]):
+            hits.add(n.lineno)
+    return sorted(hits)
+
+
+#: The hand-written checks check_distribution replaced, verbatim, and look-alikes that are fine.
+_REPLACED_SUM_CHECKS = [
+    "if np.any(behavior <= 0) or abs(behavior.sum() - 1) > _SUM_TOL:\n    raise ValueError('x')",
+    "if abs(sum(self.class_probs) - 1.0) > 1e-9:\n    pass",
+    "sums = d.sum(axis=1)\nif np.any(np.abs(sums - 1.0) > _SUM_TOL):\n    pass",
+    "if np.any(np.abs(pi.sum(axis=1) - 1.0) > ROW_SUM_TOL):\n    pass",
+    "total = p.sum(axis=axis)\nif np.any(np.abs(total - 1.0) > DISTRIBUTION_TOL):\n    pass",
+    "if not np.all(np.isfinite(d)) or np.any(d < 0) or abs(d.sum() - 1.0) > 1e-8:\n    pass",
+    "if a.min() < 0 or abs(a.sum() - 1.0) > 1e-6:\n    pass",
+    "if abs(arr.sum() - 1.0) > ROW_SUM_TOL:\n    pass",
+    "off = np.abs(1 - np.sum(p, axis=0))\nok = off <= tol",  # split over two statements
+    "assert np.allclose(p.sum(axis=-1), 1.0)",
+    "if not math.isclose(math.fsum(w), 1, abs_tol=1e-9):\n    pass",
+]
+_FINE = [
+    "check_distribution('behavior', behavior, positive=True)",
+    "last = int(active[u].sum()) - 1",
+    "if abs(gamma - 1.0) < 1e-12:\n    pass",  # not a sum
+    "return e / e.sum(axis=-1, keepdims=True)",
+    "if np.allclose(new, theta, rtol=0, atol=1e-12):\n    pass",
+    "if abs(x.sum() - 2) > tol:\n    pass",  # not a sum-to-1 check
+]
+
+
+@pytest.mark.parametrize("source", _REPLACED_SUM_CHECKS)
+def test_sum_check_detector_catches_every_replaced_form(source):
+    assert hand_written_sum_checks(source), source
+
+
+@pytest.mark.parametrize("source", _FINE)
+def test_sum_check_detector_leaves_other_code_alone(source):
+    assert hand_written_sum_checks(source) == [], source
+
+
+def test_sum_check_detector_reports_the_line():
+    src = "import numpy as np\n\n\ndef f(p):\n    if abs(p.sum() - 1) > 1e-6:\n        raise ValueError('p')\n"
+    assert hand_written_sum_checks(src) == [5]
+
+
+def test_no_module_repeats_a_hand_written_sum_to_one_check():
+    hits = [f"{path}:{line}" for path, text in _package_sources() for line in hand_written_sum_checks(text)]
+    assert not hits, "use rlrec_helpers._validate.check_distribution instead: " + ", ".join(hits)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlrec_helpers._validate import check_choice, check_int, check_real
+from rlrec_helpers._validate import check_choice, check_distribution, check_int, check_real
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
@@ -457,18 +457,23 @@ def make_bandit_logs(reward, behavior, *, n: int, seed: int = 0) -> dict:
     """Logs of a one-step problem (Chen et al.'s simulations): every row shows all A items
     (one-hot features), β draws one item, the user always takes it and earns ``reward[a]``.
 
+    ``reward``, ``behavior`` (A,): ``behavior`` a distribution with every entry > 0 (summing to 1
+    within :data:`rlrec_helpers._validate.SUM_TOL`); ``n`` an integer >= 1.
     Returns the :func:`train_off_policy` format with a constant state and ``slate`` (n, 1).
     """
     reward = np.asarray(reward, dtype=float)
     behavior = np.asarray(behavior, dtype=float)
     if reward.shape != behavior.shape or reward.ndim != 1:
         raise ValueError("reward and behavior must be 1-D arrays of the same length")
-    if np.any(behavior <= 0) or abs(behavior.sum() - 1) > 1e-6:
-        raise ValueError("behavior must be a positive distribution summing to 1")
+    behavior = check_distribution("behavior", behavior, positive=True)
     check_int("n", n, 1)
     rng = np.random.default_rng(seed)
     n_items = reward.shape[0]
-    action = rng.choice(n_items, size=n, p=behavior).astype(np.int64)
+    # a ~ β by rng.choice(n_items, n, p=behavior)'s own algorithm (the same draws), without its
+    # 1.5e-8 limit on |Σ β − 1|: behavior is accepted within SUM_TOL
+    cdf = np.cumsum(behavior)
+    cdf /= cdf[-1]
+    action = cdf.searchsorted(rng.random(n), side="right").astype(np.int64)
     return {
         "state": np.zeros((n, 2), np.float32),
         "cand": np.broadcast_to(np.eye(n_items, dtype=np.float32), (n, n_items, n_items)).copy(),
