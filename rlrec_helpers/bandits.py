@@ -122,7 +122,7 @@ def bernoulli_testbed(best: float = 0.5, others: float = 0.4, n_arms: int = 10,
     best = check_probability("best", best)
     others = check_probability("others", others)
     n_arms = check_int("n_arms", n_arms, 2)
-    check_int("best_index", best_index, 0, n_arms - 1)
+    check_int("best_index", best_index, 0, n_arms - 1, hi_name="n_arms - 1")
     probs = np.full(n_arms, others)
     probs[best_index] = best
     return BernoulliBandit(probs)

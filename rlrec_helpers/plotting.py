@@ -470,7 +470,7 @@ def plot_preference_tracking(
     if not clusters:
         raise ValueError("clusters must name at least one cluster")
     for i, c in enumerate(clusters):
-        check_int(f"clusters[{i}]", c, 0, n_clusters - 1)  # a column of the (L, T) arrays
+        check_int(f"clusters[{i}]", c, 0, n_clusters - 1, hi_name="T - 1")  # a column of the (L, T) arrays
     if len(set(int(c) for c in clusters)) != len(clusters):
         raise ValueError(f"clusters must be distinct, got {clusters!r}")
     fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))

@@ -432,3 +432,9 @@ def test_run_bandit_checks_bernoulli_ts_reward_range():
 def test_run_bandit_rejects_contextual_policy_without_contexts():
     with pytest.raises(ValueError, match="contextual"):
         b.run_bandit(b.LinUCB(3, 2), b.BernoulliBandit([0.1, 0.2, 0.3]), 10, n_runs=2)
+
+
+@pytest.mark.parametrize("best_index", [5, -1, 1.0])
+def test_bernoulli_testbed_names_the_best_index_range(best_index):
+    with pytest.raises(ValueError, match=rf"^best_index must be an integer in \[0, n_arms - 1=4\], got {best_index}$"):
+        b.bernoulli_testbed(n_arms=5, best_index=best_index)

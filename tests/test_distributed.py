@@ -53,7 +53,7 @@ def test_tf_config_and_ports():
     assert cfg["cluster"]["worker"] == [f"127.0.0.1:{p}" for p in ports]
     assert cfg["task"] == {"type": "worker", "index": 1}
     json.dumps(cfg)
-    with pytest.raises(ValueError, match="index"):
+    with pytest.raises(ValueError, match=rf"^index must be an integer in \[0, len\(ports\) - 1={len(ports) - 1}\], got 3$"):
         D.tf_config(ports, 3)
 
 

@@ -261,9 +261,9 @@ _BAD_INPUTS = {
                    r"shares\['a'\] must be finite"),
     # plot_preference_tracking (the first is the review's toy input)
     "pref cluster too big": (lambda: plotting.plot_preference_tracking(np.zeros((5, 3)), np.zeros((5, 3)), [7]),
-                             r"clusters\[0\] must be an integer in \[0, 2\], got 7"),
+                             r"clusters\[0\] must be an integer in \[0, T - 1=2\], got 7"),
     "pref negative cluster": (lambda: plotting.plot_preference_tracking(np.zeros((5, 3)), np.zeros((5, 3)), [-1]),
-                              r"clusters\[0\] must be an integer in \[0, 2\], got -1"),
+                              r"clusters\[0\] must be an integer in \[0, T - 1=2\], got -1"),
     "pref float cluster": (lambda: plotting.plot_preference_tracking(np.zeros((5, 3)), np.zeros((5, 3)), [1.5]),
                            r"clusters\[0\] must be an integer"),
     "pref no clusters": (lambda: plotting.plot_preference_tracking(np.zeros((5, 3)), np.zeros((5, 3)), []),

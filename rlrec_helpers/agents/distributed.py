@@ -166,7 +166,7 @@ def tf_config(ports: list[int], index: int) -> dict:
     On a real cluster each machine gets the same ``cluster`` (its hosts instead of
     127.0.0.1) and its own ``task.index``.
     """
-    check_int("index", index, 0, len(ports) - 1)
+    check_int("index", index, 0, len(ports) - 1, hi_name="len(ports) - 1")
     return {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": index}}
 
 

@@ -812,7 +812,7 @@ def _check_n_sampled(n_sampled, n_items: int) -> int:
     """0 (full softmax) or a number of sampled negatives in [1, n_items)."""
     if n_sampled == 0 and not isinstance(n_sampled, bool):
         return 0
-    return check_int("n_sampled", n_sampled, lo=1, hi=int(n_items) - 1)
+    return check_int("n_sampled", n_sampled, lo=1, hi=int(n_items) - 1, hi_name="n_items - 1")
 
 
 def make_pretrain_step(model, optimizer, n_sampled: int = 0, strategy: tf.distribute.Strategy | None = None,
@@ -1137,8 +1137,8 @@ def session_history(batch: Mapping[str, np.ndarray], user: int, t: int, doc_leng
     """The serving history (for :meth:`TransformerAgent.recommend`) of row ``user`` of a
     :func:`rollout` batch just before decision ``t``: ``clicked_items`` (t,) and ``watch_time`` (t,)."""
     L = batch["items"].shape[1]
-    check_int("t", t, lo=0, hi=L - 1)
-    check_int("user", user, lo=0, hi=batch["items"].shape[0] - 1)
+    check_int("t", t, lo=0, hi=L - 1, hi_name="L - 1")
+    check_int("user", user, lo=0, hi=batch["items"].shape[0] - 1, hi_name="B - 1")
     resp = batch["responses"][user, 1:t + 1]
     clicked = np.where(resp == RESP_CLICK, batch["items"][user, 1:t + 1], -1).astype(np.int64)
     return {"clicked_items": clicked, "watch_time": batch["watch"][user, 1:t + 1].astype(float) * doc_length}
@@ -1653,7 +1653,7 @@ def sampled_vs_full_softmax_timing(n_items: int, *, batch_size: int = 8, length:
     ``speedup`` = full / sampled.
     """
     check_int("n_items", n_items, lo=2)
-    check_int("n_sampled", n_sampled, 1, n_items - 1)
+    check_int("n_sampled", n_sampled, 1, n_items - 1, hi_name="n_items - 1")
     batch = synthetic_log_batch(batch_size, length, n_items, seed=seed)
     model = CausalTransformer(n_items, seed=seed, **model_kwargs)
     out = {}
