@@ -525,6 +525,16 @@ def expected_slate_reward(pi, reward, k: int) -> float:
     return float(np.sum(np.asarray(reward, float) * (1.0 - (1.0 - pi) ** k)))
 
 
+def check_reward_behavior(reward, behavior) -> tuple[np.ndarray, np.ndarray]:
+    """A one-step problem with A items (Chen et al.'s simulations): ``reward`` (A,) and a
+    ``behavior`` distribution (A,) with every entry > 0, as float arrays; else ``ValueError``."""
+    reward = np.asarray(reward, dtype=float)
+    behavior = np.asarray(behavior, dtype=float)
+    if reward.shape != behavior.shape or reward.ndim != 1:
+        raise ValueError("reward and behavior must be 1-D arrays of the same length")
+    return reward, check_distribution("behavior", behavior, positive=True)
+
+
 def run_chen_simulation(reward, behavior, correction: str, *, k: int = 1, lr: float = 0.1,
                         n_steps: int = 5000, record_every: int = 10) -> dict[str, np.ndarray]:
     """Gradient ascent on θ ∈ R^A from θ = 0 with :func:`chen_gradient`.
@@ -537,11 +547,7 @@ def run_chen_simulation(reward, behavior, correction: str, *, k: int = 1, lr: fl
     """
     check_choice("correction", correction, CORRECTIONS)
     check_int("n_steps", n_steps, 0)
-    reward = np.asarray(reward, dtype=float)
-    behavior = np.asarray(behavior, dtype=float)
-    if reward.shape != behavior.shape or reward.ndim != 1:
-        raise ValueError("reward and behavior must be 1-D arrays of the same length")
-    behavior = check_distribution("behavior", behavior, positive=True)
+    reward, behavior = check_reward_behavior(reward, behavior)
     check_int("k", k, 1)
     check_int("record_every", record_every, 1)
     check_real("lr", lr, 0.0, lo_open=True)

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlrec_helpers._validate import check_choice, check_distribution, check_int, check_real
+from rlrec_helpers._validate import check_choice, check_int, check_real
+from rlrec_helpers.ope import check_reward_behavior
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
 quiet_tensorflow()
@@ -461,11 +462,7 @@ def make_bandit_logs(reward, behavior, *, n: int, seed: int = 0) -> dict:
     within :data:`rlrec_helpers._validate.SUM_TOL`); ``n`` an integer >= 1.
     Returns the :func:`train_off_policy` format with a constant state and ``slate`` (n, 1).
     """
-    reward = np.asarray(reward, dtype=float)
-    behavior = np.asarray(behavior, dtype=float)
-    if reward.shape != behavior.shape or reward.ndim != 1:
-        raise ValueError("reward and behavior must be 1-D arrays of the same length")
-    behavior = check_distribution("behavior", behavior, positive=True)
+    reward, behavior = check_reward_behavior(reward, behavior)
     check_int("n", n, 1)
     rng = np.random.default_rng(seed)
     n_items = reward.shape[0]
