@@ -589,6 +589,46 @@ def test_revealed_interest_blend_spans_the_posterior_and_the_privileged_blend():
             BL.RevealedInterestBlendPolicy(2.0, bad)
 
 
+def test_revealed_interest_long_term_spans_the_posterior_and_the_privileged_heuristic():
+    from rlrec_helpers.agents import baselines as BL
+    from rlrec_helpers.simulator import BatchEnv, evaluate, get_preset
+
+    def returns(policy, n=200):
+        return evaluate(policy, "costly_browsing", n, seed=5).returns
+
+    never = returns(BL.RevealedInterestLongTermPolicy(0.7))
+    np.testing.assert_array_equal(never, returns(BL.EstimatedInterestLongTermPolicy(0.7, "posterior")))
+    np.testing.assert_array_equal(never, returns(BL.RevealedInterestLongTermPolicy(0.7, from_step=10**6)))
+    # revealed from the first decision (or after 0 showings): the privileged long-term heuristic
+    privileged = returns(BL.LongTermValuePolicy(0.7))
+    np.testing.assert_array_equal(returns(BL.RevealedInterestLongTermPolicy(0.7, from_step=0)), privileged)
+    np.testing.assert_array_equal(returns(BL.RevealedInterestLongTermPolicy(0.7, min_shows=0)), privileged)
+    # the blend diagnostic has the same switch
+    np.testing.assert_array_equal(returns(BL.RevealedInterestBlendPolicy(2.0, None, from_step=0)),
+                                  returns(BL.InterestQualityBlendPolicy(2.0)))
+    # from_step = k: the posterior policy's slates for decisions 0 .. k-1, then others
+    def slates(policy, n_steps=8):
+        env = BatchEnv(get_preset("costly_browsing"), 64, seed=1)
+        obs, out = env.reset(), []
+        policy.reset(64)
+        for _ in range(n_steps):
+            out.append(policy.act(obs, env))
+            obs, *_ = env.step(out[-1])
+        return np.stack(out)
+
+    late, post = slates(BL.RevealedInterestLongTermPolicy(0.7, from_step=3)), slates(BL.RevealedInterestLongTermPolicy(0.7))
+    np.testing.assert_array_equal(late[:3], post[:3])
+    assert not np.array_equal(late[3], post[3])
+    # knowing the user from decision 10 on is worth minutes per session (paired, 200 users)
+    diff = returns(BL.RevealedInterestLongTermPolicy(0.7, from_step=10)) - never
+    assert diff.mean() > 3 * diff.std(ddof=1) / np.sqrt(diff.size)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="^from_step must be None or an integer >= 0"):
+            BL.RevealedInterestLongTermPolicy(0.7, from_step=bad)
+        with pytest.raises(ValueError, match="^min_shows must be None or an integer >= 0"):
+            BL.RevealedInterestLongTermPolicy(0.7, min_shows=bad)
+
+
 def test_estimated_interest_long_term_is_the_long_term_heuristic_on_estimates():
     from rlrec_helpers.agents import baselines as BL
     from rlrec_helpers.simulator import evaluate

@@ -26,6 +26,7 @@ SMOKE_RUNS = {
     "applications.py": (["--domain", "ecommerce", "--seeds", "0"], "REINFORCE over seeds"),
     "recommender_ceiling.py": (["--seeds", "0", "--bc-iters", "2", "--ft-iters", "1"], "seeds at or above the bar"),
     "recommender.py": (["--help"], "--preset"),
+    "information_limit.py": (["--episodes", "50", "--calibration-users", "20"], "Posterior calibration"),
 }
 
 

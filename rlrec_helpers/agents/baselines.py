@@ -159,6 +159,12 @@ class _EstimatedInterestPolicy:
         self._tracker = None
         self._shown = None
 
+    @property
+    def tracker(self):
+        """The interest tracker (``ClickCounts`` or ``InterestBelief``) as of the last :meth:`act`
+        (it has seen every response before that decision); ``None`` before the first one."""
+        return self._tracker
+
     def act(self, obs: Mapping[str, np.ndarray], env) -> np.ndarray:
         from rlrec_helpers.agents.belief import check_user_model, make_tracker
 
@@ -232,25 +238,25 @@ class EstimatedInterestLongTermPolicy(_EstimatedInterestPolicy):
         return best_ratio_slates(w, a, w0, a0, env.config.slate_size, obs.get("candidate_mask"), n_iter=20)
 
 
-class RevealedInterestBlendPolicy(EstimatedInterestBlendPolicy):
-    """Diagnostic (privileged): the posterior blend, except that every cluster already shown to
-    the user at least ``min_shows`` times uses the user's *true* current interest.
+class _RevealMixin:
+    """The diagnostics' rule for when the user's *true* current interests replace the estimate:
+    for every cluster shown to the user at least ``min_shows`` times, and for every cluster from
+    decision ``from_step`` on (0-based: ``from_step = 0`` is the first slate). ``None`` switches a
+    rule off; both off is the estimate itself."""
 
-    ``min_shows = 0`` is the privileged blend; ``None`` (never revealed) is the posterior blend.
-    In between it measures where the blend with estimated interests loses: in clusters it never
-    shows (an exploration problem), or in clusters it has shown but still knows imprecisely
-    (too little evidence per showing).
-    """
-
-    def __init__(self, lam: float = 2.0, min_shows: int | None = 1):
+    def _init_reveal(self, min_shows: int | None, from_step: int | None) -> None:
         self.min_shows = check_int("min_shows", min_shows, 0, allow_none=True)  # None: never
-        super().__init__(lam, "posterior")
+        self.from_step = check_int("from_step", from_step, 0, allow_none=True)  # None: never
 
     def reset(self, batch_size: int) -> None:
         super().reset(batch_size)
         self._shows = None
+        self._step = 0
 
     def _interests(self, estimate, obs, env):
+        step, self._step = self._step, self._step + 1
+        if self.from_step is not None and step >= self.from_step:
+            return env.privileged()["interests"]
         if self.min_shows is None:
             return estimate
         b, t = estimate.shape
@@ -260,6 +266,39 @@ class RevealedInterestBlendPolicy(EstimatedInterestBlendPolicy):
             rows = np.repeat(np.nonzero(obs["active"])[0], self._shown.shape[1])
             np.add.at(self._shows, (rows, self._shown[obs["active"]].ravel()), 1)
         return np.where(self._shows >= self.min_shows, env.privileged()["interests"], estimate)
+
+
+class RevealedInterestBlendPolicy(_RevealMixin, EstimatedInterestBlendPolicy):
+    """Diagnostic (privileged): the posterior blend, except that every cluster already shown to
+    the user at least ``min_shows`` times uses the user's *true* current interest, and every
+    cluster does from decision ``from_step`` on (``None``: never; see :class:`_RevealMixin`).
+
+    ``min_shows = 0`` (or ``from_step = 0``) is the privileged blend; both ``None`` is the
+    posterior blend. In between it measures where the blend with estimated interests loses: in
+    clusters it never shows (an exploration problem), or in clusters it has shown but still knows
+    imprecisely (too little evidence per showing).
+    """
+
+    def __init__(self, lam: float = 2.0, min_shows: int | None = 1, from_step: int | None = None):
+        self._init_reveal(min_shows, from_step)
+        super().__init__(lam, "posterior")
+
+
+class RevealedInterestLongTermPolicy(_RevealMixin, EstimatedInterestLongTermPolicy):
+    """Diagnostic (privileged): :class:`EstimatedInterestLongTermPolicy` on the posterior, with
+    the true interests revealed as in :class:`RevealedInterestBlendPolicy` (after ``min_shows``
+    showings of a cluster, or for every cluster from decision ``from_step`` on; ``None``: never).
+
+    ``from_step = 0`` is the privileged :class:`~rlrec_helpers.simulator.LongTermValuePolicy`
+    (same weight, cluster-mean qualities); both ``None`` is the long-term heuristic on the
+    posterior, the best history-based policy measured in notebook 06. ``from_step = k`` prices
+    the first k decisions' uncertainty: how much a policy that only sees the session could gain
+    at most by knowing the user sooner (``benchmarks/information_limit.py``).
+    """
+
+    def __init__(self, weight: float = 0.7, min_shows: int | None = None, from_step: int | None = None):
+        self._init_reveal(min_shows, from_step)
+        super().__init__(weight, "posterior")
 
 
 def history_free_control(env_config="default", hidden: int = 64):
