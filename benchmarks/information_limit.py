@@ -17,8 +17,8 @@ why, with numpy only (no TensorFlow), on the test sessions of notebook 06 (4,000
 3. **Truth revealed after n showings of a cluster** (``min_shows=n``): is the loss in clusters the
    policy never tries, or in clusters it has shown but still knows imprecisely?
 4. **Calibration of the posterior** under the long-term heuristic on the posterior (2,000 other
-   users, seed 7): by how many times a cluster has been shown to the user so far (clusters never
-   shown are left out), the root-mean-square posterior standard deviation of that cluster's
+   users, seed 7): by how many times a cluster has been shown to the user so far (documents: a
+   slate with two documents of one cluster counts twice; clusters never shown are left out), the root-mean-square posterior standard deviation of that cluster's
    interest, sqrt(mean posterior variance), and the RMSE of its posterior mean against the true
    interest, over (user, cluster, decision) triples of active users. A calibrated posterior has
    the two equal; the prior U(-1, 1) has sd 0.577.

@@ -194,7 +194,10 @@ def check_distribution(name: str, values, axis: int = -1, *, tol: float = SUM_TO
     An entry message shows the first offending entry (in C order); a sum message the slice
     whose sum is furthest from 1. The array is not copied if it already is a float array.
     """
-    arr = np.asarray(values, dtype=float)
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):  # strings, complex numbers, ragged lists
+        raise ValueError(f"{name} must be an array of real numbers, got {values!r}") from None
     if arr.ndim == 0 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty array with at least one axis, got shape {arr.shape}")
     ax = check_int("axis", axis, -arr.ndim, arr.ndim - 1) % arr.ndim

@@ -532,6 +532,8 @@ def check_reward_behavior(reward, behavior) -> tuple[np.ndarray, np.ndarray]:
     behavior = np.asarray(behavior, dtype=float)
     if reward.shape != behavior.shape or reward.ndim != 1:
         raise ValueError("reward and behavior must be 1-D arrays of the same length")
+    if not np.all(np.isfinite(reward)):
+        raise ValueError(f"reward must be finite, got {reward.tolist()!r}")
     return reward, check_distribution("behavior", behavior, positive=True)
 
 

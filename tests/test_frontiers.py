@@ -98,7 +98,7 @@ def test_ig_validation(fresh_net):
         ex.integrated_gradients(fresh_net, h[:, :-1], c, 0)
     with pytest.raises(ValueError, match="candidates"):
         ex.integrated_gradients(fresh_net, h, c[:, :-1], 0)
-    with pytest.raises(ValueError, match=rf"^target must be an integer in \[0, n_candidates - 1={c.shape[0] - 1}\], got {c.shape[0]}$"):
+    with pytest.raises(ValueError, match=rf"^target must be an integer in \[0, N - 1={c.shape[0] - 1}\], got {c.shape[0]}$"):
         ex.integrated_gradients(fresh_net, h, c, c.shape[0])
     with pytest.raises(ValueError, match="target"):
         ex.integrated_gradients(fresh_net, h, c, -1)

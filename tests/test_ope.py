@@ -127,6 +127,13 @@ def test_run_chen_simulation_checks_behavior(behavior, message):
     assert str(err.value) == message
 
 
+@pytest.mark.parametrize("reward", [[np.nan, 1.0], [1.0, np.inf]])
+def test_one_step_problems_reject_a_non_finite_reward(reward):
+    """run_chen_simulation (and off_policy.make_bandit_logs, through the same check) returned NaN."""
+    with pytest.raises(ValueError, match=r"^reward must be finite, got \["):
+        ope.run_chen_simulation(reward, [0.5, 0.5], "none", n_steps=2)
+
+
 def test_mismatched_lengths_raise():
     d = np.full((3, 2), 0.5)
     with pytest.raises(ValueError, match="same length"):

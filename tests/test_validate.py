@@ -263,6 +263,9 @@ def test_sum_tol_is_the_one_shared_default():
     ([0.5, 0.5], {"axis": True}, "axis must be an integer in [-1, 0], got True"),
     ([0.5, 0.5], {"tol": -1e-6}, "tol must be a finite number >= 0, got -1e-06"),
     ([0.5, 0.45], {"tol": 0.01}, "mu must sum to 1 (within 0.01), got a sum of 0.95"),
+    (["a", "b"], {}, "mu must be an array of real numbers, got ['a', 'b']"),
+    ([1 + 1j, 0.0], {}, "mu must be an array of real numbers, got [(1+1j), 0.0]"),
+    ([[0.5, 0.5], [1.0]], {}, "mu must be an array of real numbers, got [[0.5, 0.5], [1.0]]"),
 ])
 def test_check_distribution_messages(values, kwargs, message):
     with pytest.raises(ValueError) as err:

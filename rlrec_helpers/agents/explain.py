@@ -141,7 +141,7 @@ def integrated_gradients(model, history, candidates, target: int, *, baseline_hi
     c = net.agent_config
     h = _array("history", history, (None, c.input_dim))
     x = _array("candidates", candidates, (None, c.item_dim))
-    check_int("target", target, 0, x.shape[0] - 1, hi_name="n_candidates - 1")  # a candidate row
+    check_int("target", target, 0, x.shape[0] - 1, hi_name="N - 1")  # a candidate row
     check_int("n_steps", n_steps, 2)
     check_choice("rule", rule, RULES)
     h0, x0 = default_baseline(h, x)

@@ -1095,7 +1095,7 @@ def behaviour_clone(teacher, env_config="default", *, n_iters: int = 150, batch_
     Returns the agent (greedy mode) and ``history``: ``iteration``, ``nll`` (mean negative
     log-likelihood per active step, nats), ``agreement`` (fraction of the iteration's active
     steps where the agent's greedy slate, before the update, equals the teacher's as a set) and
-    ``wall_time`` (s, cumulative).
+    ``wall_time`` (s, cumulative: the rollouts and updates, as in :func:`train_reinforce`).
     """
     _check_slate_policy("teacher", teacher)
     from rlrec_helpers.simulator import BatchEnv, get_preset
@@ -1116,7 +1116,7 @@ def behaviour_clone(teacher, env_config="default", *, n_iters: int = 150, batch_
             batch = rollout(agent, env, max_len=cfg.max_len, seed=cfg.seed * 1_000_003 + it, behaviour=teacher)
             batch["returns"] = batch["mask"]
             stats = trainer.step(batch)
-            agreement = slate_agreement(batch["agent_slates"], batch["slates"], batch["mask"])
+        agreement = slate_agreement(batch["agent_slates"], batch["slates"], batch["mask"])
         loop.log({"nll": stats["policy_loss"], "agreement": agreement, "wall_time": loop.wall_time})
         loop.end_iteration(it, nll=f"{stats['policy_loss']:.3f}", agree=f"{agreement:.2f}")
     agent.reset(1)  # re-read the numpy weights at the next act()

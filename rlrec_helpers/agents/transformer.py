@@ -1135,7 +1135,9 @@ def rollout(agent: TransformerAgent, env, *, max_len: int = 1000, seed: int | No
 
 def session_history(batch: Mapping[str, np.ndarray], user: int, t: int, doc_length: float = 4.0) -> dict:
     """The serving history (for :meth:`TransformerAgent.recommend`) of row ``user`` of a
-    :func:`rollout` batch just before decision ``t``: ``clicked_items`` (t,) and ``watch_time`` (t,)."""
+    :func:`rollout` batch just before decision ``t``: ``clicked_items`` (t,) and ``watch_time`` (t,).
+
+    ``batch["items"]`` has shape (B, L): ``user`` must be in [0, B - 1] and ``t`` in [0, L - 1]."""
     L = batch["items"].shape[1]
     check_int("t", t, lo=0, hi=L - 1, hi_name="L - 1")
     check_int("user", user, lo=0, hi=batch["items"].shape[0] - 1, hi_name="B - 1")
