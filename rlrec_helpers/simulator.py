@@ -218,7 +218,7 @@ from rlrec_helpers.stats import MeanCI, mean_ci
 
 __all__ = [
     "SimulatorConfig", "PRESETS", "get_preset", "cluster_quality_means",
-    "choice_probabilities", "interest_update", "BatchEnv", "InterestEvolutionEnv", "SimulatorEnv",
+    "choice_probabilities", "interest_update", "BatchEnv", "InterestEvolutionEnv", "SimulatorEnv", "GYM_IDS",
     "SlateSpace", "SlatePolicy", "RandomPolicy", "MyopicPolicy", "QualityGreedyPolicy",
     "LongTermValuePolicy", "InterestQualityBlendPolicy", "LongTermHeuristicPolicy", "EvalResult",
     "evaluate", "evaluation_envs", "reference_episode", "SLATEQ_REFERENCE", "REFERENCE_POLICIES", "DOMAIN_POLICIES",
@@ -1805,6 +1805,21 @@ class InterestEvolutionEnv(gym.Env):
 
 #: The gymnasium environment works for every preset; this is its general name.
 SimulatorEnv = InterestEvolutionEnv
+
+#: gymnasium ids, one per preset, registered when this module is imported:
+#: ``gymnasium.make("rlrec/costly_browsing-v0")`` is ``SimulatorEnv("costly_browsing")`` behind
+#: gymnasium's usual wrappers (keyword arguments such as ``seed=`` are passed through).
+GYM_IDS: dict[str, str] = {name: f"rlrec/{name}-v0" for name in PRESETS}
+
+
+def _register_gym_envs() -> None:
+    for name, env_id in GYM_IDS.items():
+        if env_id not in gym.registry:   # a re-import (importlib.reload) must not re-register
+            gym.register(id=env_id, entry_point="rlrec_helpers.simulator:InterestEvolutionEnv",
+                         kwargs={"config": name})
+
+
+_register_gym_envs()
 
 # --------------------------------------------------------------------------- policies
 

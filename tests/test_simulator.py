@@ -354,6 +354,27 @@ def test_gymnasium_env_passes_check_env():
     check_env(env2, skip_render_check=True)
 
 
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_gymnasium_make_builds_every_preset(preset):
+    """gymnasium.make("rlrec/<preset>-v0", seed=...) is SimulatorEnv(preset, seed=...) behind the
+    usual wrappers: same config, same observations and rewards step for step."""
+    import gymnasium as gym
+
+    from rlrec_helpers.simulator import GYM_IDS
+
+    assert GYM_IDS[preset] == f"rlrec/{preset}-v0"
+    made, direct = gym.make(GYM_IDS[preset], seed=11), InterestEvolutionEnv(preset, seed=11)
+    assert made.unwrapped.config == get_preset(preset)
+    (o1, _), (o2, _) = made.reset(), direct.reset()
+    for _ in range(5):
+        assert o1.keys() == o2.keys() and all(np.array_equal(o1[k], o2[k]) for k in o1)
+        action = np.flatnonzero(o1["candidate_mask"])[:made.unwrapped.config.slate_size]
+        (o1, r1, t1, u1, _), (o2, r2, t2, u2, _) = made.step(action), direct.step(action)
+        assert (r1, t1, u1) == (r2, t2, u2)
+        if t1 or u1:
+            break
+
+
 def test_gymnasium_env_seeding_validation_and_episode():
     env = InterestEvolutionEnv("costly_browsing")
     o1, _ = env.reset(seed=4)
