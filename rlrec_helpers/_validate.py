@@ -18,7 +18,8 @@ An infinite bound (``math.inf``) is the same as no bound. A choice lists the ``r
 allowed option, comma-separated, in the order the caller gives them; a value equal to an option
 (e.g. a numpy string) is accepted and an unhashable one (a list) is rejected like any other.
 A distribution (:func:`check_distribution`) must sum to 1 within the one shared tolerance
-:data:`SUM_TOL`.
+:data:`SUM_TOL`. A numeric array (:func:`check_finite_array`) must be real, finite, non-empty
+and of the stated shape.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numbers
 import numpy as np
 
 __all__ = [
-    "SUM_TOL", "check_choice", "check_distribution", "check_int", "check_real", "check_probability",
+    "SUM_TOL", "check_choice", "check_distribution", "check_finite_array", "check_int", "check_real", "check_probability",
     "check_probabilities", "describe_range", "is_int", "is_real",
 ]
 
@@ -218,4 +219,41 @@ def check_distribution(name: str, values, axis: int = -1, *, tol: float = SUM_TO
         what = ("rows" if ax == 1 else "columns") if arr.ndim == 2 else f"slices along axis {ax}"
         where = _index(name, worst[:ax] + (":",) + worst[ax:])
         raise ValueError(f"{name} {what} {rule}, got {where} summing to {total!r}")
+    return arr
+
+
+def check_finite_array(name: str, values, shape: tuple | None = None, *,
+                       ndim: int | None = None) -> np.ndarray:
+    """Return ``values`` as a non-empty float array of finite real numbers.
+
+    ``shape``: the required shape, with ``None`` for a free axis (e.g. ``(None, 3)``); ``ndim``:
+    the required number of axes (implied by ``shape``). Booleans count as numbers (0/1). Otherwise
+    ``ValueError``, e.g.::
+
+        V must be an array of real numbers, got ['a', 'b']
+        V must have shape (4,), got shape (2,)
+        Q must have 2 axes, got shape (3,)
+        V must not be empty, got shape (0,)
+        V entries must be finite numbers, got V[0] = nan
+    """
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):  # strings, complex numbers, ragged lists
+        raise ValueError(f"{name} must be an array of real numbers, got {values!r}") from None
+    if np.asarray(values).dtype.kind in "USOcM":  # numeric strings such as "1" convert silently
+        raise ValueError(f"{name} must be an array of real numbers, got {values!r}")
+    if shape is not None:
+        shape = tuple(shape)
+        if arr.ndim != len(shape) or any(w is not None and w != n for w, n in zip(shape, arr.shape)):
+            want = "(" + ", ".join("any" if w is None else str(w) for w in shape) + ("," if len(shape) == 1 else "") + ")"
+            raise ValueError(f"{name} must have shape {want}, got shape {arr.shape}")
+    elif ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} ax{'is' if ndim == 1 else 'es'}, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if np.any(bad):
+        idx = tuple(np.argwhere(bad)[0])
+        where = _index(name, idx) if idx else name
+        raise ValueError(f"{name} entries must be finite numbers, got {where} = {float(arr[idx])!r}")
     return arr

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rlrec_helpers._validate import (
-    SUM_TOL, check_choice, check_distribution, check_int, check_probabilities, check_probability, check_real,
+    SUM_TOL, check_choice, check_distribution, check_finite_array, check_int, check_probabilities, check_probability, check_real,
     describe_range, is_int, is_real,
 )
 
@@ -519,3 +519,31 @@ def test_sum_check_detector_reports_the_line():
 def test_no_module_repeats_a_hand_written_sum_to_one_check():
     hits = [f"{path}:{line}" for path, text in _package_sources() for line in hand_written_sum_checks(text)]
     assert not hits, "use rlrec_helpers._validate.check_distribution instead: " + ", ".join(hits)
+
+
+@pytest.mark.parametrize("values, kwargs, message", [
+    (["a", "b"], {}, "V must be an array of real numbers, got ['a', 'b']"),
+    (["1", "2"], {}, "V must be an array of real numbers, got ['1', '2']"),
+    ([1 + 2j], {}, "V must be an array of real numbers, got [(1+2j)]"),
+    ([[1.0], [1.0, 2.0]], {}, "V must be an array of real numbers, got [[1.0], [1.0, 2.0]]"),
+    ([1.0, 2.0], {"shape": (4,)}, "V must have shape (4,), got shape (2,)"),
+    (np.zeros((2, 3)), {"shape": (None, 4)}, "V must have shape (any, 4), got shape (2, 3)"),
+    (np.zeros(3), {"shape": (None, 3)}, "V must have shape (any, 3), got shape (3,)"),
+    ([1.0, 2.0, 3.0], {"ndim": 2}, "V must have 2 axes, got shape (3,)"),
+    ([], {}, "V must not be empty, got shape (0,)"),
+    (np.zeros((0, 3)), {"shape": (None, 3)}, "V must not be empty, got shape (0, 3)"),
+    ([0.0, np.nan], {}, "V entries must be finite numbers, got V[1] = nan"),
+    ([[0.0, 1.0], [-np.inf, 2.0]], {}, "V entries must be finite numbers, got V[1, 0] = -inf"),
+    (np.inf, {}, "V entries must be finite numbers, got V = inf"),
+])
+def test_check_finite_array_names_the_argument_and_the_rule(values, kwargs, message):
+    with pytest.raises(ValueError) as err:
+        check_finite_array("V", values, **kwargs)
+    assert str(err.value) == message
+
+
+def test_check_finite_array_returns_a_float_array_of_the_input():
+    out = check_finite_array("V", [[1, 2], [3, 4]], shape=(None, 2))
+    assert out.dtype == float and out.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert check_finite_array("V", [True, False], ndim=1).tolist() == [1.0, 0.0]
+    assert check_finite_array("V", 2.5).shape == ()
