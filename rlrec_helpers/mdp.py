@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rlrec_helpers._validate import (
-    SUM_TOL, check_choice, check_distribution, check_int, check_probability, check_real, is_int,
+    SUM_TOL, check_choice, check_distribution, check_finite_array, check_int, check_probability, check_real,
+    is_int,
 )
 
 #: Tolerance on |sum - 1| for "each transition row P[s, a, :] sums to 1", "each policy row
@@ -129,7 +130,10 @@ class TabularMDP:
     def _names(names, arg: str, n: int, prefix: str) -> tuple[str, ...]:
         if names is None:
             return tuple(f"{prefix}{i}" for i in range(n))
-        names = tuple(str(x) for x in names)
+        try:
+            names = tuple(str(x) for x in names)
+        except TypeError:  # not iterable, e.g. states=5
+            raise ValueError(f"{arg} must be None or a sequence of {n} names, got {names!r}") from None
         if len(names) != n:
             raise ValueError(f"{arg} must have {n} names to match P, got {len(names)}")
         if len(set(names)) != n:
@@ -203,8 +207,18 @@ def discounted_return(rewards, gamma: float) -> float:
 
 
 def as_policy_matrix(policy, n_states: int, n_actions: int) -> np.ndarray:
-    """Return pi[s, a] = pi(a|s), shape (S, A), from a deterministic (S,) or stochastic (S, A) policy."""
-    arr = np.asarray(policy)
+    """Return pi[s, a] = pi(a|s), shape (S, A), from a deterministic (S,) or stochastic (S, A) policy.
+
+    ``policy`` must be an integer, bool or float array; strings, objects and complex numbers
+    raise ``ValueError`` naming ``policy``.
+    """
+    try:
+        arr = np.asarray(policy)
+    except (TypeError, ValueError):  # ragged nested lists
+        raise ValueError(f"policy must be an array of shape (S,) or (S, A), got {policy!r}") from None
+    if arr.dtype.kind not in "iubf":
+        raise ValueError(f"policy must be a numeric array (integer action indices or probabilities), "
+                         f"got dtype {arr.dtype}")
     if arr.shape == (n_states,):
         if not np.issubdtype(arr.dtype, np.integer):
             if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
@@ -237,19 +251,21 @@ def myopic_policy(mdp: TabularMDP) -> np.ndarray:
 
 
 def greedy_policy(Q: np.ndarray) -> np.ndarray:
-    """argmax_a Q[s, a], shape (S,) (ties go to the lowest action index)."""
-    Q = np.asarray(Q, dtype=float)
-    if Q.ndim != 2:
-        raise ValueError(f"Q must have shape (S, A), got {Q.shape}")
+    """argmax_a Q[s, a], shape (S,) (ties go to the lowest action index).
+
+    ``Q`` must be a non-empty, finite (S, A) array (a NaN would otherwise win the argmax).
+    """
+    Q = check_finite_array("Q", Q, (None, None))
     return np.argmax(Q, axis=1)
 
 
 def epsilon_greedy_matrix(Q: np.ndarray, epsilon: float) -> np.ndarray:
-    """pi[s, a] of the epsilon-greedy policy w.r.t. ``Q`` (S, A): greedy w.p. 1-eps, else uniform."""
+    """pi[s, a] of the epsilon-greedy policy w.r.t. ``Q`` (S, A): greedy w.p. 1-eps, else uniform.
+
+    ``Q`` must be a non-empty, finite (S, A) array (so A >= 1).
+    """
     eps = check_probability("epsilon", epsilon)
-    Q = np.asarray(Q, dtype=float)
-    if Q.ndim != 2:
-        raise ValueError(f"Q must have shape (S, A), got {Q.shape}")
+    Q = check_finite_array("Q", Q, (None, None))
     S, A = Q.shape
     pi = np.full((S, A), eps / A)
     pi[np.arange(S), greedy_policy(Q)] += 1.0 - eps
@@ -260,10 +276,11 @@ def epsilon_greedy_matrix(Q: np.ndarray, epsilon: float) -> np.ndarray:
 
 
 def q_from_v(mdp: TabularMDP, V: np.ndarray) -> np.ndarray:
-    """One-step lookahead Q[s, a] = R[s, a] + gamma * sum_s' P[s, a, s'] V[s'], shape (S, A)."""
-    V = np.asarray(V, dtype=float)
-    if V.shape != (mdp.n_states,):
-        raise ValueError(f"V must have shape ({mdp.n_states},), got {V.shape}")
+    """One-step lookahead Q[s, a] = R[s, a] + gamma * sum_s' P[s, a, s'] V[s'], shape (S, A).
+
+    ``V`` must be a finite array of shape (S,).
+    """
+    V = check_finite_array("V", V, (mdp.n_states,))
     return mdp.R + mdp.gamma * (mdp.P @ V)
 
 
@@ -301,15 +318,14 @@ def evaluate_policy_iterative(
 
     Needs gamma < 1 (then the backup is a gamma-contraction). Returns V (S,), or
     (V, deltas) with deltas (n_iter,) the sup-norm change per sweep when ``return_deltas``.
-    Raises ``RuntimeError`` if ``max_iter`` sweeps are not enough.
+    ``V0``: finite start values (S,) (default zeros). Raises ``RuntimeError`` if ``max_iter``
+    sweeps are not enough.
     """
     _check_gamma(mdp.gamma, name="mdp.gamma", strict=True)
     check_real("tol", tol, 0.0, lo_open=True)
     max_iter = check_int("max_iter", max_iter, 1)
     r_pi, P_pi = policy_model(mdp, policy)
-    V = np.zeros(mdp.n_states) if V0 is None else np.array(V0, dtype=float)
-    if V.shape != (mdp.n_states,):
-        raise ValueError(f"V0 must have shape ({mdp.n_states},), got {V.shape}")
+    V = np.zeros(mdp.n_states) if V0 is None else check_finite_array("V0", V0, (mdp.n_states,))
     deltas = []
     for _ in range(max_iter):
         V_new = r_pi + mdp.gamma * (P_pi @ V)
@@ -330,8 +346,8 @@ def q_of_policy(mdp: TabularMDP, policy) -> np.ndarray:
 
 
 def start_value(mdp: TabularMDP, V: np.ndarray) -> float:
-    """Expected return from the start distribution, sum_s mu[s] V[s] (reward units)."""
-    return float(mdp.mu @ np.asarray(V, dtype=float))
+    """Expected return from the start distribution, sum_s mu[s] V[s] (reward units); V finite, (S,)."""
+    return float(mdp.mu @ check_finite_array("V", V, (mdp.n_states,)))
 
 
 # ------------------------------------------------------------------- policy iteration
@@ -436,13 +452,12 @@ def value_iteration(
     """Value iteration: V_{k+1} = T* V_k until max_s |V_{k+1} - V_k| < tol; greedy policy.
 
     Needs gamma < 1. With the stopping rule, max_s |V - V*| <= gamma * tol / (1 - gamma).
+    ``V0``: finite start values (S,) (default zeros).
     """
     _check_gamma(mdp.gamma, name="mdp.gamma", strict=True)
     check_real("tol", tol, 0.0, lo_open=True)
     max_iter = check_int("max_iter", max_iter, 1)
-    V = np.zeros(mdp.n_states) if V0 is None else np.array(V0, dtype=float)
-    if V.shape != (mdp.n_states,):
-        raise ValueError(f"V0 must have shape ({mdp.n_states},), got {V.shape}")
+    V = np.zeros(mdp.n_states) if V0 is None else check_finite_array("V0", V0, (mdp.n_states,))
     deltas, values = [], []
     for k in range(1, max_iter + 1):
         V_new = bellman_optimality_backup(mdp, V)
@@ -485,13 +500,10 @@ def _td_control(
         rng = np.random.default_rng(int(rng))
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy Generator or an integer seed, got {rng!r}")
-    Q = np.zeros((S, A)) if Q0 is None else np.array(Q0, dtype=float)
-    if Q.shape != (S, A):
-        raise ValueError(f"Q0 must have shape ({S}, {A}), got {Q.shape}")
+    # a copy: Q is updated in place
+    Q = np.zeros((S, A)) if Q0 is None else np.array(check_finite_array("Q0", Q0, (S, A)))
     if Q_ref is not None:
-        Q_ref = np.asarray(Q_ref, dtype=float)
-        if Q_ref.shape != (S, A):
-            raise ValueError(f"Q_ref must have shape ({S}, {A}), got {Q_ref.shape}")
+        Q_ref = check_finite_array("Q_ref", Q_ref, (S, A))
     terminal = mdp.terminal
     Q[terminal] = 0.0  # the value of an absorbing zero-reward state is 0
     counts = np.zeros((S, A))
@@ -560,6 +572,7 @@ def q_learning(
     Returns ``(Q, history)``: Q (S, A) in reward units; history ``return`` (n_episodes,)
     discounted return of each episode, ``length`` (n_episodes,) steps, ``visits`` (S, A)
     update counts, and ``q_error`` (n_episodes,) = max |Q - Q_ref| if ``Q_ref`` is given.
+    ``Q0`` (start values, default zeros) and ``Q_ref`` must be finite arrays of shape (S, A).
     """
     return _td_control(mdp, on_policy=False, n_episodes=n_episodes, alpha=alpha,
                        alpha_power=alpha_power, epsilon=epsilon, max_steps=max_steps,
@@ -597,9 +610,13 @@ def random_mdp(
     n_states: int, n_actions: int, gamma: float = 0.9, *, rng: np.random.Generator | int = 0,
     reward_scale: float = 1.0,
 ) -> TabularMDP:
-    """A random MDP: Dirichlet(1) transition rows and uniform rewards in [0, reward_scale)."""
+    """A random MDP: Dirichlet(1) transition rows and uniform rewards in [0, reward_scale).
+
+    ``reward_scale`` must be a finite number > 0.
+    """
     S = check_int("n_states", n_states, 1)
     A = check_int("n_actions", n_actions, 1)
+    reward_scale = check_real("reward_scale", reward_scale, 0.0, lo_open=True)
     if is_int(rng):
         rng = np.random.default_rng(int(rng))
     if not isinstance(rng, np.random.Generator):
@@ -674,11 +691,10 @@ def optimal_vs_myopic(gamma: float) -> dict:
 
     Returns a dict with the optimal policy (action names per state), the optimal and myopic
     state values V(s) (minutes of discounted watch time) and ``gain`` = V* - V_myopic.
-    ``gamma`` must lie in [0, 1).
+    ``gamma`` must be a real number in [0, 1) (not None, a string or a bool).
     """
-    if not 0.0 <= float(gamma) < 1.0:
-        raise ValueError(f"gamma must be in [0, 1) for an infinite-horizon comparison, got {gamma}")
-    mdp = recommendation_mdp(gamma=float(gamma))
+    gamma = check_real("gamma", gamma, 0.0, 1.0, hi_open=True)
+    mdp = recommendation_mdp(gamma=gamma)
     opt = policy_iteration(mdp)
     v_myopic = evaluate_policy_exact(mdp, myopic_policy(mdp))
     return {

@@ -66,10 +66,11 @@ def worked_example_mdp(reading: str = "literal", *, continuing: bool = False, ga
             fourth, absorbing zero-reward state ``"end"`` (S = 4), so Q^π(s, a) = r(s, a) for
             every policy; ``True`` — a contrast, not the article's task: the next state is
             drawn uniformly from the three states again (S = 3), so Q^π depends on π.
-        gamma: discount factor in [0, 1).
+        gamma: discount factor, a real number in [0, 1).
     """
     from rlrec_helpers.mdp import TabularMDP
 
+    gamma = check_real("gamma", gamma, 0.0, 1.0, hi_open=True)
     if not isinstance(continuing, bool):
         raise ValueError(f"continuing must be True or False, got {continuing!r}")
     r = worked_example_rewards(reading)
@@ -160,11 +161,23 @@ def _check_problem(theta, rewards, features, state_dist):
     return th, r, phi, d
 
 
+def _logits(th, phi):
+    """The P2 logits ``phi @ th.T`` (n_states, n_actions); ``ValueError`` if any overflows."""
+    with np.errstate(over="ignore"):  # reported below
+        z = phi @ th.T
+    bad = ~np.isfinite(z)
+    if np.any(bad):
+        s, a = np.argwhere(bad)[0]
+        raise ValueError("features @ theta.T must be finite (the logits overflow; scale theta or features "
+                         f"down), got logits[{s}, {a}] = {float(z[s, a])!r}")
+    return z
+
+
 def _policy_table(th, phi, n_states):
     """π(a|s) as an (n_states, n_actions) table for either policy class."""
     if phi is None:
         return np.broadcast_to(_softmax(th[None, :]), (n_states, th.shape[0]))
-    return _softmax(phi @ th.T)
+    return _softmax(_logits(th, phi))
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -182,12 +195,13 @@ def softmax_policy(theta, features=None) -> np.ndarray:
         features: optional (n_states, d) feature matrix φ.
     Returns:
         (n_actions,) probabilities (P1), or (n_states, n_actions) with rows summing to 1 (P2).
-        Stable for large logits (the max logit is subtracted before ``exp``).
+        Stable for large logits (the max logit is subtracted before ``exp``); ``ValueError`` if
+        ``features @ theta.T`` overflows to inf.
     """
     th, phi = _check_theta(theta, features)
     if phi is None:
         return _softmax(th)
-    return _softmax(phi @ th.T)
+    return _softmax(_logits(th, phi))
 
 
 def expected_reward(theta, rewards, features=None, state_dist=None) -> float:
@@ -332,7 +346,13 @@ def gradient_ascent(
     norms = np.empty(n_iters + 1)
     t = th.copy()
     for k in range(n_iters + 1):
-        pi = _policy_table(t, phi, n_states)
+        try:
+            pi = _policy_table(t, phi, n_states)
+        except ValueError:  # P2 logits overflow: theta0/features at k = 0, the step size after
+            if k == 0:
+                raise
+            raise ValueError(f"alpha={alpha} made the logits features @ theta.T non-finite at iteration {k}; "
+                             "use a smaller alpha") from None
         v = (pi * r).sum(axis=1)
         dlogits = d[:, None] * pi * (r - v[:, None])
         g = dlogits.sum(axis=0) if phi is None else dlogits.T @ phi
@@ -348,8 +368,9 @@ def worked_example_run(alpha: float, feature_map: str, reading: str, n_iters: in
     """Gradient ascent on the §4.3 task from θ = 0 (what the notebook-03 widget wraps).
 
     ``feature_map`` is ``"none"`` for the state-independent policy P1 or one of
-    :data:`FEATURE_MAPS` for the linear-softmax policy P2.
+    :data:`FEATURE_MAPS` for the linear-softmax policy P2; anything else raises ``ValueError``.
     """
+    check_choice("feature_map", feature_map, ("none",) + FEATURE_MAPS)
     rewards = worked_example_rewards(reading)
     if feature_map == "none":
         return gradient_ascent(np.zeros(3), rewards, alpha=alpha, n_iters=n_iters)

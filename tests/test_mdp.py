@@ -185,3 +185,103 @@ def test_step_checks_state_and_action(rec, state, action, word):
 def test_small_bad_inputs_name_the_argument(call, word):
     with pytest.raises(ValueError, match=word):
         call()
+
+
+# ------------------------------------------------- review C fixes (value arrays, Q, policies, names)
+
+
+import re  # noqa: E402
+
+
+def _raises(call, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        call()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: M.q_from_v(m, [np.nan, 0, 0, 0]), "V entries must be finite numbers, got V[0] = nan"),
+    (lambda m: M.bellman_optimality_backup(m, [0, np.inf, 0, 0]), "V entries must be finite numbers, got V[1] = inf"),
+    (lambda m: M.bellman_expectation_backup(m, np.zeros(3), [0, 0, 0, 0]), "V must have shape (4,), got shape (3,)"),
+    (lambda m: M.start_value(m, [1.0, 2.0]), "V must have shape (4,), got shape (2,)"),
+    (lambda m: M.start_value(m, [np.nan, 0, 0, 0]), "V entries must be finite numbers, got V[0] = nan"),
+    (lambda m: M.policy_improvement(m, [0, 0, 0, np.nan]), "V entries must be finite numbers, got V[3] = nan"),
+    (lambda m: M.value_iteration(m, V0=[np.inf, 0, 0, 0], max_iter=50),
+     "V0 entries must be finite numbers, got V0[0] = inf"),
+    (lambda m: M.value_iteration(m, V0=[0.0, 0.0]), "V0 must have shape (4,), got shape (2,)"),
+    (lambda m: M.evaluate_policy_iterative(m, [0, 1, 2, 0], V0=[np.inf, 0, 0, 0], max_iter=50),
+     "V0 entries must be finite numbers, got V0[0] = inf"),
+    (lambda m: M.evaluate_policy_iterative(m, [0, 1, 2, 0], V0=np.zeros((4, 1))),
+     "V0 must have shape (4,), got shape (4, 1)"),
+    (lambda m: M.q_learning(m, n_episodes=2, Q0=np.full((4, 3), np.nan)),
+     "Q0 entries must be finite numbers, got Q0[0, 0] = nan"),
+    (lambda m: M.sarsa(m, n_episodes=2, Q0=np.zeros(3)), "Q0 must have shape (4, 3), got shape (3,)"),
+    (lambda m: M.q_learning(m, n_episodes=2, Q_ref=np.full((4, 3), np.nan)),
+     "Q_ref entries must be finite numbers, got Q_ref[0, 0] = nan"),
+    (lambda m: M.sarsa(m, n_episodes=2, Q_ref=np.zeros((3, 4))), "Q_ref must have shape (4, 3), got shape (3, 4)"),
+])
+def test_value_and_q_arrays_are_checked_for_shape_and_finiteness(rec, call, message):
+    _raises(lambda: call(rec), message)
+
+
+def test_checked_value_arrays_leave_valid_results_unchanged(rec):
+    opt = M.policy_iteration(rec)
+    assert M.start_value(rec, opt.V) == pytest.approx(opt.V[0])
+    np.testing.assert_allclose(M.q_from_v(rec, opt.V), opt.Q)
+    Q0 = np.ones((4, 3))
+    Q, hist = M.q_learning(rec, n_episodes=5, Q0=Q0, Q_ref=opt.Q, rng=3)
+    assert Q0.tolist() == np.ones((4, 3)).tolist()  # Q0 is copied, not updated in place
+    assert hist["q_error"].shape == (5,) and np.all(np.isfinite(hist["q_error"]))
+    vi = M.value_iteration(rec, V0=opt.V.tolist(), tol=1e-12)
+    np.testing.assert_allclose(vi.V, opt.V, atol=1e-8)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: M.epsilon_greedy_matrix(np.zeros((2, 0)), 0.1), "Q must not be empty, got shape (2, 0)"),
+    (lambda: M.epsilon_greedy_matrix([[np.nan, 1.0]], 0.1), "Q entries must be finite numbers, got Q[0, 0] = nan"),
+    (lambda: M.greedy_policy([[np.nan, 1.0]]), "Q entries must be finite numbers, got Q[0, 0] = nan"),
+    (lambda: M.greedy_policy(np.zeros(3)), "Q must have shape (any, any), got shape (3,)"),
+    (lambda: M.as_policy_matrix(np.array(["0", "1", "2", "0"]), 4, 3),
+     "policy must be a numeric array (integer action indices or probabilities), got dtype <U1"),
+    (lambda: M.as_policy_matrix(np.array([0, 1, 2, "a"], dtype=object), 4, 3),
+     "policy must be a numeric array (integer action indices or probabilities), got dtype object"),
+    (lambda: M.as_policy_matrix(np.array([0, 1, 2, 0], dtype=complex), 4, 3),
+     "policy must be a numeric array (integer action indices or probabilities), got dtype complex128"),
+    (lambda: M.TabularMDP(np.ones((1, 1, 1)), np.zeros((1, 1)), 0.9, states=5),
+     "states must be None or a sequence of 1 names, got 5"),
+    (lambda: M.TabularMDP(np.ones((1, 1, 1)), np.zeros((1, 1)), 0.9, actions=0.5),
+     "actions must be None or a sequence of 1 names, got 0.5"),
+])
+def test_q_policy_and_name_arguments_raise_named_errors(call, message):
+    _raises(call, message)
+
+
+def test_string_policy_is_rejected_by_the_evaluators(rec):
+    _raises(lambda: M.evaluate_policy_exact(rec, np.array(["0", "1", "2", "0"])),
+            "policy must be a numeric array (integer action indices or probabilities), got dtype <U1")
+
+
+def test_valid_q_and_policies_still_work():
+    np.testing.assert_array_equal(M.greedy_policy([[0.0, 1.0], [2.0, 2.0]]), [1, 0])
+    np.testing.assert_allclose(M.epsilon_greedy_matrix([[0.0, 1.0]], 0.2), [[0.1, 0.9]])
+    np.testing.assert_array_equal(M.as_policy_matrix(np.array([True, False]), 2, 2), [[0, 1], [1, 0]])
+    np.testing.assert_array_equal(M.as_policy_matrix([0.0, 1.0], 2, 2), [[1, 0], [0, 1]])
+
+
+@pytest.mark.parametrize("scale", [float("nan"), float("inf"), "1", -1.0, 0.0, True, None])
+def test_random_mdp_checks_reward_scale(scale):
+    _raises(lambda: M.random_mdp(2, 2, reward_scale=scale), f"reward_scale must be a finite number > 0, got {scale!r}")
+
+
+def test_random_mdp_reward_scale_keeps_the_draws():
+    base = M.random_mdp(3, 2, rng=7)
+    np.testing.assert_array_equal(M.random_mdp(3, 2, rng=7, reward_scale=2.0).R, base.R * 2.0)
+    np.testing.assert_array_equal(M.random_mdp(3, 2, rng=7, reward_scale=2.0).P, base.P)
+
+
+@pytest.mark.parametrize("gamma", [None, "0.9", 1.0, -0.1, float("nan"), True])
+def test_optimal_vs_myopic_checks_gamma(gamma):
+    _raises(lambda: M.optimal_vs_myopic(gamma), f"gamma must be a finite number in [0, 1), got {gamma!r}")
+
+
+def test_optimal_vs_myopic_accepts_numpy_floats():
+    assert M.optimal_vs_myopic(np.float64(0.9))["optimal_policy"][:3] == ("popular", "niche", "fresh")

@@ -418,3 +418,46 @@ def test_reinforce_gradient_estimate_draws_states_as_rng_choice_does():
         got = pg.reinforce_gradient_estimate(theta, rewards, state_dist=d, n_samples=400,
                                              rng=np.random.default_rng(seed))
         np.testing.assert_array_equal(got, ref)
+
+
+# ---------------------------------------------------------------- review C fixes
+import re  # noqa: E402
+
+_OVERFLOW = ("features @ theta.T must be finite (the logits overflow; scale theta or features down), "
+             "got logits[0, 0] = inf")
+
+
+@pytest.mark.parametrize("call", [
+    lambda: pg.softmax_policy([[1e308], [0.0]], [[10.0]]),
+    lambda: pg.expected_reward([[1e308], [0.0]], [[1.0, 0.0]], [[10.0]]),
+    lambda: pg.expected_reward_gradient([[1e308], [0.0]], [[1.0, 0.0]], [[10.0]]),
+    lambda: pg.reinforce_gradient_estimate([[1e308], [0.0]], [[1.0, 0.0]], [[10.0]], n_samples=3,
+                                           rng=np.random.default_rng(0)),
+    lambda: pg.gradient_ascent([[1e308], [0.0]], [[1.0, 0.0]], [[10.0]], alpha=0.1, n_iters=1),
+])
+def test_overflowing_logits_name_theta_and_features(call):
+    with pytest.raises(ValueError, match="^" + re.escape(_OVERFLOW) + "$"):
+        call()
+
+
+def test_gradient_ascent_blames_alpha_when_a_step_overflows_the_logits():
+    # theta stays finite (2.5e159) but features @ theta.T = 2.5e309 overflows after the first step
+    with pytest.raises(ValueError) as err:
+        pg.gradient_ascent(np.zeros((2, 1)), [[1.0, 0.0]], [[1e150]], alpha=1e10, n_iters=1)
+    assert str(err.value) == ("alpha=10000000000.0 made the logits features @ theta.T non-finite at iteration 1; "
+                              "use a smaller alpha")
+
+
+def test_worked_example_run_names_feature_map():
+    with pytest.raises(ValueError) as err:
+        pg.worked_example_run(0.1, "nope", "diagonal")
+    assert str(err.value) == "feature_map must be one of 'none', 'raw', 'normalised', 'centred', 'bias', got 'nope'"
+    assert pg.worked_example_run(0.1, "none", "diagonal", n_iters=2)["J"].shape == (3,)
+
+
+@pytest.mark.parametrize("gamma", [1.0, -0.5, None, "0.9"])
+def test_worked_example_mdp_gamma_is_in_0_1(gamma):
+    with pytest.raises(ValueError) as err:
+        pg.worked_example_mdp(gamma=gamma)
+    assert str(err.value) == f"gamma must be a finite number in [0, 1), got {gamma!r}"
+    assert pg.worked_example_mdp(gamma=0.0).gamma == 0.0
