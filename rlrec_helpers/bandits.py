@@ -31,11 +31,20 @@ import math
 
 import numpy as np
 
-from rlrec_helpers._validate import check_int, check_probabilities, check_probability, check_real
+from rlrec_helpers._validate import (check_finite_array, check_int, check_probabilities, check_probability,
+                                      check_real)
 
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
+
+
+def _probs_1d(probs) -> np.ndarray:
+    """``probs`` as a 1-D (K,) array of probabilities in [0, 1], else ``ValueError``."""
+    p = check_probabilities("probs", probs)
+    if p.ndim != 1:
+        raise ValueError(f"probs must be 1-D (n_arms,), got shape {p.shape}")
+    return p
 
 
 def _argmax_random_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -50,11 +59,18 @@ def _argmax_random_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndar
 
 
 def bernoulli_kl(p, q) -> np.ndarray:
-    """KL(Bernoulli(p) || Bernoulli(q)) in nats; p in [0, 1], q in (0, 1). Broadcasts."""
+    """KL(Bernoulli(p) || Bernoulli(q)) in nats; p in [0, 1], q in (0, 1). Broadcasts.
+
+    ``p`` and ``q`` must broadcast to one shape, else ``ValueError``.
+    """
     p = check_probabilities("p", p)
     q = check_probabilities("q", q)
     if np.any(q <= 0.0) or np.any(q >= 1.0):
         raise ValueError(f"q must be in the open interval (0, 1), got {q!r}")
+    try:
+        np.broadcast_shapes(p.shape, q.shape)
+    except ValueError:
+        raise ValueError(f"p and q must broadcast to one shape, got shapes {p.shape} and {q.shape}") from None
     with np.errstate(divide="ignore", invalid="ignore"):
         a = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0) / q), 0.0)
         b = np.where(p < 1, (1 - p) * np.log(np.where(p < 1, 1 - p, 1.0) / (1 - q)), 0.0)
@@ -65,9 +81,9 @@ def lai_robbins_constant(probs) -> float:
     """C = sum over suboptimal arms of Δ_a / KL(p_a, p*) for Bernoulli arms ``probs`` (K,).
 
     Lai & Robbins (1985): any uniformly good policy has
-    ``liminf_T E[regret(T)] / ln T >= C``. Requires 0 < p* < 1.
+    ``liminf_T E[regret(T)] / ln T >= C``. Requires 0 < p* < 1 and a 1-D ``probs``.
     """
-    p = check_probabilities("probs", probs).ravel()
+    p = _probs_1d(probs)
     best = p.max()
     if not 0.0 < best < 1.0:
         raise ValueError(f"probs: the best arm's probability must be in (0, 1), got {best}")
@@ -167,6 +183,8 @@ class LogisticClickEnv:
     The context handed to policies is ``[1, u]`` of shape (R, d + 1) (a bias feature plus
     the user features); items' features stay hidden, as in LinUCB's disjoint model, which
     learns one weight vector per item.
+
+    ``intercept`` must be a finite number and ``seed`` (which draws the items) an integer >= 0.
     """
 
     def __init__(self, n_items: int = 10, dim: int = 5, scale: float = 1.5,
@@ -174,9 +192,9 @@ class LogisticClickEnv:
         self.n_arms = check_int("n_items", n_items, 1)
         self.dim = check_int("dim", dim, 1)
         self.scale = check_real("scale", scale, 0.0)
-        self.intercept = float(intercept)
+        self.intercept = check_real("intercept", intercept)
         self.popularity_sd = check_real("popularity_sd", popularity_sd, 0.0)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_int("seed", seed, 0))
         v = rng.standard_normal((self.n_arms, self.dim))
         self.item_features = v / np.linalg.norm(v, axis=1, keepdims=True)
         self.item_bias = self.popularity_sd * rng.standard_normal(self.n_arms)
@@ -187,10 +205,13 @@ class LogisticClickEnv:
         return np.concatenate([np.ones((n_runs, 1)), u], axis=1)
 
     def click_probabilities(self, context: np.ndarray) -> np.ndarray:
-        """Click probability of every item for contexts (R, d + 1) -> (R, K)."""
+        """Click probability of every item for finite contexts (R, d + 1) -> (R, K)."""
         context = np.asarray(context, dtype=float)
         if context.ndim != 2 or context.shape[1] != self.context_dim:
             raise ValueError(f"context must have shape (n_runs, {self.context_dim}), got {context.shape}")
+        if not np.all(np.isfinite(context)):
+            i, j = np.argwhere(~np.isfinite(context))[0]
+            raise ValueError(f"context must be finite, got context[{i}, {j}] = {float(context[i, j])!r}")
         logits = self.intercept + self.item_bias + self.scale * context[:, 1:] @ self.item_features.T
         return _sigmoid(logits)
 
@@ -203,9 +224,11 @@ class LogisticClickEnv:
     def population_ctr(self, n_users: int = 200_000, seed: int = 1) -> dict:
         """Monte-Carlo click rates: best single item for all users, per-user oracle, random.
 
-        Returns a dict of floats ``best_single_item``, ``oracle``, ``random``.
+        ``n_users``: an integer >= 1; ``seed``: an integer >= 0. Returns a dict of floats
+        ``best_single_item``, ``oracle``, ``random``.
         """
-        rng = np.random.default_rng(seed)
+        n_users = check_int("n_users", n_users, 1)
+        rng = np.random.default_rng(check_int("seed", seed, 0))
         p = self.click_probabilities(self.observe(rng, n_users))
         return {"best_single_item": float(p.mean(axis=0).max()),
                 "oracle": float(p.max(axis=1).mean()),
@@ -239,8 +262,10 @@ class Policy:
         self.t = 0  # number of updates so far (the same in every run)
 
     def select(self, rng: np.random.Generator, context=None) -> np.ndarray:
-        """Arm to play in every run, shape (R,) int."""
+        """Arm to play in every run, shape (R,) int; ``rng`` a ``numpy.random.Generator``."""
         self._require_reset()
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy Generator, got {rng!r}")
         return self._select(rng, self._check_context(context))
 
     def update(self, arms, rewards, context=None) -> None:
@@ -580,6 +605,7 @@ def run_bandit(policy: Policy, env, horizon: int, n_runs: int = 30, seed: int = 
     """
     horizon = check_int("horizon", horizon, 1)
     n_runs = check_int("n_runs", n_runs, 1)
+    seed = check_int("seed", seed, 0)
     if policy.n_arms != env.n_arms:
         raise ValueError(f"policy.n_arms ({policy.n_arms}) must equal env.n_arms ({env.n_arms})")
     if policy.contextual and getattr(env, "context_dim", None) is None:
@@ -632,11 +658,13 @@ def run_bandit(policy: Policy, env, horizon: int, n_runs: int = 30, seed: int = 
 def regret_slope(cum_regret, start: float = 0.5, end: float = 1.0) -> np.ndarray:
     """Average regret per step between fractions ``start`` and ``end`` of the horizon.
 
-    ``cum_regret``: (R, T) cumulative regret -> (R,) slopes (regret units per step).
+    ``cum_regret``: non-empty, finite (R, T) cumulative regret -> (R,) slopes (regret units
+    per step).
     """
     c = np.asarray(cum_regret, dtype=float)
     if c.ndim != 2:
         raise ValueError(f"cum_regret must be 2-D (n_runs, T), got shape {c.shape}")
+    c = check_finite_array("cum_regret", c)
     start = check_probability("start", start)
     end = check_probability("end", end)
     T = c.shape[1]
@@ -651,9 +679,9 @@ def regret_slope(cum_regret, start: float = 0.5, end: float = 1.0) -> np.ndarray
 def epsilon_greedy_asymptotic_slope(probs, epsilon: float) -> float:
     """Regret per step of fixed-ε greedy once the greedy arm is the best one: ε · mean_a Δ_a.
 
-    (Exploration picks any of the K arms uniformly, the best one included.)
+    (Exploration picks any of the K arms uniformly, the best one included.) ``probs``: 1-D (K,).
     """
-    p = check_probabilities("probs", probs).ravel()
+    p = _probs_1d(probs)
     eps = check_probability("epsilon", epsilon)
     return float(eps * np.mean(p.max() - p))
 
@@ -671,6 +699,7 @@ def compare_on_testbed(epsilon: float = 0.1, n_arms: int = 10, gap: float = 0.1,
     """
     best = check_probability("best", best)
     gap = check_real("gap", gap, 0.0, best, lo_open=True, hi_name="best")
+    seed = check_int("seed", seed, 0)
     env = bernoulli_testbed(best=best, others=best - gap, n_arms=n_arms)
     policies = [EpsilonGreedy(n_arms, 0.0), EpsilonGreedy(n_arms, epsilon), UCB1(n_arms),
                 BernoulliTS(n_arms)]

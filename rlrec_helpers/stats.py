@@ -154,6 +154,17 @@ class MeanCI:
         return f"{self.mean:.4g} [{self.low:.4g}, {self.high:.4g}]"
 
 
+def _check_ci_finite(m, low, high, scalar: bool = False) -> None:
+    """Raise ``ValueError`` unless every mean, bound and width ``high - low`` is finite."""
+    bad = ~(np.isfinite(m) & np.isfinite(low) & np.isfinite(high) & np.isfinite(high - low))
+    if np.any(bad):
+        j = int(np.argmax(bad))
+        where = "" if scalar else f" at index {j} of the result"
+        raise ValueError(f"values must be small enough in magnitude that the mean and its interval are "
+                         f"finite floats (rescale them), got mean={float(m[j])!r}, low={float(low[j])!r}, "
+                         f"high={float(high[j])!r}{where}")
+
+
 def mean_ci(values, level: float = 0.95) -> MeanCI:
     """Mean and Student-t confidence interval ``mean ± t_{n-1} · s / sqrt(n)`` of a 1-D sample.
 
@@ -163,6 +174,9 @@ def mean_ci(values, level: float = 0.95) -> MeanCI:
             n_seeds * T independent values; use :func:`mean_ci_over_axis` (or reduce each run
             to one number first).
         level: confidence level in (0, 1).
+
+    Raises ``ValueError`` if the values are so large (e.g. ``[1e308, 1e308]``) that the mean
+    or the interval overflows to inf or NaN.
     """
     x = np.asarray(values, dtype=float)
     if x.ndim > 1:
@@ -174,12 +188,15 @@ def mean_ci(values, level: float = 0.95) -> MeanCI:
     if not np.all(np.isfinite(x)):
         raise ValueError("values must all be finite; got NaN or inf")
     check_real("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
-    m = float(x.mean())
-    if x.size == 1:
-        return MeanCI(m, m, m, 1, level)
-    se = float(x.std(ddof=1) / np.sqrt(x.size))
-    t = student_t_quantile(0.5 + level / 2.0, x.size - 1)
-    return MeanCI(m, m - t * se, m + t * se, int(x.size), level)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+        m = float(x.mean())
+        if x.size == 1:
+            return MeanCI(m, m, m, 1, level)
+        se = float(x.std(ddof=1) / np.sqrt(x.size))
+        t = student_t_quantile(0.5 + level / 2.0, x.size - 1)
+        low, high = m - t * se, m + t * se
+        _check_ci_finite(np.array([m]), np.array([low]), np.array([high]), scalar=True)
+    return MeanCI(m, low, high, int(x.size), level)
 
 
 def paired_difference(a, b, level: float = 0.95) -> MeanCI:
@@ -202,18 +219,26 @@ def mean_ci_over_axis(values, axis: int = 0, level: float = 0.95):
 
     ``axis`` in {0, 1, -1, -2} (the runs' axis), ``level`` in (0, 1). Returns ``(mean, low,
     high)`` arrays with ``axis`` reduced (zero-width when there is a single run).
+
+    Raises ``ValueError`` for an empty array (no runs or no points), and for values so large
+    that a mean or a band overflows to inf or NaN.
     """
     x = np.asarray(values, dtype=float)
     if x.ndim != 2:
         raise ValueError(f"values must be 2-D (n_runs, T), got shape {x.shape}")
     check_int("axis", axis, -2, 1)  # values is 2-D
     check_real("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
+    if x.size == 0:
+        raise ValueError(f"values must not be empty (at least one run and one point), got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("values must all be finite; got NaN or inf")
     n = x.shape[axis]
-    m = x.mean(axis=axis)
-    if n < 2:
-        return m, m.copy(), m.copy()
-    se = x.std(axis=axis, ddof=1) / np.sqrt(n)
-    t = student_t_quantile(0.5 + level / 2.0, n - 1)
-    return m, m - t * se, m + t * se
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+        m = x.mean(axis=axis)
+        if n < 2:
+            return m, m.copy(), m.copy()
+        se = x.std(axis=axis, ddof=1) / np.sqrt(n)
+        t = student_t_quantile(0.5 + level / 2.0, n - 1)
+        low, high = m - t * se, m + t * se
+        _check_ci_finite(m, low, high)
+    return m, low, high

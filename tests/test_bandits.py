@@ -1,6 +1,7 @@
 """Tests for rlrec_helpers.bandits: hand-computed updates, formulas, regret behaviour, validation."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -438,3 +439,105 @@ def test_run_bandit_rejects_contextual_policy_without_contexts():
 def test_bernoulli_testbed_names_the_best_index_range(best_index):
     with pytest.raises(ValueError, match=rf"^best_index must be an integer in \[0, n_arms - 1=4\], got {best_index}$"):
         b.bernoulli_testbed(n_arms=5, best_index=best_index)
+
+
+# --------------------------------------------------------------------------- review C (#15)
+
+
+def test_bernoulli_kl_names_p_and_q_when_they_do_not_broadcast():
+    """Review C #15: numpy's bare 'operands could not be broadcast together' came out."""
+    msg = "p and q must broadcast to one shape, got shapes (2,) and (3,)"
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        b.bernoulli_kl([0.1, 0.2], [0.3, 0.4, 0.5])
+    assert b.bernoulli_kl([[0.1], [0.2]], [0.3, 0.4, 0.5]).shape == (2, 3)   # broadcasting still works
+
+
+@pytest.mark.parametrize("probs", [[[0.5, 0.4], [0.3, 0.2]], 0.5])
+def test_theory_helpers_require_1d_probs(probs):
+    """Review C #15: a 2-D probs was silently flattened (documented shape: (K,))."""
+    shape = np.shape(probs)
+    msg = f"probs must be 1-D (n_arms,), got shape {shape}"
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        b.lai_robbins_constant(probs)
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        b.lai_robbins_curve(probs, 10)
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        b.epsilon_greedy_asymptotic_slope(probs, 0.1)
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(intercept=float("nan")), "intercept must be a finite number, got nan"),
+    (dict(intercept=float("inf")), "intercept must be a finite number, got inf"),
+    (dict(intercept="x"), "intercept must be a finite number, got 'x'"),
+    (dict(seed=1.5), "seed must be an integer >= 0, got 1.5"),
+    (dict(seed=-1), "seed must be an integer >= 0, got -1"),
+    (dict(seed=None), "seed must be an integer >= 0, got None"),
+])
+def test_logistic_click_env_checks_intercept_and_seed(kwargs, msg):
+    """Review C #15: a NaN intercept gave NaN click rates; seed=1.5 raised a raw TypeError."""
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        b.LogisticClickEnv(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(n_users=0), "n_users must be an integer >= 1, got 0"),
+    (dict(n_users=-1), "n_users must be an integer >= 1, got -1"),
+    (dict(n_users=10.0), "n_users must be an integer >= 1, got 10.0"),
+    (dict(seed=1.5), "seed must be an integer >= 0, got 1.5"),
+])
+def test_population_ctr_checks_n_users_and_seed(kwargs, msg):
+    """Review C #15: n_users=0 returned NaN click rates."""
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        b.LogisticClickEnv(n_items=3, dim=2).population_ctr(**kwargs)
+
+
+def test_logistic_click_env_valid_arguments_unchanged():
+    env = b.LogisticClickEnv(n_items=4, dim=3, intercept=-1, seed=np.int64(3))
+    ref = b.LogisticClickEnv(n_items=4, dim=3, intercept=-1.0, seed=3)
+    np.testing.assert_array_equal(env.item_features, ref.item_features)
+    assert env.population_ctr(n_users=np.int64(500), seed=2) == ref.population_ctr(n_users=500, seed=2)
+
+
+def test_click_probabilities_refuses_non_finite_context():
+    """NaN in the context came back as NaN click probabilities."""
+    env = b.LogisticClickEnv(n_items=3, dim=2)
+    for bad in (np.nan, np.inf):
+        ctx = np.ones((2, 3))
+        ctx[1, 2] = bad
+        msg = f"context must be finite, got context[1, 2] = {bad!r}"
+        with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+            env.click_probabilities(ctx)
+
+
+@pytest.mark.parametrize("seed", ["a", 1.5, -1, None])
+def test_run_bandit_and_compare_on_testbed_check_seed(seed):
+    """seed='a' raised a raw TypeError from SeedSequence (compare_on_testbed: from seed + i)."""
+    msg = f"seed must be an integer >= 0, got {seed!r}"
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        b.run_bandit(b.UCB1(2), b.bernoulli_testbed(n_arms=2), 5, 2, seed=seed)
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        b.compare_on_testbed(n_arms=2, horizon=5, n_runs=2, seed=seed)
+
+
+def test_regret_slope_refuses_non_finite_or_empty_regret():
+    """NaN cumulative regret came back as NaN slopes."""
+    c = np.ones((2, 4))
+    c[1, 3] = np.nan
+    msg = "cum_regret entries must be finite numbers, got cum_regret[1, 3] = nan"
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        b.regret_slope(c)
+    with pytest.raises(ValueError, match=f"^{re.escape('cum_regret must not be empty, got shape (0, 4)')}$"):
+        b.regret_slope(np.ones((0, 4)))
+
+
+@pytest.mark.parametrize("rng", [0, None, "a"])
+def test_policy_select_requires_a_generator(rng):
+    """select(0) raised a raw AttributeError ('int' object has no attribute 'random')."""
+    pol = b.EpsilonGreedy(3)
+    pol.reset(2)
+    with pytest.raises(ValueError, match=f"^{re.escape(f'rng must be a numpy Generator, got {rng!r}')}$"):
+        pol.select(rng)
+    lin = b.LinUCB(3, 2)
+    lin.reset(2)
+    with pytest.raises(ValueError, match=f"^{re.escape(f'rng must be a numpy Generator, got {rng!r}')}$"):
+        lin.select(rng, np.ones((2, 2)))

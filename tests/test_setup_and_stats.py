@@ -1,5 +1,6 @@
 import os
 import random
+import re
 
 import numpy as np
 import pytest
@@ -218,3 +219,47 @@ def test_mean_ci_str_symmetric_unchanged_and_asymmetric_shows_bounds():
     assert str(mean_ci([3.0])) == "3 ± 0"
     boot = MeanCI(0.1, 0.0, 0.25, 500)
     assert not boot.symmetric and str(boot) == "0.1 [0, 0.25]"
+
+
+# ----------------------------------------------------------------- review C (#14)
+
+
+@pytest.mark.parametrize("shape, axis", [((0, 5), 0), ((3, 0), 1), ((0, 3), -2), ((5, 0), 0), ((0, 0), 1)])
+def test_mean_ci_over_axis_refuses_empty_input(shape, axis):
+    """Review C #14: zero runs gave NaN bands (and zero points empty arrays)."""
+    msg = f"values must not be empty (at least one run and one point), got shape {shape}"
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        mean_ci_over_axis(np.zeros(shape), axis=axis)
+
+
+_TOO_LARGE = "values must be small enough in magnitude that the mean and its interval are finite floats (rescale them)"
+
+
+@pytest.mark.parametrize("values, got", [
+    ([1e308, 1e308], "mean=inf, low=nan, high=inf"),
+    ([1e308, -1e308, 1e308], "mean=3.333333333333333e+307, low=-inf, high=inf"),
+    ([1e200, -1e200], "mean=0.0, low=-inf, high=inf"),
+])
+def test_mean_ci_refuses_overflow(values, got):
+    """Review C #14: MeanCI(mean=inf, low=nan, high=inf) came back silently."""
+    with pytest.raises(ValueError, match=f"^{re.escape(f'{_TOO_LARGE}, got {got}')}$"):
+        mean_ci(values)
+    with pytest.raises(ValueError, match=f"^{re.escape(f'{_TOO_LARGE}, got {got}')}$"):
+        paired_difference(values, np.zeros(len(values)))
+
+
+def test_mean_ci_over_axis_refuses_overflow():
+    x = np.ones((2, 3))
+    x[:, 2] = 1e308
+    msg = f"{_TOO_LARGE}, got mean=inf, low=nan, high=inf at index 2 of the result"
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        mean_ci_over_axis(x)
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        mean_ci_over_axis(x.T, axis=1)
+
+
+def test_mean_ci_large_but_representable_values_unchanged():
+    ci = mean_ci([1e150, 2e150, 4e150])
+    assert np.isfinite([ci.mean, ci.low, ci.high, ci.half_width]).all()
+    m, lo, hi = mean_ci_over_axis(np.array([[1e150, 1.0], [2e150, 3.0]]))
+    assert np.isfinite(np.concatenate([m, lo, hi])).all()
