@@ -213,7 +213,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
-from rlrec_helpers._validate import check_choice, check_distribution, check_int, check_real
+from rlrec_helpers._validate import check_choice, check_distribution, check_int, check_real, is_int
 from rlrec_helpers.stats import MeanCI, mean_ci
 
 __all__ = [
@@ -419,7 +419,10 @@ class FinanceParams:
 
     Units: returns per period as fractions (0.01 = 1 %); reward in percentage points of
     certainty-equivalent return; horizon in periods (steps).
-    ``category_class[c]`` is the risk class of product category ``c`` (``None``: ``c // 2``).
+    ``category_class[c]`` is the risk class of product category ``c``: ``n_topics`` integers in
+    [0, len(class_volatility)) (not floats, strings or bools); ``None``: ``c // 2``, which needs
+    ``ceil(n_topics / 2)`` risk classes. ``class_probs`` and ``class_tolerance`` list one entry per
+    risk class of ``class_volatility``.
     """
 
     category_class: tuple[int, ...] | None = None
@@ -451,10 +454,21 @@ class FinanceParams:
         r = len(self.class_volatility)
         if r < 1:
             raise ValueError("class_volatility must list at least one risk class")
-        cls = np.asarray(self.classes(t))
-        if cls.shape != (t,) or cls.dtype.kind not in "iu" or np.any(cls < 0) or np.any(cls >= r):
-            raise ValueError(f"category_class must be None or {t} integers in [0, {r}) "
-                             f"(one risk class per category), got {self.category_class!r}")
+        if self.category_class is None:  # the default c // 2 uses classes 0 .. ceil(t / 2) - 1
+            if r < (t + 1) // 2:
+                raise ValueError(f"class_volatility must list at least {(t + 1) // 2} risk classes for the "
+                                 f"default category_class (category c has risk class c // 2, so "
+                                 f"n_topics={t} needs ceil(n_topics / 2) = {(t + 1) // 2}), got {r}")
+        else:  # check the raw values: classes() casts to int64 (0.7 -> 0, "1" -> 1)
+            try:
+                raw = np.asarray(self.category_class)
+            except ValueError:  # a ragged sequence
+                raw = None
+            if raw is None or raw.shape != (t,) or raw.dtype.kind not in "iu" or np.any(raw < 0) \
+                    or np.any(raw >= r):
+                raise ValueError(f"category_class must be None or {t} integers in [0, {r}) "
+                                 f"(one risk class per category), got {self.category_class!r}")
+        cls = self.classes(t)
         if not np.any(cls == 0):
             raise ValueError("category_class must give at least one category risk class 0")
         for name in ("class_volatility", "class_probs", "class_tolerance"):
@@ -1543,6 +1557,18 @@ class BatchEnv:
         [0, N) (pad a finished row with any valid slate, e.g. ``0 .. K-1``, not with -1). A
         slate of an active user containing a candidate with ``candidate_mask == False`` raises
         ``ValueError``; that mask check alone is skipped for finished users."""
+        a = self._check_slate_indices(slates)
+        if not self._mask.all():
+            bad = ~np.take_along_axis(self._mask, a, axis=1).all(axis=1) & self._active
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"slates must only contain allowed candidates (obs['candidate_mask']); "
+                                 f"row {row} shows masked candidate(s) "
+                                 f"{sorted(int(i) for i in a[row] if not self._mask[row, i])}")
+        return a
+
+    def _check_slate_indices(self, slates) -> np.ndarray:
+        """:meth:`check_slates` without the ``candidate_mask`` check (shape, dtype, range, distinct)."""
         c = self.config
         a = np.asarray(slates)
         if a.shape != (self.batch_size, c.slate_size):
@@ -1561,13 +1587,6 @@ class BatchEnv:
             s = np.sort(a, axis=1)
             if np.any(s[:, 1:] == s[:, :-1]):
                 raise ValueError("slates must not contain duplicate candidate indices within a row")
-        if not self._mask.all():
-            bad = ~np.take_along_axis(self._mask, a, axis=1).all(axis=1) & self._active
-            if bad.any():
-                row = int(np.flatnonzero(bad)[0])
-                raise ValueError(f"slates must only contain allowed candidates (obs['candidate_mask']); "
-                                 f"row {row} shows masked candidate(s) "
-                                 f"{sorted(int(i) for i in a[row] if not self._mask[row, i])}")
         return a
 
     def step(self, slates) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
@@ -1633,7 +1652,8 @@ def reference_episode(config: "SimulatorConfig | str", rng: np.random.Generator,
 
     Used as the speed baseline of ``benchmarks/simulator.py`` and as an independent check of
     :class:`BatchEnv` in the tests. ``choose(clusters, interests, quality_means, K)`` returns
-    the slate (a list of K distinct indices); default: random slate.
+    the slate (a list of K distinct integer indices in [0, N), else ``ValueError``, as in
+    :meth:`BatchEnv.check_slates`); default: random slate.
     Returns ``(return, n_clicks, n_steps)``. Interest-evolution configs only.
     """
     c = _interest_evolution_config(config)
@@ -1647,6 +1667,10 @@ def reference_episode(config: "SimulatorConfig | str", rng: np.random.Generator,
             slate = [int(i) for i in rng.choice(c.n_candidates, size=c.slate_size, replace=False)]
         else:
             slate = list(choose(clusters, interests, means, c.slate_size))
+            if len(slate) != c.slate_size or not all(is_int(i) and 0 <= i < c.n_candidates for i in slate) \
+                    or len(set(slate)) != c.slate_size:
+                raise ValueError(f"choose must return slate_size={c.slate_size} distinct integer candidate "
+                                 f"indices in [0, n_candidates={c.n_candidates}), got {slate!r}")
         weights = []
         for i in slate:
             s = interests[clusters[i]]
@@ -1790,7 +1814,11 @@ class InterestEvolutionEnv(gym.Env):
     def step(self, action):
         if self._done:
             raise RuntimeError("episode is over: call reset()")
-        obs, reward, terminated, info = self._batch.step(np.asarray(action).reshape(1, -1))
+        a = np.asarray(action)
+        if a.shape != (self.config.slate_size,):
+            raise ValueError(f"action must have shape (slate_size,) = ({self.config.slate_size},), "
+                             f"got {a.shape}")
+        obs, reward, terminated, info = self._batch.step(a.reshape(1, -1))
         term, trunc = bool(terminated[0]), bool(info["truncated"][0])
         self._done = term or trunc
         return self._single(obs), float(reward[0]), term, trunc, {}
@@ -1932,13 +1960,14 @@ class LongTermValuePolicy:
     ``weight = 0`` is the myopic click maximiser; ``weight = R/D`` of the optimum maximises the
     stationary session return (Dinkelbach). The subset is found exactly by Dinkelbach
     iterations on top-K selections, vectorised over users. Uses the cluster-mean quality
-    ``m_c`` (``use_true_quality=True``: the candidate's true quality).
+    ``m_c`` (``use_true_quality=True``: the candidate's true quality). ``n_iter``: the number of
+    Dinkelbach iterations, an integer >= 0.
     """
 
     def __init__(self, weight: float = 1.0, use_true_quality: bool = False, n_iter: int = 20):
         self.weight = check_real("weight", weight, 0)
         self.use_true_quality = bool(use_true_quality)
-        self.n_iter = int(n_iter)
+        self.n_iter = check_int("n_iter", n_iter, 0)
 
     def reset(self, batch_size: int) -> None:
         pass
@@ -2204,7 +2233,9 @@ def count_unsuitable(policy, env_config: "SimulatorConfig | str" = "finance", n_
         _reset_policy(policy, env.batch_size, first=j == 0)
         while obs["active"].any():
             active = obs["active"]
-            slates = np.asarray(policy.act(obs, env), dtype=np.int64)
+            # checked like BatchEnv.step (shape, integers in [0, N), distinct) but the mask:
+            # a negative index would otherwise wrap round to the last candidates
+            slates = env._check_slate_indices(policy.act(obs, env))
             ok = np.take_along_axis(obs["candidate_mask"], slates, axis=1)
             shown += int(active.sum()) * slates.shape[1]
             unsuitable += int((~ok & active[:, None]).sum())
@@ -2221,11 +2252,13 @@ def session_story(policy, env_config: "SimulatorConfig | str" = "ecommerce", see
 
     Returns a pandas DataFrame, one row per step: ``step``, ``shown`` (categories of the slate,
     e.g. ``"3 7 1"``), ``choice`` (category chosen or ``"-"``), ``reward``, ``return``
-    (cumulative) and the model's :attr:`UserModel.story_fields` *after* the step.
+    (cumulative) and the model's :attr:`UserModel.story_fields` *after* the step. ``max_len``:
+    None or an integer >= 1, the most steps recorded.
     """
     import pandas as pd
 
     config = get_preset(env_config)
+    check_int("max_len", max_len, 1, allow_none=True)
     env = BatchEnv(config, 1, seed=seed)
     obs = env.reset()
     policy.reset(1)

@@ -677,3 +677,62 @@ def test_simulator_widget_stays_below_break_even_and_takes_the_session_count(mon
     W.show_simulator_comparison(0.0, W.SIMULATOR_QUALITY_MAX, 0.25, 1, n_episodes=60)
     plt.close("all")
     assert "cut off" not in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------- review C: argument checks
+
+
+@pytest.mark.parametrize("category_class", [
+    (0.7, 1.9, 0.2, 0.0, 3.9, 2.5, 1.1, 0.0),   # was truncated to (0, 1, 0, 0, 3, 2, 1, 0)
+    (0.0, 1.0, 2.0, 3.0) * 2,                   # integral floats: not integers either
+    ("0", "1", "2", "3") * 2,                   # was parsed as integers
+    (True, False) * 4,                          # bools are not integers
+])
+def test_finance_category_class_must_hold_integers(category_class):
+    """Review C #3: the dtype was checked after casting to int64, so it could never fail."""
+    with pytest.raises(ValueError) as err:
+        _cfg("finance", FinanceParams(category_class=category_class))
+    assert str(err.value) == ("category_class must be None or 8 integers in [0, 4) "
+                              f"(one risk class per category), got {category_class!r}")
+
+
+def test_finance_too_few_risk_classes_names_the_short_argument():
+    """Review C #3: with category_class=None, a short class_volatility was blamed on
+    category_class ("... got None"); the argument that is too short is named instead."""
+    one = dict(class_volatility=(0.02,), class_probs=(1.0,), class_tolerance=(0.016,))
+    with pytest.raises(ValueError) as err:
+        _cfg("finance", FinanceParams(**one))
+    assert str(err.value) == ("class_volatility must list at least 4 risk classes for the default "
+                              "category_class (category c has risk class c // 2, so n_topics=8 needs "
+                              "ceil(n_topics / 2) = 4), got 1")
+    for name, short in (("class_probs", (1.0,)), ("class_tolerance", (0.016,))):
+        with pytest.raises(ValueError) as err:
+            _cfg("finance", FinanceParams(**{name: short}))
+        assert str(err.value) == f"{name} must be 4 finite numbers >= 0, got {short!r}"
+    # one risk class is fine when category_class maps every category to it
+    cfg = _cfg("finance", FinanceParams(category_class=(0,) * 8, **one))
+    assert make_user_model(cfg).classes.tolist() == [0] * 8
+
+
+@pytest.mark.parametrize("slate, values", [([-1, 0, 1], "[-1, 1]"), ([0, 1, 10], "[0, 10]")])
+def test_count_unsuitable_rejects_out_of_range_slate_indices(slate, values):
+    """Review C #20: -1 wrapped round to the last candidate and was counted; 10 hit an IndexError."""
+    class Fixed:
+        def reset(self, b):
+            pass
+
+        def act(self, obs, env):
+            return np.tile(slate, (obs["active"].shape[0], 1))
+
+    with pytest.raises(ValueError) as err:
+        S.count_unsuitable(Fixed(), "finance", n_episodes=3)
+    assert str(err.value) == f"slate indices must be in [0, n_candidates=10), got values in {values}"
+
+
+@pytest.mark.parametrize("max_len", [0, -1, "3", 2.0, True])
+def test_session_story_validates_max_len(max_len):
+    """Review C #20: max_len=-1 gave an empty story and "3" a TypeError; checked like session_trace."""
+    with pytest.raises(ValueError) as err:
+        S.session_story(RandomPolicy(0), "ecommerce", max_len=max_len)
+    assert str(err.value) == f"max_len must be None or an integer >= 1, got {max_len!r}"
+    assert len(S.session_story(RandomPolicy(0), "ecommerce", max_len=1)) == 1

@@ -718,3 +718,36 @@ def test_session_trace_validates_n_users_and_max_len(kwargs, name):
     with pytest.raises(ValueError, match=rf"^{name} must"):
         S.session_trace(RandomPolicy(0), "default", **{"n_users": 3, **kwargs})
     assert S.session_trace(RandomPolicy(0), "default", n_users=3, max_len=1)["reward"].shape == (3, 1)
+
+
+# ----------------------------------------------------------------- review C: argument checks
+
+
+@pytest.mark.parametrize("action", [[0, 1], [[0, 1, 2]], 0])
+def test_simulator_env_step_names_action_and_its_shape(action):
+    """Review C #20: a wrong shape was reported as the batch env's ``slates`` (B, K)."""
+    env = InterestEvolutionEnv("default", seed=0)
+    env.reset()
+    with pytest.raises(ValueError) as err:
+        env.step(action)
+    assert str(err.value) == f"action must have shape (slate_size,) = (3,), got {np.shape(action)}"
+    env.step([0, 1, 2])  # the env is still usable
+
+
+@pytest.mark.parametrize("n_iter", [2.7, "x", -1, True])
+def test_long_term_value_policy_checks_n_iter(n_iter):
+    """Review C #20: n_iter=2.7 became 2 and "x" raised int()'s own error."""
+    with pytest.raises(ValueError) as err:
+        LongTermValuePolicy(n_iter=n_iter)
+    assert str(err.value) == f"n_iter must be an integer >= 0, got {n_iter!r}"
+    assert LongTermValuePolicy(n_iter=np.int64(3)).n_iter == 3
+
+
+@pytest.mark.parametrize("slate", [[0, 0, 0], [0, 1], [0, 1, 10], [-1, 0, 1], [0.0, 1.0, 2.0]])
+def test_reference_episode_rejects_invalid_slates_like_batch_env(slate):
+    """Review C #20: a duplicate or short slate was simulated, -1 wrapped round, 10 and 0.0
+    raised raw IndexError/TypeError; BatchEnv.check_slates rejects all of them."""
+    with pytest.raises(ValueError) as err:
+        S.reference_episode("default", np.random.default_rng(0), choose=lambda c, i, m, k: slate)
+    assert str(err.value) == ("choose must return slate_size=3 distinct integer candidate indices in "
+                              f"[0, n_candidates=10), got {slate!r}")
