@@ -275,12 +275,53 @@ class OpenBanditData:
         return self.subset(idx)
 
     def subset(self, idx: np.ndarray) -> "OpenBanditData":
-        """The rows ``idx`` (any integer index array)."""
+        """The rows ``idx`` (any integer index array, boolean mask or slice).
+
+        An empty selection raises ``ValueError`` (an empty log has no value).
+        """
+        action = self.action[idx]
+        if action.shape[0] == 0:
+            raise ValueError("idx must select at least one row of the log, got an empty selection")
         return OpenBanditData(
             self.behavior_policy, self.campaign, self.context[idx], self.affinity[idx],
-            self.action[idx], self.position[idx], self.reward[idx], self.propensity[idx],
+            action, self.position[idx], self.reward[idx], self.propensity[idx],
             self.item_context, self.n_actions, self.len_list, list(self.context_names),
         )
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """``pd.read_csv(path, index_col=0)``; a file pandas cannot parse (binary, empty, not UTF-8)
+    raises ``ValueError`` naming it."""
+    try:
+        return pd.read_csv(path, index_col=0)
+    except ValueError as exc:  # UnicodeDecodeError, EmptyDataError and ParserError are ValueErrors
+        raise ValueError(f"{path}: not a readable CSV file ({type(exc).__name__}: {exc}); {_HINT} "
+                         "(or check data_dir)") from exc
+
+
+def _finite_columns(df: pd.DataFrame, cols: list[str], path: Path, dtype=np.float64) -> np.ndarray:
+    """``df[cols]`` as an (n, len(cols)) ``dtype`` array; ``ValueError`` naming the file, the column
+    and the first cell that is not a finite number (text, empty or infinite)."""
+    try:
+        with np.errstate(over="ignore"):
+            arr = df[cols].to_numpy(dtype=dtype)
+        if np.isfinite(arr).all():
+            return arr
+    except (TypeError, ValueError):  # a cell that is not a number
+        pass
+    out = []
+    for col in cols:
+        with np.errstate(over="ignore"):
+            values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64).astype(dtype)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.argmax(bad))
+            cell = df[col].iloc[i]
+            cell = cell.item() if isinstance(cell, np.generic) else cell  # nan, not np.float64(nan)
+            raise ValueError(f"{path}: column {col!r} must hold finite numbers, got {cell!r} "
+                             f"at index {df.index[i]}")
+        out.append(values)
+    return np.stack(out, axis=1)
 
 
 def _validate_log(df: pd.DataFrame, path: Path, n_actions: int) -> None:
@@ -305,20 +346,20 @@ def _validate_log(df: pd.DataFrame, path: Path, n_actions: int) -> None:
     click = df["click"].to_numpy()
     if not set(np.unique(click)).issubset({0, 1}):
         raise ValueError(f"{path}: click must be 0 or 1")
-    ps = df["propensity_score"].to_numpy(dtype=float)
+    ps = _finite_columns(df, ["propensity_score"], path)[:, 0]
     if not (np.all(ps > 0) and np.all(ps <= 1)):
         raise ValueError(f"{path}: propensity_score must be in (0, 1], got range [{ps.min()}, {ps.max()}]")
 
 
 def _item_context(path: Path) -> tuple[np.ndarray, int]:
-    items = pd.read_csv(path, index_col=0)
+    items = _read_csv(path)
     if "item_id" not in items.columns or "item_feature_0" not in items.columns:
         raise ValueError(f"{path}: item context needs columns item_id and item_feature_0; {_HINT}")
     ids = items["item_id"].to_numpy()
     if not np.array_equal(np.sort(ids), np.arange(len(ids))):
         raise ValueError(f"{path}: item_id must be 0..n_items-1 exactly once each")
     items = items.sort_values("item_id")
-    cols = [items["item_feature_0"].astype(float).to_numpy()]
+    cols = [_finite_columns(items, ["item_feature_0"], path)[:, 0]]
     for c in items.columns:
         if c not in ("item_id", "item_feature_0"):
             cols.append(pd.factorize(items[c], sort=True)[0].astype(float))
@@ -361,14 +402,14 @@ def load_open_bandit(
             raise FileNotFoundError(f"Open Bandit Dataset file {base / rel} is missing; {_HINT} "
                                     "(or check data_dir)")
     item_context, n_actions = _item_context(base / rel_items)
-    df = pd.read_csv(base / rel_log, index_col=0)
+    df = _read_csv(base / rel_log)
     _validate_log(df, base / rel_log, n_actions)
     df = df.sort_values("timestamp", kind="stable")
     users = df[[f"user_feature_{k}" for k in range(N_USER_FEATURES)]].astype(str)
     onehot = pd.get_dummies(users, drop_first=True)
     aff_cols = [f"user-item_affinity_{k}" for k in range(n_actions)]
     if all(c in df.columns for c in aff_cols):
-        affinity = df[aff_cols].to_numpy(dtype=np.float32)
+        affinity = _finite_columns(df, aff_cols, base / rel_log, np.float32)
     else:
         affinity = np.zeros((len(df), n_actions), dtype=np.float32)
     return OpenBanditData(
@@ -403,7 +444,10 @@ def _parse_prior_yaml(text: str) -> dict:
             key = s[:-1]
             out[campaign][key] = []
         elif s.startswith("- ") and campaign is not None and key is not None:
-            out[campaign][key].append(float(s[2:]))
+            try:
+                out[campaign][key].append(float(s[2:]))
+            except ValueError:
+                raise ValueError(f"unexpected line in prior_bts.yaml: {raw!r} (not a number)") from None
         else:
             raise ValueError(f"unexpected line in prior_bts.yaml: {raw!r}")
     return out
@@ -411,7 +455,11 @@ def _parse_prior_yaml(text: str) -> dict:
 
 def load_bts_prior(campaign: str = "all", *, data_dir: Path | str | None = None,
                    verify: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The Beta prior ``(alpha, beta)``, each (n_items,), that ZOZOTOWN's BTS policy used."""
+    """The Beta prior ``(alpha, beta)``, each (n_items,), that ZOZOTOWN's BTS policy used.
+
+    A prior file that is not UTF-8 text, has a line that is not a number, or whose alphas and
+    betas are not ``n_items`` finite numbers > 0 each raises ``ValueError`` naming the file.
+    """
     check_choice("campaign", campaign, CAMPAIGNS)
     if verify is None:
         verify = data_dir is None
@@ -422,15 +470,26 @@ def load_bts_prior(campaign: str = "all", *, data_dir: Path | str | None = None,
         path = base / "prior_bts.yaml"
         if not path.is_file():
             raise FileNotFoundError(f"BTS prior {path} is missing; {_HINT}.")
-    prior = _parse_prior_yaml(path.read_text())
+    try:
+        prior = _parse_prior_yaml(path.read_text())
+    except ValueError as exc:  # UnicodeDecodeError (a binary file) or a line that does not parse
+        raise ValueError(f"{path} is not a valid BTS prior ({exc}); {_HINT}") from exc
     entry = prior.get(campaign)
     if not isinstance(entry, dict) or "alpha" not in entry or "beta" not in entry:
         raise ValueError(f"{path} has no alpha/beta prior for campaign {campaign!r} "
                          f"(campaigns in the file: {sorted(prior)}; campaign must be one of {CAMPAIGNS})")
     alpha = np.asarray(prior[campaign]["alpha"], dtype=float)
     beta = np.asarray(prior[campaign]["beta"], dtype=float)
-    if alpha.shape != (N_ITEMS[campaign],) or beta.shape != alpha.shape:
-        raise ValueError(f"prior for {campaign!r} must have {N_ITEMS[campaign]} alphas and betas")
+    n = N_ITEMS[campaign]
+    if alpha.shape != (n,) or beta.shape != (n,):
+        raise ValueError(f"{path}: the prior for {campaign!r} must have {n} alphas and {n} betas, "
+                         f"got {alpha.size} and {beta.size}")
+    for name, v in (("alpha", alpha), ("beta", beta)):
+        bad = ~np.isfinite(v) | (v <= 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{path}: the prior for {campaign!r} must have finite alphas and betas > 0, "
+                             f"got {name}[{i}] = {float(v[i])!r}")
     return alpha, beta
 
 

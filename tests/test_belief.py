@@ -1,5 +1,7 @@
 """Tests for rlrec_helpers.agents.belief (numpy only)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -153,3 +155,73 @@ def test_click_counts_validates_like_interest_belief(kwargs, name):
         BL.ClickCounts(**kwargs)
     with pytest.raises(ValueError, match=rf"^{name} must be an integer >= 1"):
         BL.InterestBelief(**kwargs)
+
+
+# ----------------------------------------------------------------- review C #17 (input checks)
+
+
+@pytest.mark.parametrize("grid, message", [
+    (np.array([0.0]), "grid must have at least 2 points, got shape (1,)"),
+    (np.array([]), "grid must not be empty, got shape (0,)"),
+    (np.zeros((2, 2)), "grid must have 1 axis, got shape (2, 2)"),
+    (np.array([-0.5, np.nan, 0.5]), "grid entries must be finite numbers, got grid[1] = nan"),
+    (np.array([0.5, -0.5, 0.0]), "grid must be strictly increasing, got grid[1] = -0.5 <= grid[0] = 0.5"),
+    (np.array([-0.5, 0.0, 0.0, 0.5]), "grid must be strictly increasing, got grid[2] = 0.0 <= grid[1] = 0.0"),
+])
+def test_interest_transition_rejects_a_bad_grid(grid, message):
+    """#17: G = 1 or NaN gave a raw IndexError; an unsorted grid a wrong matrix."""
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        BL.interest_transition(grid, 0.3)
+
+
+@pytest.mark.parametrize("step", [-5.0, 1.5, float("nan"), "0.3", True, None])
+def test_interest_transition_requires_a_probability_step(step):
+    """#17: interest_step = NaN gave a raw IndexError and -5.0 was accepted (η must be in [0, 1])."""
+    with pytest.raises(ValueError, match=f"^{re.escape(f'interest_step must be a finite number in [0, 1], got {step!r}')}$"):
+        BL.interest_transition(np.linspace(-0.9, 0.9, 5), step)
+
+
+def test_interest_transition_valid_input_unchanged():
+    grid = np.linspace(-0.9, 0.9, 5)
+    m = BL.interest_transition(grid, 1)                     # an int step and the two-point grid still work
+    np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-12)
+    assert BL.interest_transition([-0.5, 0.5], np.float32(0.25)).shape == (2, 2)
+
+
+@pytest.mark.parametrize("shown, clicked, message", [
+    ([[1, 2, 3]], 0, "clicked must have shape (L,) (one slate position per step, -1 = no click), got shape ()"),
+    ([[1, 2, 3]], [[0]], "clicked must have shape (L,) (one slate position per step, -1 = no click), "
+                         "got shape (1, 1)"),
+    ([1, 2, 3], [0], "shown_clusters must have shape (L, K) with L = len(clicked) = 1 and K >= 1, got shape (3,)"),
+    ([[1, 2], [0, 1]], [0], "shown_clusters must have shape (L, K) with L = len(clicked) = 1 and K >= 1, "
+                            "got shape (2, 2)"),
+    (np.zeros((2, 0), int), [-1, -1], "shown_clusters must have shape (L, K) with L = len(clicked) = 2 and "
+                                      "K >= 1, got shape (2, 0)"),
+])
+@pytest.mark.parametrize("estimator", ["click_rate", "posterior"])
+def test_history_statistics_checks_shapes(estimator, shown, clicked, message):
+    """#17: a 0-d clicked gave "IndexError: tuple index out of range"; empty slates an IndexError."""
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        BL.history_statistics(estimator, np.asarray(shown), np.asarray(clicked), 20)
+
+
+def test_validate_history_is_numpy_only_and_checks_the_history():
+    """Layering: moved here from agents.reinforce so that LinUCBSlatePolicy.recommend needs no TensorFlow."""
+    h = BL.validate_history(None, 5)
+    assert h["shown_clusters"].shape == (0, 1) and h["clicked"].shape == (0,) and h["watch_time"].shape == (0,)
+    h = BL.validate_history({"shown_clusters": [[0, 4]], "clicked": [1], "watch_time": [2.5]}, 5)
+    assert h["shown_clusters"].dtype == np.int64 and h["clicked"].tolist() == [1] and h["watch_time"].tolist() == [2.5]
+    message = "history['shown_clusters'] must be in [0, 5), got range [0, 5]"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        BL.validate_history({"shown_clusters": [[0, 5]], "clicked": [1], "watch_time": [2.5]}, 5)
+
+
+def test_validate_history_rejects_steps_with_empty_slates():
+    """An (L, 0) history with L >= 1 has steps that showed nothing; (0, 0) is an empty history."""
+    message = "history['shown_clusters'] must have shape (L, K), got (2, 0)"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        BL.validate_history({"shown_clusters": np.zeros((2, 0), int), "clicked": [-1, -1],
+                             "watch_time": [0.0, 0.0]}, 5)
+    h = BL.validate_history({"shown_clusters": np.zeros((0, 0), int), "clicked": np.zeros(0, int),
+                             "watch_time": np.zeros(0)}, 5)
+    assert h["shown_clusters"].shape == (0, 0)

@@ -217,3 +217,110 @@ def test_download_refuses_a_wrong_archive_and_reports_pip_failure(tmp_path, monk
     monkeypatch.setattr(data.subprocess, "run", FakePip(None, rc=1))
     with pytest.raises(RuntimeError, match="hash mismatch"):
         data._download_archive(tmp_path / "dl")
+
+
+# ------------------------------------------------ review C #16: corrupt files under a user data_dir
+
+HINT = data._HINT
+
+
+@pytest.mark.parametrize("rel", ["random/men/men.csv", "random/men/item_context.csv"])
+@pytest.mark.parametrize("payload, cause", [
+    (b"\xff\xfe garbage", "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
+    (b"", "EmptyDataError: No columns to parse from file"),
+])
+def test_unreadable_csv_names_the_file(sample_copy, rel, payload, cause):
+    """#16: a binary or empty CSV raised a bare UnicodeDecodeError / EmptyDataError (no file name)."""
+    path = sample_copy / rel
+    path.write_bytes(payload)
+    with pytest.raises(ValueError) as err:
+        load_open_bandit("random", "men", data_dir=sample_copy)
+    assert str(err.value) == f"{path}: not a readable CSV file ({cause}); {HINT} (or check data_dir)"
+
+
+@pytest.mark.parametrize("rel, column, row", [
+    ("random/men/men.csv", "propensity_score", 5),
+    ("random/men/men.csv", "user-item_affinity_3", 7),
+    ("random/men/item_context.csv", "item_feature_0", 2),
+])
+def test_non_numeric_cell_names_the_file_and_column(sample_copy, rel, column, row):
+    """#16: one cell "abc" raised "could not convert string to float: 'abc'" (no file or column)."""
+    import pandas as pd
+
+    path = sample_copy / rel
+    df = pd.read_csv(path, index_col=0)
+    df[column] = df[column].astype(object)
+    df.loc[df.index[row], column] = "abc"
+    df.to_csv(path)
+    with pytest.raises(ValueError) as err:
+        load_open_bandit("random", "men", data_dir=sample_copy)
+    assert str(err.value) == f"{path}: column {column!r} must hold finite numbers, got 'abc' at index {row}"
+
+
+def test_non_finite_affinity_is_rejected(sample_copy):
+    """#16: an empty affinity cell became NaN in OpenBanditData.affinity without an error."""
+    import pandas as pd
+
+    path = sample_copy / "random/men/men.csv"
+    df = pd.read_csv(path, index_col=0)
+    df.loc[df.index[4], "user-item_affinity_0"] = np.nan
+    df.to_csv(path)
+    with pytest.raises(ValueError) as err:
+        load_open_bandit("random", "men", data_dir=sample_copy)
+    assert str(err.value) == f"{path}: column 'user-item_affinity_0' must hold finite numbers, got nan at index 4"
+
+
+def _edit_prior(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_prior_with_a_bad_number_names_the_file_and_line(sample_copy):
+    """#16: "- x47.0" raised "could not convert string to float: 'x47.0'" (no file name)."""
+    path = sample_copy / "prior_bts.yaml"
+    _edit_prior(path, "    - 47.0\n", "    - x47.0\n")
+    with pytest.raises(ValueError) as err:
+        load_bts_prior("men", data_dir=sample_copy)
+    assert str(err.value) == (f"{path} is not a valid BTS prior (unexpected line in prior_bts.yaml: "
+                              f"'    - x47.0' (not a number)); {HINT}")
+
+
+def test_binary_prior_names_the_file(sample_copy):
+    """#16: a binary prior_bts.yaml raised a bare UnicodeDecodeError."""
+    path = sample_copy / "prior_bts.yaml"
+    path.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ValueError) as err:
+        load_bts_prior("men", data_dir=sample_copy)
+    assert str(err.value) == (f"{path} is not a valid BTS prior ('utf-8' codec can't decode byte 0xff in "
+                              f"position 0: invalid start byte); {HINT}")
+
+
+@pytest.mark.parametrize("value, shown", [("nan", "nan"), ("-1.0", "-1.0"), ("0.0", "0.0"), ("inf", "inf")])
+def test_prior_parameters_must_be_finite_and_positive(sample_copy, value, shown):
+    """#16: a NaN, infinite or non-positive Beta parameter was returned as is."""
+    path = sample_copy / "prior_bts.yaml"
+    _edit_prior(path, "    - 47.0\n", f"    - {value}\n")   # the first alpha of campaign 'all'
+    with pytest.raises(ValueError) as err:
+        load_bts_prior("all", data_dir=sample_copy)
+    assert str(err.value) == (f"{path}: the prior for 'all' must have finite alphas and betas > 0, "
+                              f"got alpha[0] = {shown}")
+    load_bts_prior("men", data_dir=sample_copy)       # other campaigns still load
+
+
+def test_prior_with_the_wrong_length_names_the_file(sample_copy):
+    path = sample_copy / "prior_bts.yaml"
+    _edit_prior(path, "    - 47.0\n", "")
+    with pytest.raises(ValueError) as err:
+        load_bts_prior("all", data_dir=sample_copy)
+    assert str(err.value) == f"{path}: the prior for 'all' must have 80 alphas and 80 betas, got 79 and 80"
+
+
+@pytest.mark.parametrize("idx", [np.array([], dtype=int), np.zeros(10_000, dtype=bool), slice(5, 5)])
+def test_empty_subset_is_rejected(idx):
+    """#16: subset(empty) gave a log whose on_policy_value() was NaN."""
+    d = load_open_bandit("random", "men")
+    with pytest.raises(ValueError) as err:
+        d.subset(idx)
+    assert str(err.value) == "idx must select at least one row of the log, got an empty selection"
+    assert d.subset(np.array([3])).n_rounds == 1

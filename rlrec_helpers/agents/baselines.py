@@ -32,6 +32,7 @@ from typing import Mapping
 import numpy as np
 
 from rlrec_helpers._validate import check_choice, check_int, check_real
+from rlrec_helpers.agents.belief import validate_history
 from rlrec_helpers.bandits import LinUCB
 from rlrec_helpers.simulator import (  # noqa: F401  (re-exported)
     InterestQualityBlendPolicy,
@@ -58,23 +59,25 @@ class LinUCBSlatePolicy:
     Args:
         n_topics: number of clusters T (must equal the environment's ``config.n_topics``).
         alpha: exploration weight (>= 0).
-        seed: random tie-breaking between equal indices. ``reset`` restarts the tie-breaking
-            generator from it, so every ``simulator.evaluate`` call gives the same result for
-            the same instance; within one call the stream runs on across batches
+        seed: random tie-breaking between equal indices (an integer >= 0). ``reset`` restarts
+            the tie-breaking generator from it, so every ``simulator.evaluate`` call gives the
+            same result for the same instance; within one call the stream runs on across batches
             (:meth:`reset_next_batch`).
     """
 
     def __init__(self, n_topics: int = 20, alpha: float = 0.5, seed: int = 0):
         self.n_topics = check_int("n_topics", n_topics, 1)
         self.alpha = check_real("alpha", alpha, 0)
-        self.seed = seed
+        self.seed = check_int("seed", seed, 0)
         self.reset(1)
 
     def reset(self, batch_size: int) -> None:
+        """Fresh bandits for ``batch_size`` users (an integer >= 1)."""
+        batch_size = check_int("batch_size", batch_size, 1)
         self.rng = np.random.default_rng(self.seed)
         self.bandit = LinUCB(self.n_topics, 1, alpha=self.alpha)
-        self.bandit.reset(int(batch_size))
-        self._ones = np.ones((int(batch_size), 1))
+        self.bandit.reset(batch_size)
+        self._ones = np.ones((batch_size, 1))
         self._shown = None
 
     def reset_next_batch(self, batch_size: int) -> None:
@@ -128,13 +131,11 @@ class LinUCBSlatePolicy:
         ``candidates`` (N, F): the first T columns are the cluster one-hot. Returns the k
         best indices and their UCB indices.
         """
-        from rlrec_helpers.agents.reinforce import _validate_history
-
         cand = np.asarray(candidates, dtype=float)
         if cand.ndim != 2 or cand.shape[1] < self.n_topics:
             raise ValueError(f"candidates must have shape (N, >= {self.n_topics}), got {cand.shape}")
         check_int("k", k, 1, cand.shape[0], hi_name="N")  # N: the candidate count
-        h = _validate_history(history, self.n_topics)
+        h = validate_history(history, self.n_topics)
         # A fresh one-user copy replays the history: the policy's own (batch) state is left untouched.
         local = LinUCBSlatePolicy(self.n_topics, self.alpha, self.seed)
         for t in range(h["clicked"].shape[0]):

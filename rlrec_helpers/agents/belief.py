@@ -32,9 +32,11 @@ numpy only; :func:`estimation_error` runs the simulator to measure the estimates
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
-from rlrec_helpers._validate import check_choice, check_int, check_probability, check_real
+from rlrec_helpers._validate import check_choice, check_finite_array, check_int, check_probability, check_real
 
 ESTIMATORS = ("click_rate", "posterior")
 
@@ -132,18 +134,65 @@ def history_statistics(estimator: str, shown_clusters: np.ndarray, clicked: np.n
     """Statistics of one user before each decision: (L, K) slates, (L,) clicks -> (L + 1, T, 2).
 
     Row t holds the statistics after the first t steps (row 0: no evidence). ``kwargs`` go to
-    :func:`make_tracker`."""
+    :func:`make_tracker`. ``clicked`` must be 1-D and ``shown_clusters`` 2-D with one row per click
+    and K >= 1 columns (when L >= 1); else ``ValueError``."""
     shown = np.asarray(shown_clusters)
     clicked = np.asarray(clicked)
-    if shown.ndim != 2 or shown.shape[0] != clicked.shape[0]:
-        raise ValueError(f"shown_clusters must have shape (L, K) with L = len(clicked) = {clicked.shape[0]}, "
-                         f"got {shown.shape}")
+    if clicked.ndim != 1:
+        raise ValueError("clicked must have shape (L,) (one slate position per step, -1 = no click), "
+                         f"got shape {clicked.shape}")
+    if shown.ndim != 2 or shown.shape[0] != clicked.shape[0] or (shown.shape[0] and shown.shape[1] < 1):
+        raise ValueError(f"shown_clusters must have shape (L, K) with L = len(clicked) = {clicked.shape[0]} "
+                         f"and K >= 1, got shape {shown.shape}")
     tracker = make_tracker(estimator, 1, n_topics, **kwargs)
     rows = [tracker.statistics()[0]]
     for t in range(shown.shape[0]):
         tracker.update(shown[t:t + 1], clicked[t:t + 1])
         rows.append(tracker.statistics()[0])
     return np.stack(rows)
+
+
+def validate_history(history, n_topics: int) -> dict[str, np.ndarray]:
+    """Check a serving history; return arrays shown (L, K) int, clicked (L,), watch (L,).
+
+    The history format of ``recommend(history, candidates, k)`` (the REINFORCE agent and
+    ``baselines.LinUCBSlatePolicy``): ``None`` (no steps yet) or a dict of ``shown_clusters``
+    (L, K) integers in [0, n_topics), ``clicked`` (L,) integers in [-1, K) (-1 = no click) and
+    ``watch_time`` (L,) finite numbers >= 0; anything else raises ``ValueError``.
+    """
+    if history is None:
+        return {"shown_clusters": np.zeros((0, 1), np.int64), "clicked": np.zeros(0, np.int64),
+                "watch_time": np.zeros(0)}
+    if not isinstance(history, Mapping):
+        raise ValueError("history must be a dict with keys 'shown_clusters' (L, K), 'clicked' (L,) "
+                         f"and 'watch_time' (L,), got {type(history).__name__}")
+    missing = {"shown_clusters", "clicked", "watch_time"} - set(history)
+    if missing:
+        raise ValueError(f"history is missing keys {sorted(missing)}")
+    try:
+        shown = np.asarray(history["shown_clusters"])
+        clicked = np.asarray(history["clicked"])
+        watch = np.asarray(history["watch_time"], dtype=float)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"history arrays must be rectangular numbers: {err}") from None
+    if shown.ndim != 2 or (shown.shape[0] and shown.shape[1] < 1):
+        raise ValueError(f"history['shown_clusters'] must have shape (L, K), got {shown.shape}")
+    n = shown.shape[0]
+    if clicked.shape != (n,) or watch.shape != (n,):
+        raise ValueError(f"history['clicked'] and history['watch_time'] must have shape ({n},), "
+                         f"got {clicked.shape} and {watch.shape}")
+    if n and (not np.issubdtype(shown.dtype, np.integer) or not np.issubdtype(clicked.dtype, np.integer)):
+        raise ValueError("history['shown_clusters'] and history['clicked'] must be integers")
+    if n and (shown.min() < 0 or shown.max() >= n_topics):
+        raise ValueError(f"history['shown_clusters'] must be in [0, {n_topics}), got range "
+                         f"[{shown.min()}, {shown.max()}]")
+    if n and (clicked.min() < -1 or clicked.max() >= shown.shape[1]):
+        raise ValueError(f"history['clicked'] must be -1 or a slate position in [0, {shown.shape[1]}), "
+                         f"got range [{clicked.min()}, {clicked.max()}]")
+    if not np.all(np.isfinite(watch)) or (watch < 0).any():
+        raise ValueError("history['watch_time'] must be finite and >= 0")
+    return {"shown_clusters": shown.astype(np.int64), "clicked": clicked.astype(np.int64),
+            "watch_time": watch}
 
 
 class InterestBelief:
@@ -222,9 +271,19 @@ def interest_transition(grid: np.ndarray, interest_step: float) -> np.ndarray:
 
     Row g: from ``u = grid[g]`` to ``u ± η (1 − |u|)(1 − u)`` (clipped) with probabilities
     ``(u + 1) / 2`` and ``(1 − u) / 2``; a target between grid points is split linearly.
+    ``grid``: finite and strictly increasing, G >= 2 points; ``interest_step`` η in [0, 1]; else
+    ``ValueError``.
     """
-    grid = np.asarray(grid, dtype=float)
+    grid = check_finite_array("grid", grid, ndim=1)
     g = grid.size
+    if g < 2:
+        raise ValueError(f"grid must have at least 2 points, got shape {grid.shape}")
+    down = np.nonzero(np.diff(grid) <= 0)[0]
+    if down.size:
+        i = int(down[0]) + 1
+        raise ValueError(f"grid must be strictly increasing, got grid[{i}] = {float(grid[i])!r} <= "
+                         f"grid[{i - 1}] = {float(grid[i - 1])!r}")
+    interest_step = check_probability("interest_step", interest_step)
     lo_v, hi_v = grid[0], grid[-1]
     delta = interest_step * (1.0 - np.abs(grid)) * (1.0 - grid)
     p_up = (grid + 1.0) / 2.0

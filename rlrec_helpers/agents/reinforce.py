@@ -79,7 +79,7 @@ import tensorflow as tf  # noqa: E402
 
 from rlrec_helpers.agents.persistence import load_keras_model, save_keras_model  # noqa: E402
 from rlrec_helpers.agents.belief import (  # noqa: E402,F401  (cluster_statistics: re-exported)
-    ESTIMATORS, check_user_model, cluster_statistics, history_statistics, make_tracker)
+    ESTIMATORS, check_user_model, cluster_statistics, history_statistics, make_tracker, validate_history)
 
 BASELINES = ("mean", "value", "none", "gae")
 #: Published best learned policy on RecSim's interest-evolution environment (Ie et al. 2019,
@@ -316,43 +316,6 @@ def augment_candidates(features: np.ndarray, clusters: np.ndarray, stats: np.nda
     return np.concatenate([np.asarray(features, np.float32), per_cand.astype(np.float32)], axis=-1)
 
 
-def _validate_history(history, n_topics: int) -> dict[str, np.ndarray]:
-    """Check a serving history; return arrays shown (L, K) int, clicked (L,), watch (L,)."""
-    if history is None:
-        return {"shown_clusters": np.zeros((0, 1), np.int64), "clicked": np.zeros(0, np.int64),
-                "watch_time": np.zeros(0)}
-    if not isinstance(history, Mapping):
-        raise ValueError("history must be a dict with keys 'shown_clusters' (L, K), 'clicked' (L,) "
-                         f"and 'watch_time' (L,), got {type(history).__name__}")
-    missing = {"shown_clusters", "clicked", "watch_time"} - set(history)
-    if missing:
-        raise ValueError(f"history is missing keys {sorted(missing)}")
-    try:
-        shown = np.asarray(history["shown_clusters"])
-        clicked = np.asarray(history["clicked"])
-        watch = np.asarray(history["watch_time"], dtype=float)
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"history arrays must be rectangular numbers: {err}") from None
-    if shown.ndim != 2 or (shown.size and shown.shape[1] < 1):
-        raise ValueError(f"history['shown_clusters'] must have shape (L, K), got {shown.shape}")
-    n = shown.shape[0]
-    if clicked.shape != (n,) or watch.shape != (n,):
-        raise ValueError(f"history['clicked'] and history['watch_time'] must have shape ({n},), "
-                         f"got {clicked.shape} and {watch.shape}")
-    if n and (not np.issubdtype(shown.dtype, np.integer) or not np.issubdtype(clicked.dtype, np.integer)):
-        raise ValueError("history['shown_clusters'] and history['clicked'] must be integers")
-    if n and (shown.min() < 0 or shown.max() >= n_topics):
-        raise ValueError(f"history['shown_clusters'] must be in [0, {n_topics}), got range "
-                         f"[{shown.min()}, {shown.max()}]")
-    if n and (clicked.min() < -1 or clicked.max() >= shown.shape[1]):
-        raise ValueError(f"history['clicked'] must be -1 or a slate position in [0, {shown.shape[1]}), "
-                         f"got range [{clicked.min()}, {clicked.max()}]")
-    if not np.all(np.isfinite(watch)) or (watch < 0).any():
-        raise ValueError("history['watch_time'] must be finite and >= 0")
-    return {"shown_clusters": shown.astype(np.int64), "clicked": clicked.astype(np.int64),
-            "watch_time": watch}
-
-
 def encode_history(history, config: AgentConfig) -> np.ndarray:
     """Encoder inputs for a served history of L steps: (L + 1, 2 T + 4) float32.
 
@@ -360,7 +323,7 @@ def encode_history(history, config: AgentConfig) -> np.ndarray:
     ``history`` is a dict of ``shown_clusters`` (L, K) int, ``clicked`` (L,) int (-1 = no
     click) and ``watch_time`` (L,) float minutes; ``None`` means an empty history.
     """
-    h = _validate_history(history, config.n_topics)
+    h = validate_history(history, config.n_topics)
     n = h["clicked"].shape[0]
     rows = [encode_feedback(np.zeros((1, 1), np.int64), [-1], [0.0], 0,
                             n_topics=config.n_topics, doc_length=config.doc_length)]
@@ -383,7 +346,7 @@ def serving_candidates(history, candidates: np.ndarray, config: AgentConfig) -> 
 
 def _serving_statistics(history, config: AgentConfig) -> np.ndarray:
     """Cluster statistics of one served history before each decision: (L + 1, T, 2)."""
-    h = _validate_history(history, config.n_topics)
+    h = validate_history(history, config.n_topics)
     return history_statistics(config.interest_estimate, h["shown_clusters"], h["clicked"], config.n_topics,
                               interest_step=config.interest_step, no_click_weight=config.no_click_weight)
 
