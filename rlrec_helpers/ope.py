@@ -31,7 +31,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from rlrec_helpers._validate import check_choice, check_distribution, check_int, check_real
+from rlrec_helpers._validate import (check_choice, check_distribution, check_finite_array, check_int,
+                                     check_probabilities, check_real)
 from rlrec_helpers.stats import MeanCI, mean_ci
 
 ESTIMATORS = ("IPS", "SNIPS", "DM", "DR")
@@ -128,20 +129,45 @@ def select_position(action_dist, position) -> np.ndarray:
 # --------------------------------------------------------------------------- estimators
 
 
+def _raw_weights(a: np.ndarray, p: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Unchecked π(a_i|x_i) / β(a_i|x_i); a tiny (subnormal) β gives inf, see :func:`_check_weights`."""
+    with np.errstate(over="ignore"):
+        return d[np.arange(p.shape[0]), a] / p
+
+
+def _check_weights(w: np.ndarray, a: np.ndarray, p: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``w`` (the weights an estimator uses) if every one and their sum is finite, else ``ValueError``."""
+    if not np.all(np.isfinite(w)):
+        i = int(np.argmax(~np.isfinite(w)))
+        raise ValueError(f"propensity must be large enough that every importance weight action_dist[i, action[i]] / "
+                         f"propensity[i] is finite, got propensity[{i}] = {float(p[i])!r} "
+                         f"({float(d[i, a[i]])!r} / {float(p[i])!r} overflows)")
+    with np.errstate(over="ignore"):
+        total = w.sum()
+    if not np.isfinite(total):
+        raise ValueError(f"propensity must be large enough that the importance weights action_dist[i, action[i]] / "
+                         f"propensity[i] have a finite sum, got weights summing to {float(total)!r} "
+                         f"(smallest propensity {float(p.min())!r})")
+    return w
+
+
 def importance_weights(action, propensity, action_dist, max_weight: float | None = None) -> np.ndarray:
-    """(n,) w_i = π(a_i|x_i) / β(a_i|x_i), optionally capped at ``max_weight``."""
+    """(n,) w_i = π(a_i|x_i) / β(a_i|x_i), optionally capped at ``max_weight``.
+
+    ``max_weight``: ``None`` (no cap) or a finite number > 0. A propensity so small that a weight
+    (after the cap) or the sum of the weights overflows to inf raises ``ValueError``.
+    """
+    max_weight = check_real("max_weight", max_weight, 0.0, lo_open=True, allow_none=True)
     p = check_propensity(propensity)
     a = _check_int_array("action", action)
     d = check_action_dist(action_dist, p.shape[0])
     if a.shape != p.shape:
         raise ValueError(f"action and propensity must have the same length; got {a.shape[0]}, {p.shape[0]}")
     _check_index_range("action", a, d.shape[1], "columns of action_dist")
-    w = d[np.arange(p.shape[0]), a] / p
+    w = _raw_weights(a, p, d)
     if max_weight is not None:
-        if not max_weight > 0:
-            raise ValueError(f"max_weight must be > 0, got {max_weight}")
         w = np.minimum(w, max_weight)
-    return w
+    return _check_weights(w, a, p, d)
 
 
 def ips(reward, action, propensity, action_dist, *, max_weight: float | None = None) -> float:
@@ -177,15 +203,17 @@ def dr(reward, action, propensity, action_dist, q_hat, *, max_weight: float | No
 
 
 def switch_dr(reward, action, propensity, action_dist, q_hat, *, tau: float) -> float:
-    """Switch-DR (Wang et al. 2017): DR's correction only for rows with w_i ≤ tau."""
-    if not tau > 0:
-        raise ValueError(f"tau must be > 0, got {tau}")
+    """Switch-DR (Wang et al. 2017): DR's correction only for rows with w_i ≤ tau.
+
+    ``tau``: a finite number > 0. A weight above ``tau`` is not used, so it may overflow.
+    """
+    tau = check_real("tau", tau, 0.0, lo_open=True)
     r, a, p, d = _check_log(reward, action, propensity, action_dist)
     q = _check_q(q_hat, d)
-    w = importance_weights(a, p, d)
+    w = _raw_weights(a, p, d)
+    kept = _check_weights(np.where(w <= tau, w, 0.0), a, p, d)  # 0 for excluded rows (0 * inf was nan)
     idx = np.arange(r.shape[0])
-    keep = (w <= tau).astype(float)
-    return float(np.mean(np.sum(d * q, axis=1) + keep * w * (r - q[idx, a])))
+    return float(np.mean(np.sum(d * q, axis=1) + kept * (r - q[idx, a])))
 
 
 def estimate_all(reward, action, propensity, action_dist, q_hat) -> dict[str, float]:
@@ -245,7 +273,7 @@ def bootstrap_estimates(reward, action, propensity, action_dist, q_hat, *, n_boo
     check_int("n_boot", n_boot, 2)
     check_real("level", level, 0, 1, lo_open=True, hi_open=True)
     n = r.shape[0]
-    w = d[np.arange(n), a] / p
+    w = _check_weights(_raw_weights(a, p, d), a, p, d)
     dm_i = np.sum(d * q, axis=1)
     terms = {"IPS": w * r, "DM": dm_i, "DR": dm_i + w * (r - q[np.arange(n), a])}
     point = {k: float(v.mean()) for k, v in terms.items()}
@@ -257,9 +285,13 @@ def bootstrap_estimates(reward, action, propensity, action_dist, q_hat, *, n_boo
     chunk = max(1, 2_000_000 // n)
     for s in range(0, n_boot, chunk):
         idx = rng.integers(0, n, size=(min(chunk, n_boot - s), n))
+        with np.errstate(over="ignore"):
+            w_sum = w[idx].sum(axis=1)
+        if not np.all(np.isfinite(w_sum)):  # a resample that repeats a huge weight
+            raise ValueError(f"propensity must be large enough that every bootstrap resample's importance weights "
+                             f"have a finite sum, got a resample summing to inf (smallest propensity {float(p.min())!r})")
         for k, v in terms.items():
             boots[k][s:s + idx.shape[0]] = v[idx].mean(axis=1)
-        w_sum = w[idx].sum(axis=1)
         if np.any(w_sum <= 0):
             raise ValueError(
                 f"a bootstrap resample has importance weights summing to 0 (none of its rows is an "
@@ -283,14 +315,30 @@ class SyntheticBandit:
 
     ``n_contexts`` discrete contexts (uniform), ``n_actions`` actions, Bernoulli rewards with
     means ``q`` (n_contexts, n_actions); behaviour and target policies are (n_contexts, n_actions).
+    ``q`` must be in [0, 1]; every row of ``behavior`` a distribution with entries > 0 (the
+    logged propensities), every row of ``target`` a distribution; else ``ValueError``. The three
+    are stored as float arrays.
     """
 
     q: np.ndarray
     behavior: np.ndarray
     target: np.ndarray
 
+    def __post_init__(self):
+        q = check_finite_array("q", self.q, ndim=2)
+        check_probabilities("q", self.q)
+        object.__setattr__(self, "q", q)
+        for name, positive in (("behavior", True), ("target", False)):
+            pol = np.asarray(getattr(self, name), dtype=float)
+            if pol.shape != q.shape:
+                raise ValueError(f"{name} must have the shape of q {q.shape}, got {pol.shape}")
+            object.__setattr__(self, name, check_distribution(name, pol, axis=1, positive=positive))
+
     @classmethod
     def make(cls, n_contexts: int = 5, n_actions: int = 4, seed: int = 0) -> "SyntheticBandit":
+        """A random instance: ``n_contexts`` and ``n_actions`` are integers >= 1."""
+        check_int("n_contexts", n_contexts, 1)
+        check_int("n_actions", n_actions, 1)
         rng = np.random.default_rng(seed)
         q = rng.uniform(0.05, 0.6, size=(n_contexts, n_actions))
         behavior = rng.dirichlet(np.full(n_actions, 2.0), size=n_contexts)
@@ -303,7 +351,12 @@ class SyntheticBandit:
         return float(np.mean(np.sum(self.target * self.q, axis=1)))
 
     def log(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """n rows logged by the behaviour policy: context, action, reward, propensity, action_dist."""
+        """n rows logged by the behaviour policy: context, action, reward, propensity, action_dist.
+
+        ``n``: an integer >= 0; ``rng``: a ``numpy.random.Generator``."""
+        check_int("n", n, 0)
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed)), got {rng!r}")
         x = rng.integers(0, self.q.shape[0], size=n)
         cum = np.cumsum(self.behavior[x], axis=1)
         a = (rng.random((n, 1)) > cum).sum(axis=1).clip(max=self.q.shape[1] - 1)
@@ -322,12 +375,14 @@ def bts_action_dist(alpha, beta, *, len_list: int = 3, n_sim: int = 100_000, see
     Each simulation draws θ_a ~ Beta(alpha_a, beta_a) for every item and shows the
     ``len_list`` items with the largest θ in decreasing order (slot 0 = largest), as the
     ZOZOTOWN BTS policy did. Returns (n_actions, len_list): column k is the frequency with
-    which each item landed in slot k; every column sums to 1.
+    which each item landed in slot k; every column sums to 1. ``alpha``, ``beta``: (n_actions,)
+    finite and > 0.
     """
     alpha = np.asarray(alpha, dtype=float)
     beta = np.asarray(beta, dtype=float)
-    if alpha.ndim != 1 or alpha.shape != beta.shape or np.any(alpha <= 0) or np.any(beta <= 0):
-        raise ValueError("alpha and beta must be positive 1-D arrays of the same length")
+    if (alpha.ndim != 1 or alpha.shape != beta.shape or not np.all(np.isfinite(alpha))
+            or not np.all(np.isfinite(beta)) or np.any(alpha <= 0) or np.any(beta <= 0)):
+        raise ValueError("alpha and beta must be finite, positive 1-D arrays of the same length")
     n_actions = alpha.shape[0]
     check_int("len_list", len_list, 1, n_actions, hi_name="n_actions")
     check_int("n_sim", n_sim, 1)
@@ -362,8 +417,17 @@ class ClickModel:
     ctx: np.ndarray
 
     def predict(self, context, position) -> np.ndarray:
-        """(n, d) contexts and (n,) slots -> (n, A) click probabilities for every item."""
-        base = self.bias + self.slot[np.asarray(position)] + np.asarray(context) @ self.ctx
+        """(n, d) finite contexts and (n,) integer slots in [0, L) -> (n, A) click probabilities
+        for every item; else ``ValueError``."""
+        pos = _check_int_array("position", position)
+        _check_index_range("position", pos, self.slot.shape[0], "slots of the model")
+        x = np.asarray(context, dtype=float)
+        if x.shape != (pos.shape[0], self.ctx.shape[0]):
+            raise ValueError(f"context must have shape (len(position), d) = ({pos.shape[0]}, {self.ctx.shape[0]}), "
+                             f"got {x.shape}")
+        if x.size:
+            check_finite_array("context", x)
+        base = self.bias + self.slot[pos] + x @ self.ctx
         return _sigmoid(base[:, None] + self.item[None, :])
 
 
@@ -373,7 +437,12 @@ def fit_click_model(context, action, position, reward, *, n_actions: int, len_li
 
     ``l2`` is the Gaussian-prior precision on every weight except the bias; with ~40 clicks
     per 10,000 rows it shrinks the per-item effects strongly towards the mean click rate.
+    ``context`` (n, d) must be finite; ``n_actions``, ``len_list`` integers >= 1; ``n_iter`` an
+    integer >= 0 (the number of Newton steps at most).
     """
+    check_int("n_actions", n_actions, 1)
+    check_int("len_list", len_list, 1)
+    check_int("n_iter", n_iter, 0)
     x = np.asarray(context, dtype=float)
     a = np.asarray(action)
     pos = np.asarray(position)
@@ -381,6 +450,8 @@ def fit_click_model(context, action, position, reward, *, n_actions: int, len_li
     n = r.shape[0]
     if x.ndim != 2 or x.shape[0] != n or a.shape != (n,) or pos.shape != (n,):
         raise ValueError("context (n, d), action (n,), position (n,) and reward (n,) must agree in n")
+    if x.size:
+        check_finite_array("context", x)
     if not np.issubdtype(a.dtype, np.integer):
         raise ValueError(f"action must be a 1-D integer array, got dtype {a.dtype}")
     if not np.issubdtype(pos.dtype, np.integer):
@@ -410,6 +481,9 @@ def fit_click_model(context, action, position, reward, *, n_actions: int, len_li
 def cross_fit_q_hat(context, action, position, reward, *, n_actions: int, len_list: int = 3,
                     n_folds: int = 3, seed: int = 0, l2: float = 3.0) -> np.ndarray:
     """(n, A) out-of-fold click predictions q̂(x_i, a, k_i): each row's model never saw that row."""
+    reward = _as_1d("reward", reward)
+    check_int("n_actions", n_actions, 1)
+    check_int("len_list", len_list, 1)
     n = len(reward)
     # every row is predicted by a model fitted on the other folds: 2 <= n_folds <= n
     check_int("n_folds", n_folds, 2, n, hi_name="n")
@@ -427,12 +501,43 @@ def cross_fit_q_hat(context, action, position, reward, *, n_actions: int, len_li
 
 
 def _check_slot_dist(slot_dist, log) -> np.ndarray:
-    """``slot_dist`` as an (A, L) = (log.n_actions, log.len_list) float array, else ``ValueError``."""
+    """``slot_dist`` as an (A, L) = (log.n_actions, log.len_list) float array whose every column
+    is a distribution, else ``ValueError``."""
     sd = np.asarray(slot_dist, dtype=float)
     if sd.shape != (log.n_actions, log.len_list):
         raise ValueError(f"slot_dist must have shape (n_actions, len_list) = ({log.n_actions}, "
                          f"{log.len_list}), got {sd.shape}")
-    return sd
+    return check_distribution("slot_dist", sd, axis=0)
+
+
+def slot_action_dist(log, slot_dist) -> np.ndarray:
+    """(n, A) action distribution of a slot-wise policy on a log's rows: row i is
+    π(· | slot of row i), i.e. column ``log.position[i]`` of ``slot_dist`` (A, L).
+
+    ``log`` has attributes position, n_actions, len_list (e.g.
+    :class:`rlrec_helpers.data.OpenBanditData`); ``slot_dist`` as in :func:`obd_estimates`.
+    """
+    return _check_slot_dist(slot_dist, log).T[log.position]
+
+
+def slot_frequencies(log) -> np.ndarray:
+    """(A, L) empirical slot-wise distribution of a log: column k holds the share of the log's
+    slot-k rows that showed each of the A items (what the logging policy actually did).
+
+    ``log`` has attributes action, position, n_actions, len_list. Every slot must occur in the
+    log, else ``ValueError``.
+    """
+    a = _check_int_array("log.action", log.action)
+    pos = _check_int_array("log.position", log.position)
+    _check_index_range("log.action", a, log.n_actions, "n_actions")
+    _check_index_range("log.position", pos, log.len_list, "len_list")
+    counts = np.zeros((log.n_actions, log.len_list))
+    np.add.at(counts, (a, pos), 1.0)
+    per_slot = counts.sum(axis=0)
+    if np.any(per_slot == 0):
+        raise ValueError(f"log must have rows in every slot 0..{log.len_list - 1}, got none in slot(s) "
+                         f"{np.flatnonzero(per_slot == 0).tolist()}")
+    return counts / per_slot
 
 
 def obd_estimates(log, slot_dist: np.ndarray, *, seed: int = 0, l2: float = 3.0) -> dict[str, float]:
@@ -442,7 +547,7 @@ def obd_estimates(log, slot_dist: np.ndarray, *, seed: int = 0, l2: float = 3.0)
     (e.g. :class:`rlrec_helpers.data.OpenBanditData`). The reward model is cross-fitted.
     ``slot_dist`` (array-like, shape (log.n_actions, log.len_list)): column k is π(· | slot k).
     """
-    dist = _check_slot_dist(slot_dist, log).T[log.position]  # (n, A): π(· | slot of row i)
+    dist = slot_action_dist(log, slot_dist)  # (n, A): π(· | slot of row i)
     q_hat = cross_fit_q_hat(log.context, log.action, log.position, log.reward,
                             n_actions=log.n_actions, len_list=log.len_list, seed=seed, l2=l2)
     return estimate_all(log.reward, log.action, log.propensity, dist, q_hat)
@@ -474,19 +579,27 @@ def obd_relative_errors(log, slot_dist: np.ndarray, ground_truth: float, *, n_ru
 # --------------------------------------------------------------------------- Chen et al. 2019
 
 
-def softmax(theta) -> np.ndarray:
-    z = np.asarray(theta, dtype=float)
+def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def softmax(theta) -> np.ndarray:
+    """π = softmax(θ) along the last axis: exp(θ − max θ) / Σ exp(θ − max θ).
+
+    ``theta``: a non-empty array of finite numbers (any shape; a scalar gives 1.0), else
+    ``ValueError``. Returns a float array of the same shape whose last-axis slices sum to 1.
+    """
+    return _softmax(check_finite_array("theta", theta))
+
+
 def topk_correction(pi, k: int) -> np.ndarray:
     """λ_K(a) = K (1 − π(a))^(K−1): the top-K multiplier of Chen et al. (2019), eq. (9).
 
-    ``pi``: array of probabilities; ``k``: slate size, an integer >= 1."""
+    ``pi``: a non-empty array of probabilities in [0, 1]; ``k``: slate size, an integer >= 1."""
     check_int("k", k, 1)
-    pi = np.asarray(pi, dtype=float)
+    pi = check_probabilities("pi", pi)
     return k * (1.0 - pi) ** (k - 1)
 
 
@@ -502,27 +615,40 @@ def chen_gradient(theta, reward, behavior, correction: str, k: int = 1) -> np.nd
     - ``"none"``: E_β[r_a ∇log π(a)] = Σ_a β_a r_a (e_a − π) (ignores that β ≠ π);
     - ``"standard"``: E_β[(π_a/β_a) r_a ∇log π(a)] = Σ_a π_a r_a (e_a − π), the on-policy gradient;
     - ``"topk"``: E_β[(π_a/β_a) λ_K(a) r_a ∇log π(a)], the gradient of E[reward of a K-draw slate].
+
+    ``theta`` (A,) finite; ``reward``, ``behavior`` as in :func:`check_reward_behavior`; ``k`` an
+    integer >= 1 (used by ``"topk"`` only, checked always); else ``ValueError``.
     """
     check_choice("correction", correction, CORRECTIONS)
-    pi = softmax(theta)
-    r = np.asarray(reward, dtype=float)
-    b = np.asarray(behavior, dtype=float)
+    r, b = check_reward_behavior(reward, behavior)
+    theta = check_finite_array("theta", theta, shape=r.shape)
+    check_int("k", k, 1)
+    return _chen_gradient(theta, r, b, correction, k)
+
+
+def _chen_gradient(theta: np.ndarray, r: np.ndarray, b: np.ndarray, correction: str, k: int) -> np.ndarray:
+    """:func:`chen_gradient` on checked float arrays."""
+    pi = _softmax(theta)
     if correction == "none":
         c = b * r
     elif correction == "standard":
         c = pi * r
-    else:  # "topk"
-        c = pi * topk_correction(pi, k) * r
+    else:  # "topk": λ_K(a) of topk_correction
+        c = pi * (k * (1.0 - pi) ** (k - 1)) * r
     return c - c.sum() * pi
 
 
 def expected_slate_reward(pi, reward, k: int) -> float:
     """E[Σ of rewards of the distinct items in K i.i.d. draws from π] = Σ_a r_a (1 − (1 − π_a)^K).
 
-    ``pi``, ``reward`` (A,); ``k``: number of draws, an integer >= 1."""
+    ``pi`` (A,) a distribution (finite, >= 0, summing to 1); ``reward`` (A,) finite; ``k``: number
+    of draws, an integer >= 1. Else ``ValueError``."""
     check_int("k", k, 1)
-    pi = np.asarray(pi, dtype=float)
-    return float(np.sum(np.asarray(reward, float) * (1.0 - (1.0 - pi) ** k)))
+    pi = check_distribution("pi", pi)
+    if pi.ndim != 1:
+        raise ValueError(f"pi must be 1-D (one probability per item), got shape {pi.shape}")
+    reward = check_finite_array("reward", reward, shape=pi.shape)
+    return float(np.sum(reward * (1.0 - (1.0 - pi) ** k)))
 
 
 def check_reward_behavior(reward, behavior) -> tuple[np.ndarray, np.ndarray]:
@@ -558,9 +684,9 @@ def run_chen_simulation(reward, behavior, correction: str, *, k: int = 1, lr: fl
     for t in range(n_steps + 1):
         if t % record_every == 0 or t == n_steps:
             steps.append(t)
-            pis.append(softmax(theta))
-        if t < n_steps:
-            theta = theta + lr * chen_gradient(theta, reward, behavior, correction, k)
+            pis.append(_softmax(theta))
+        if t < n_steps:  # the arguments were checked above
+            theta = theta + lr * _chen_gradient(theta, reward, behavior, correction, k)
     pi = np.array(pis)
     return {
         "step": np.array(steps),

@@ -490,3 +490,251 @@ def test_obd_estimates_accepts_a_list_slot_dist():
     """R4 #13: a list raised AttributeError (.T); it now gives the array's estimates."""
     sd = [[0.5, 0.2], [0.3, 0.3], [0.2, 0.5]]
     assert ope.obd_estimates(_TinyLog(), sd) == ope.obd_estimates(_TinyLog(), np.array(sd))
+
+
+# ----------------------------------------------------------------- review C (input validation)
+
+import re  # noqa: E402
+
+_R, _A = [1.0, 0.0, 1.0], np.array([0, 1, 1])
+_D, _Q = np.array([[0.2, 0.8], [0.6, 0.4], [0.1, 0.9]]), np.full((3, 2), 0.5)
+_TINY_P = [0.5, 0.5, 1e-310]                     # a subnormal propensity: 0.9 / 1e-310 overflows
+_OVERFLOW = ("propensity must be large enough that every importance weight action_dist[i, action[i]] / "
+             "propensity[i] is finite, got propensity[2] = 1e-310 (0.9 / 1e-310 overflows)")
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ope.importance_weights(_A, _TINY_P, _D),
+    lambda: ope.ips(_R, _A, _TINY_P, _D),
+    lambda: ope.snips(_R, _A, _TINY_P, _D),
+    lambda: ope.dr(_R, _A, _TINY_P, _D, _Q),
+    lambda: ope.estimate_all(_R, _A, _TINY_P, _D, _Q),
+    lambda: ope.bootstrap_estimates(_R, _A, _TINY_P, _D, _Q, n_boot=10),
+])
+def test_estimators_reject_an_overflowing_importance_weight(call):
+    """C #1: ips -> inf, snips -> nan, dr -> inf, bootstrap_estimates -> NaN CIs."""
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == _OVERFLOW
+
+
+def test_estimators_reject_importance_weights_whose_sum_overflows():
+    """C #1: two finite weights 9e307 sum to inf (IPS inf, SNIPS inf/inf = nan)."""
+    args = ([1.0, 1.0], np.array([0, 0]), [1e-308, 1e-308], [[0.9, 0.1], [0.9, 0.1]])
+    message = ("propensity must be large enough that the importance weights action_dist[i, action[i]] / "
+               "propensity[i] have a finite sum, got weights summing to inf (smallest propensity 1e-308)")
+    for est in (ope.ips, ope.snips):
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            est(*args)
+    # a bootstrap resample that repeats the huge-weight row overflows although the log does not
+    args = ([1.0, 1.0, 1.0], np.array([0, 0, 0]), [1e-308, 0.5, 0.5], [[0.9, 0.1]] * 3)
+    assert np.isfinite(ope.ips(*args))
+    message = ("propensity must be large enough that every bootstrap resample's importance weights have a "
+               "finite sum, got a resample summing to inf (smallest propensity 1e-308)")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        ope.bootstrap_estimates(*args, np.zeros((3, 2)), n_boot=50, seed=0)
+
+
+def test_capped_and_switched_weights_may_overflow():
+    """C #1: a capped weight is the cap, and switch-DR drops a weight above tau (0 * inf was nan)."""
+    assert ope.ips(_R, _A, _TINY_P, _D, max_weight=10.0) == pytest.approx((0.4 + 10.0) / 3)
+    # rows 0 and 1 keep their correction (w = 0.4, 0.8), row 2 (w = inf > tau) is DM only
+    expected = np.mean([0.5 + 0.4 * (1 - 0.5), 0.5 + 0.8 * (0 - 0.5), 0.5])
+    assert ope.switch_dr(_R, _A, _TINY_P, _D, _Q, tau=1e308) == pytest.approx(expected)
+    assert ope.switch_dr(_R, _A, [0.5, 0.5, 0.25], _D, _Q, tau=1.0) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: ope.ips(_R, _A, [0.5, 0.5, 0.25], _D, max_weight="1"),
+     "max_weight must be None or a finite number > 0, got '1'"),
+    (lambda: ope.ips(_R, _A, [0.5, 0.5, 0.25], _D, max_weight=True),
+     "max_weight must be None or a finite number > 0, got True"),
+    (lambda: ope.importance_weights(_A, [0.5, 0.5, 0.25], _D, max_weight=np.nan),
+     "max_weight must be None or a finite number > 0, got nan"),
+    (lambda: ope.switch_dr(_R, _A, [0.5, 0.5, 0.25], _D, _Q, tau="1"), "tau must be a finite number > 0, got '1'"),
+    (lambda: ope.switch_dr(_R, _A, [0.5, 0.5, 0.25], _D, _Q, tau=np.nan), "tau must be a finite number > 0, got nan"),
+    (lambda: ope.switch_dr(_R, _A, [0.5, 0.5, 0.25], _D, _Q, tau=-1.0), "tau must be a finite number > 0, got -1.0"),
+])
+def test_max_weight_and_tau_are_checked_numbers(call, message):
+    """C #19: a str raised TypeError from '>', True was accepted as 1."""
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_obd_estimates_checks_slot_dist_columns():
+    """C #2: the error named action_dist and a log row instead of slot_dist's bad column."""
+    sd = [[0.5, 0.5], [0.25, 0.25], [0.75, 0.25]]
+    message = "slot_dist columns must sum to 1 (within 1e-06), got slot_dist[:, 0] summing to 1.5"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        ope.obd_estimates(_TinyLog(), sd)
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        ope.obd_relative_errors(_TinyLog(), sd, 0.1, n_runs=1)
+    bad = [[0.5, np.nan], [0.25, 0.25], [0.25, 0.25]]
+    with pytest.raises(ValueError, match=re.escape("slot_dist entries must be finite numbers >= 0, got slot_dist[0, 1] = nan")):
+        ope.obd_estimates(_TinyLog(), bad)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: ope.softmax([np.inf, 0.0]), "theta entries must be finite numbers, got theta[0] = inf"),
+    (lambda: ope.softmax([]), "theta must not be empty, got shape (0,)"),
+    (lambda: ope.topk_correction([np.nan, 0.5], 2), "pi must be probabilities in [0, 1], got [nan, 0.5]"),
+    (lambda: ope.topk_correction([2.0], 3), "pi must be probabilities in [0, 1], got [2.0]"),
+    (lambda: ope.chen_gradient(np.zeros(3), np.ones(4), np.ones(4) / 4, "none"), "theta must have shape (4,), got shape (3,)"),
+    (lambda: ope.chen_gradient([np.nan, 0.0], [1.0, 2.0], [0.5, 0.5], "standard"),
+     "theta entries must be finite numbers, got theta[0] = nan"),
+    (lambda: ope.chen_gradient(np.zeros(2), [np.nan, 1.0], [0.5, 0.5], "none"), "reward must be finite, got [nan, 1.0]"),
+    (lambda: ope.chen_gradient(np.zeros(2), [1.0, 2.0], [0.5, 0.6], "none"),
+     "behavior must sum to 1 (within 1e-06), got a sum of 1.1"),
+    (lambda: ope.chen_gradient(np.zeros(2), [1.0, 2.0], [0.5, 0.5], "standard", k=0), "k must be an integer >= 1, got 0"),
+    (lambda: ope.expected_slate_reward([np.nan, 0.5], [1.0, 2.0], 2), "pi entries must be finite numbers >= 0, got pi[0] = nan"),
+    (lambda: ope.expected_slate_reward([0.5, 0.6], [1.0, 2.0], 2), "pi must sum to 1 (within 1e-06), got a sum of 1.1"),
+    (lambda: ope.expected_slate_reward([[0.5, 0.5]], [1.0, 2.0], 2), "pi must be 1-D (one probability per item), got shape (1, 2)"),
+    (lambda: ope.expected_slate_reward([0.5, 0.5], [1.0, 2.0, 3.0], 2), "reward must have shape (2,), got shape (3,)"),
+    (lambda: ope.expected_slate_reward([0.5, 0.5], [1.0, np.inf], 2), "reward entries must be finite numbers, got reward[1] = inf"),
+])
+def test_chen_helpers_validate_their_arrays(call, message):
+    """C #10: softmax/topk_correction/expected_slate_reward returned NaN; chen_gradient raised a
+    numpy broadcasting error."""
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_softmax_valid_inputs_unchanged():
+    assert ope.softmax.__doc__
+    np.testing.assert_allclose(ope.softmax([0.0, np.log(3.0)]), [0.25, 0.75])
+    np.testing.assert_allclose(ope.softmax([[1.0, 1.0], [-2.0, -2.0]]), [[0.5, 0.5], [0.5, 0.5]])
+    assert ope.softmax(3.0) == 1.0
+
+
+@pytest.mark.parametrize("alpha, beta", [([np.nan, 1.0], [1.0, 1.0]), ([np.inf, 1.0], [1.0, 1.0]),
+                                         ([1.0, 1.0], [1.0, np.nan]), ([1.0, 1.0], [np.inf, 1.0])])
+def test_bts_action_dist_rejects_non_finite_alpha_beta(alpha, beta):
+    """C #11: NaN/inf passed the '<= 0' check and gave a wrong distribution."""
+    with pytest.raises(ValueError) as err:
+        ope.bts_action_dist(alpha, beta, len_list=1, n_sim=100)
+    assert str(err.value) == "alpha and beta must be finite, positive 1-D arrays of the same length"
+
+
+_CLICK = dict(context=np.zeros((4, 1)), action=[0, 1, 0, 1], position=[0, 1, 0, 1], reward=[1.0, 0.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: ope.fit_click_model(**{**_CLICK, "context": [[np.nan], [0.0], [0.0], [0.0]]}, n_actions=2, len_list=2),
+     "context entries must be finite numbers, got context[0, 0] = nan"),
+    (lambda: ope.fit_click_model(**_CLICK, n_actions=2.5, len_list=2), "n_actions must be an integer >= 1, got 2.5"),
+    (lambda: ope.fit_click_model(**_CLICK, n_actions=2, len_list="2"), "len_list must be an integer >= 1, got '2'"),
+    (lambda: ope.fit_click_model(**_CLICK, n_actions=2, len_list=2, n_iter="a"), "n_iter must be an integer >= 0, got 'a'"),
+    (lambda: ope.fit_click_model(**_CLICK, n_actions=2, len_list=2, n_iter=-1), "n_iter must be an integer >= 0, got -1"),
+    (lambda: ope.ClickModel(0.0, np.zeros(3), np.zeros(2), np.zeros(1)).predict(np.zeros((2, 1)), [0, 5]),
+     "position must be in [0, 2) (slots of the model), got range [0, 5]"),
+    (lambda: ope.ClickModel(0.0, np.zeros(3), np.zeros(2), np.zeros(1)).predict(np.zeros((2, 1)), [0.0, 1.0]),
+     "position must be a 1-D integer array, got dtype float64 shape (2,)"),
+    (lambda: ope.ClickModel(0.0, np.zeros(3), np.zeros(2), np.zeros(1)).predict(np.zeros((2, 3)), [0, 1]),
+     "context must have shape (len(position), d) = (2, 1), got (2, 3)"),
+    (lambda: ope.ClickModel(0.0, np.zeros(3), np.zeros(2), np.zeros(1)).predict([[0.0], [np.nan]], [0, 1]),
+     "context entries must be finite numbers, got context[1, 0] = nan"),
+    (lambda: ope.cross_fit_q_hat(**{**_CLICK, "reward": 1.0}, n_actions=2, len_list=2),
+     "reward must be 1-D of shape (n,), got shape ()"),
+    (lambda: ope.cross_fit_q_hat(**_CLICK, n_actions=2.5, len_list=2), "n_actions must be an integer >= 1, got 2.5"),
+])
+def test_click_model_validates_its_arguments(call, message):
+    """C #12: a NaN context was fitted (bias nan); bad integers and positions raised numpy errors."""
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_click_model_valid_calls_unchanged():
+    m = ope.fit_click_model(**_CLICK, n_actions=np.int64(2), len_list=2, n_iter=0)
+    assert m.bias == pytest.approx(0.0) and not m.item.any()
+    assert ope.fit_click_model(**{**_CLICK, "context": np.zeros((4, 0))}, n_actions=2, len_list=2).ctx.shape == (0,)
+    np.testing.assert_allclose(m.predict(np.zeros((2, 1)), np.array([0, 1])), 0.5)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: ope.SyntheticBandit.make(n_contexts=0), "n_contexts must be an integer >= 1, got 0"),
+    (lambda: ope.SyntheticBandit.make(n_actions=0), "n_actions must be an integer >= 1, got 0"),
+    (lambda: ope.SyntheticBandit.make(n_actions=2.0), "n_actions must be an integer >= 1, got 2.0"),
+    (lambda: ope.SyntheticBandit(np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2))),
+     "behavior rows must sum to 1 (within 1e-06), got behavior[0, :] summing to 2.0"),
+    (lambda: ope.SyntheticBandit([[1.5, 0.5], [0.5, 0.5]], np.full((2, 2), 0.5), np.full((2, 2), 0.5)),
+     "q must be probabilities in [0, 1], got [[1.5, 0.5], [0.5, 0.5]]"),
+    (lambda: ope.SyntheticBandit([0.5, 0.5], np.full((2, 2), 0.5), np.full((2, 2), 0.5)),
+     "q must have 2 axes, got shape (2,)"),
+    (lambda: ope.SyntheticBandit(np.full((2, 2), 0.5), [[1.0, 0.0], [0.5, 0.5]], np.full((2, 2), 0.5)),
+     "behavior entries must be finite numbers > 0, got behavior[0, 1] = 0.0"),
+    (lambda: ope.SyntheticBandit(np.full((2, 2), 0.5), np.full((2, 3), 1 / 3), np.full((2, 2), 0.5)),
+     "behavior must have the shape of q (2, 2), got (2, 3)"),
+    (lambda: ope.SyntheticBandit(np.full((2, 2), 0.5), np.full((2, 2), 0.5), [[1.0, 0.0], [0.25, 0.25]]),
+     "target rows must sum to 1 (within 1e-06), got target[1, :] summing to 0.5"),
+    (lambda: ope.SyntheticBandit(np.full((2, 2), 0.5), np.full((2, 2), 0.5), np.full((2,), 0.5)),
+     "target must have the shape of q (2, 2), got (2,)"),
+    (lambda: ope.SyntheticBandit.make().log(5, 0),
+     "rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed)), got 0"),
+    (lambda: ope.SyntheticBandit.make().log(-1, np.random.default_rng(0)), "n must be an integer >= 0, got -1"),
+    (lambda: ope.SyntheticBandit.make().log(2.5, np.random.default_rng(0)), "n must be an integer >= 0, got 2.5"),
+])
+def test_synthetic_bandit_validates_its_arguments(call, message):
+    """C #13: n_contexts=0 gave a nan true value, n_actions=0 a ZeroDivisionError, non-distribution
+    policies a value of 2.0, and an int rng an AttributeError."""
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_synthetic_bandit_valid_inputs_unchanged():
+    b = ope.SyntheticBandit.make(n_contexts=np.int64(3), n_actions=2, seed=1)
+    c = ope.SyntheticBandit(b.q.tolist(), b.behavior.tolist(), b.target.tolist())  # lists are converted
+    assert c.true_value() == b.true_value()
+    log_b, log_c = b.log(20, np.random.default_rng(0)), c.log(np.int64(20), np.random.default_rng(0))
+    for k in log_b:
+        np.testing.assert_array_equal(log_b[k], log_c[k])
+    assert b.log(0, np.random.default_rng(0))["action"].shape == (0,)
+
+
+class _SlotLog:
+    """An OBD-style log of 6 rows, 3 items and 2 slots."""
+    n_actions, len_list = 3, 2
+    action = np.array([0, 2, 2, 1, 1, 1])
+    position = np.array([0, 0, 0, 1, 1, 0])
+
+
+def test_slot_frequencies_counts_items_per_slot():
+    f = ope.slot_frequencies(_SlotLog)
+    # slot 0 rows: items 0, 2, 2, 1; slot 1 rows: items 1, 1
+    np.testing.assert_array_equal(f, [[0.25, 0.0], [0.25, 1.0], [0.5, 0.0]])
+
+
+def test_slot_frequencies_needs_every_slot():
+    class NoSlot1(_SlotLog):
+        position = np.zeros(6, int)
+
+    message = "log must have rows in every slot 0..1, got none in slot(s) [1]"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        ope.slot_frequencies(NoSlot1)
+
+
+def test_slot_action_dist_picks_each_rows_slot_column():
+    sd = np.array([[0.2, 0.5], [0.3, 0.5], [0.5, 0.0]])
+    rows = ope.slot_action_dist(_SlotLog, sd)
+    np.testing.assert_array_equal(rows, sd.T[_SlotLog.position])
+    assert rows[3].tolist() == [0.5, 0.5, 0.0] and rows[0].tolist() == [0.2, 0.3, 0.5]
+    with pytest.raises(ValueError, match="slot_dist"):
+        ope.slot_action_dist(_SlotLog, sd[:, :1])
+
+
+def test_obd_bts_log_is_not_the_simulated_bts_policy():
+    """The BTS log's item-by-slot frequencies are far from π simulated from prior_bts.yaml:
+    farther than sampling noise allows (the production policy differs from the simulated one)."""
+    bts = load_open_bandit("bts", "all")
+    a, b = load_bts_prior("all")
+    sd = ope.bts_action_dist(a, b, n_sim=20_000, seed=0)
+    tv = 0.5 * np.abs(ope.slot_frequencies(bts) - sd).sum(axis=0)
+    rng = np.random.default_rng(0)
+    fake = type("Fake", (), {"n_actions": bts.n_actions, "len_list": bts.len_list, "position": bts.position,
+                             "action": np.array([rng.choice(bts.n_actions, p=sd[:, k] / sd[:, k].sum())
+                                                 for k in bts.position])})
+    tv_noise = 0.5 * np.abs(ope.slot_frequencies(fake) - sd).sum(axis=0)
+    assert (tv > 0.3).all() and (tv_noise < 0.1).all()
