@@ -76,7 +76,7 @@ def obd_table() -> None:
             lo, hi = np.percentile(r, [2.5, 97.5])
             print(f"{name:<10}{ci.mean:>9.4f}   [{ci.low:.4f}, {ci.high:.4f}]"
                   f"{r.mean():>14.4f} ± {r.std(ddof=1):.4f}       [{lo:.3f}, {hi:.3f}]")
-    print("\ntargets (obp README small-sample figures, 'all'): DM <= 0.20, SNIPS <= 0.35 mean "
+    print("\nthe course's targets ('all'): DM <= 0.20, SNIPS <= 0.35 mean "
           "relative error; DM's CI holds the fitted click model fixed\n")
 
 

@@ -105,12 +105,12 @@ def show_reinforce_retrain(preset: str = "default", gamma: float = 0.99, entropy
                            batch_size: int | None = None, n_eval: int = 300, seed: int = 0) -> dict:
     """Retrain a small REINFORCE agent live (``n_iters`` iterations of ``batch_size`` users,
     constant Adam step ``lr``; None: ``reinforce.LIVE_BATCH`` / ``reinforce.LIVE_LR``) and compare
-    its greedy return (minutes per session, ``n_eval`` sessions) with quality-greedy and the
-    shipped pre-trained agent; print and draw it.
+    its greedy return (minutes per session, ``n_eval`` sessions) with the random policy,
+    quality-greedy and the shipped pre-trained agent; print and draw it.
 
     Wraps :func:`rlrec_helpers.agents.reinforce.retrain_and_compare` and
     :func:`rlrec_helpers.plotting.plot_learning_curves`; returns its dict (``trained``,
-    ``quality_greedy``, ``pretrained`` or None, ``history``).
+    ``random``, ``quality_greedy``, ``pretrained`` or None, ``history``).
     """
     from rlrec_helpers.agents.reinforce import LIVE_BATCH, LIVE_LR, retrain_and_compare
     from rlrec_helpers.plotting import plot_learning_curves
@@ -119,10 +119,11 @@ def show_reinforce_retrain(preset: str = "default", gamma: float = 0.99, entropy
     batch_size = LIVE_BATCH if batch_size is None else batch_size
     out = retrain_and_compare(preset, gamma=gamma, entropy_coef=entropy_coef, slate_size=slate_size,
                               n_iters=n_iters, lr=lr, batch_size=batch_size, n_eval=n_eval, seed=seed)
-    refs = {"quality-greedy (privileged)": out["quality_greedy"]}
+    refs = {"random": out["random"], "quality-greedy (privileged)": out["quality_greedy"]}
     if out["pretrained"] is not None:
         refs["shipped pre-trained agent"] = out["pretrained"]
-    print(f"small agent: {out['trained']:.4f}; quality-greedy: {out['quality_greedy']:.4f}; "
+    print(f"small agent: {out['trained']:.4f}; random: {out['random']:.4f}; "
+          f"quality-greedy: {out['quality_greedy']:.4f}; "
           f"pre-trained: {'n/a' if out['pretrained'] is None else format(out['pretrained'], '.4f')}")
     h = out["history"]
     plot_learning_curves({"training return (sampled slates)": h["return"]}, x=h["env_steps"],

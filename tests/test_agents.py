@@ -995,14 +995,16 @@ def test_retrain_and_compare_tiny_run():
     from rlrec_helpers import widgets as W
 
     out = R.retrain_and_compare("default", n_iters=2, batch_size=4, n_eval=5, gamma=0.9)
-    assert set(out) == {"trained", "quality_greedy", "pretrained", "history"}
+    assert set(out) == {"trained", "random", "quality_greedy", "pretrained", "history"}
     assert isinstance(out["pretrained"], float)          # slate size 3 = the shipped agent's
-    for key in ("trained", "quality_greedy", "pretrained"):
+    for key in ("trained", "random", "quality_greedy", "pretrained"):
         assert np.isfinite(out[key]) and out[key] > 0
     assert len(out["history"]["return"]) == 2 and len(out["history"]["env_steps"]) == 2
     # the same users: quality-greedy on the shared evaluation seed
     from rlrec_helpers.simulator import QualityGreedyPolicy, evaluate
     assert out["quality_greedy"] == evaluate(QualityGreedyPolicy(), "default", 5, seed=31337).mean_return.mean
+    from rlrec_helpers.simulator import RandomPolicy
+    assert out["random"] == evaluate(RandomPolicy(seed=31337), "default", 5, seed=31337).mean_return.mean
     with pytest.raises(ValueError, match="slate_size"):
         R.retrain_and_compare("default", slate_size=11, n_iters=1, batch_size=2, n_eval=2)
     # the widget's function: a slate size without a shipped agent gives pretrained None
@@ -1041,7 +1043,7 @@ def test_reinforce_widget_controls_and_pass_through(monkeypatch):
 
     def fake_retrain(preset, **kw):
         seen.append(kw)
-        return {"trained": 1.0, "quality_greedy": 2.0, "pretrained": None,
+        return {"trained": 1.0, "random": 0.5, "quality_greedy": 2.0, "pretrained": None,
                 "history": {"return": np.array([1.0, 2.0]), "env_steps": np.array([10, 20])}}
 
     monkeypatch.setattr(R, "retrain_and_compare", fake_retrain)
