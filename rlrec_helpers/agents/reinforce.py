@@ -1261,16 +1261,47 @@ def sample_efficiency(variants: Mapping[str, TrainConfig], level: float, env_con
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "pretrained"
 
 
+#: sha256 of every shipped weights file in ``data/pretrained`` (made by the commands in
+#: ``data/pretrained/README.md``). Notebooks 06 and 09 compare outputs computed from these files,
+#: so :func:`load_pretrained` refuses a file that differs, even a valid one from another run.
+#: After retraining and committing new weights, update this table (and the README's copy).
+PRETRAINED_SHA256: dict[str, str] = {
+    "reinforce_costly_browsing.keras": "000039e6e2806901c769be6a895590be0d62d2fc0f3675ef9e893255fad92a77",
+    "reinforce_costly_browsing_history_free.keras": "fff53c9c60565afdbc9d5ac1043481452cede2271714d7fb7fb4f4470a011046",
+    "reinforce_default.keras": "b711095d7f287da31c08e217110fbb4bb8e86bae66d7fc46c5d6616c171e0642",
+    "reinforce_ecommerce.keras": "9c63c7ec8235a9f7135ceb83440d33706e38945c0bf3243da98a4494f9207901",
+    "reinforce_education.keras": "f1251ba51fe82e03e6ace5d25c97a88a1d8762cfd0b7413c3bda823d8eeeffb2",
+    "reinforce_finance.keras": "645fd888cfe49d1187b8ea4e334f1f00ebe4d1ccc8a2ea8d8456fa198a17e828",
+    "reinforce_social_media.keras": "248722b92f99f15a2e33ab3baa21a7e145464340f8ad78404b3be53a81452b11",
+}
+
+
 def pretrained_path(preset: str, history_free: bool = False) -> Path:
     """Path of the shipped weights for a preset (``..._history_free.keras`` for the control)."""
     name = f"reinforce_{preset}{'_history_free' if history_free else ''}.keras"
     return PRETRAINED_DIR / name
 
 
-def load_pretrained(preset: str = "default", history_free: bool = False) -> ReinforceAgent:
-    """Load the shipped agent for ``preset``; ``ValueError`` if missing or for another config."""
+def load_pretrained(preset: str = "default", history_free: bool = False, *, verify: bool = True) -> ReinforceAgent:
+    """Load the shipped agent for ``preset``; ``ValueError`` if missing or for another config.
+
+    ``verify``: check the file against :data:`PRETRAINED_SHA256` first (``ValueError`` if it
+    differs, e.g. a corrupt file or weights retrained on another machine); ``False`` loads
+    weights you retrained yourself into ``data/pretrained`` (still checked for the config).
+    """
+    path = pretrained_path(preset, history_free)
+    if verify and path.is_file():
+        from rlrec_helpers.data import sha256_file
+
+        pinned = PRETRAINED_SHA256.get(path.name)
+        digest = sha256_file(path)
+        if pinned is None or digest != pinned:
+            want = "has no pinned sha256" if pinned is None else f"does not match the pinned {pinned[:12]}…"
+            raise ValueError(f"shipped weights file {path} (sha256 {digest[:12]}…) {want}; restore it with "
+                             f"`git checkout -- {path.relative_to(PRETRAINED_DIR.parents[1])}`, or pass "
+                             "verify=False to load weights you retrained yourself")
     expected = AgentConfig.for_env(preset, use_history=not history_free)
-    return ReinforceAgent.load(pretrained_path(preset, history_free), expected=expected)
+    return ReinforceAgent.load(path, expected=expected)
 
 
 #: The live-retraining configuration of notebook 06 and its widget: users per iteration and a
