@@ -68,7 +68,7 @@ lock:
 	@touch $(STAMP)
 
 data: install
-	@if [ -f rlrec_helpers/data.py ]; then $(PY) -m rlrec_helpers.data fetch --if-missing; fi
+	$(PY) data/fetch.py fetch --if-missing
 
 # Jupyter refuses to start as root (as in many containers) without --allow-root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)

@@ -324,3 +324,17 @@ def test_empty_subset_is_rejected(idx):
         d.subset(idx)
     assert str(err.value) == "idx must select at least one row of the log, got an empty selection"
     assert d.subset(np.array([3])).n_rounds == 1
+
+
+def test_fetch_script_in_data_runs_the_package_command():
+    """data/fetch.py (what `make data` runs) is the same command as `python -m rlrec_helpers.data`."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "data" / "fetch.py"
+    out = subprocess.run([sys.executable, str(script), "verify"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("all 13 files verified"), out.stderr
+    bad = subprocess.run([sys.executable, str(script), "verify", "--dest", str(script.parent / "no_such_dir")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "missing or corrupt" in bad.stderr
