@@ -270,7 +270,9 @@ class OpenBanditData:
         return float(self.reward.mean())
 
     def bootstrap(self, rng: np.random.Generator) -> "OpenBanditData":
-        """A resample of the rows with replacement (same size)."""
+        """A resample of the rows with replacement (same size); ``rng``: a numpy Generator."""
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {rng!r}")
         idx = rng.integers(0, self.n_rounds, size=self.n_rounds)
         return self.subset(idx)
 

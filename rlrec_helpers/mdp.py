@@ -179,6 +179,8 @@ class TabularMDP:
                 index = None
             if index is None or not 0 <= index < n:
                 raise ValueError(f"{name} must be an integer index in [0, {n - 1}], got {value!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {rng!r}")
         s2 = int(np.searchsorted(self._cum_P[state, action], rng.random(), side="right"))
         return float(self.R[state, action]), s2, bool(self.terminal[s2])
 
@@ -377,6 +379,7 @@ def policy_improvement(
     If a deterministic ``current`` policy is given, its action is kept wherever it is
     within ``tol`` of the best one, so ties never make policy iteration cycle.
     """
+    check_real("tol", tol, 0.0)
     Q = q_from_v(mdp, V)
     new = greedy_policy(Q)
     if current is not None:

@@ -338,3 +338,10 @@ def test_fetch_script_in_data_runs_the_package_command():
     bad = subprocess.run([sys.executable, str(script), "verify", "--dest", str(script.parent / "no_such_dir")],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "missing or corrupt" in bad.stderr
+
+
+def test_bootstrap_needs_a_generator():
+    log = load_open_bandit("random", "all")
+    with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
+        log.bootstrap(0)
+    assert log.bootstrap(np.random.default_rng(0)).n_rounds == log.n_rounds

@@ -285,3 +285,16 @@ def test_optimal_vs_myopic_checks_gamma(gamma):
 
 def test_optimal_vs_myopic_accepts_numpy_floats():
     assert M.optimal_vs_myopic(np.float64(0.9))["optimal_policy"][:3] == ("popular", "niche", "fresh")
+
+
+def test_step_needs_a_generator_and_improvement_a_tolerance():
+    import re
+
+    m = M.recommendation_mdp()
+    with pytest.raises(ValueError, match=re.escape("rng must be a numpy.random.Generator") + ".*got 0"):
+        m.step(0, 0, 0)
+    V = np.zeros(m.n_states)
+    for tol in (np.nan, -1.0, "0"):
+        with pytest.raises(ValueError, match=re.escape(f"tol must be a finite number >= 0, got {tol!r}")):
+            M.policy_improvement(m, V, tol=tol)
+    assert M.policy_improvement(m, V, tol=0).shape == (m.n_states,)
