@@ -31,7 +31,7 @@ def test_mirrored_two_devices_gives_the_single_device_update(mirrored):
     assert r["grad_max_abs_diff"] <= TOL
     assert r["update_max_abs"] > 1e-4, "the step must move the weights"
     assert r["max_abs_diff"] <= TOL
-    assert r["replica_spread"] == 0.0  # mirrored copies stay in sync
+    assert r["replica_spread"] == 0.0 and r["replica_copies"] == [r["replicas"]]   # every weight: one copy per replica, in sync
     assert r["kl_single"] > 1e-2  # the reference differs: the KL term is exercised
     assert abs(r["kl_single"] - r["kl_mirrored"]) <= TOL * max(1.0, r["kl_single"])
 

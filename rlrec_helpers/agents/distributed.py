@@ -89,8 +89,9 @@ def mirrored_equivalence(n_devices: int = 2, global_batch: int = 32, horizon: in
     (:func:`run_mirrored_check` starts one). Returns a dict of floats: ``replicas``,
     ``init_max_abs_diff``, ``loss_single`` / ``loss_mirrored``, ``grad_max_abs`` (size of
     the gradient), ``grad_max_abs_diff``, ``update_max_abs`` (size of the SGD update),
-    ``max_abs_diff`` (weights after the step), ``kl_single`` / ``kl_mirrored`` and
-    ``replica_spread`` (max difference between the replicas' copies of a weight).
+    ``max_abs_diff`` (weights after the step), ``kl_single`` / ``kl_mirrored``,
+    ``replica_spread`` (max difference between the replicas' copies of a weight) and
+    ``replica_copies`` (the sorted distinct numbers of copies per weight: ``[replicas]``).
     """
     import tensorflow as tf
 
@@ -115,9 +116,10 @@ def mirrored_equivalence(n_devices: int = 2, global_batch: int = 32, horizon: in
     init_diff = _max_abs_diff(w0, mirrored.get_weights())
     loss2, kl2, _ = step2(batch, beta)
     w2 = mirrored.get_weights()
-    spread = 0.0
-    for v in mirrored.weights:
-        vals = [np.asarray(x) for x in getattr(v, "values", [v])]
+    spread, copies = 0.0, set()
+    for v in mirrored.weights:   # a Keras 3 Variable; v.value is the tf MirroredVariable
+        vals = [np.asarray(x) for x in v.value.values]
+        copies.add(len(vals))
         spread = max(spread, max(float(np.max(np.abs(vals[0] - x))) for x in vals))
     g1 = [(a - b) / lr for a, b in zip(w0, w1)]
     g2 = [(a - b) / lr for a, b in zip(w0, w2)]
@@ -130,7 +132,7 @@ def mirrored_equivalence(n_devices: int = 2, global_batch: int = 32, horizon: in
         update_max_abs=_max_abs_diff(w0, w1),
         max_abs_diff=_max_abs_diff(w1, w2),
         kl_single=float(kl1), kl_mirrored=float(kl2),
-        replica_spread=spread,
+        replica_spread=spread, replica_copies=sorted(copies),
     )
 
 
