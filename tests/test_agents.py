@@ -488,7 +488,7 @@ def test_step_throughput_reports_both_modes(monkeypatch):
         assert is_fn == compiled
         if compiled:
             assert trainer._step.experimental_get_tracing_count() >= 1
-    assert set(out) == {"compiled", "eager", "ratio"} and out["ratio"] > 0  # no wall-clock target
+    assert set(out) == {"compiled", "eager", "ratio"}  # measured steps/s: no wall-clock assertion
     out = R.step_throughput(batch_size=8, length=4, n_steps=1, agent_config=TINY, repeats=3)
     assert out["ratio"] == pytest.approx(out["compiled"] / out["eager"])
     with pytest.raises(ValueError, match="repeats"):

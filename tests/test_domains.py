@@ -524,16 +524,49 @@ def test_domain_table_has_one_row_per_domain_and_article_section():
 
 @pytest.mark.parametrize("preset", DOMAINS + ("default",))
 def test_session_story_adds_up_and_tracks_hidden_state(preset):
-    df = S.session_story(S.make_reference_policy("myopic"), preset, seed=3)
-    assert len(df) >= 1
+    seed = 4 if preset == "finance" else 3  # seed 3's finance user leaves after one step
+    df = S.session_story(S.make_reference_policy("myopic"), preset, seed=seed)
+    assert len(df) >= 5
     np.testing.assert_allclose(df["return"].to_numpy(), np.cumsum(df["reward"].to_numpy()))
-    labels = [f[0] for f in S.make_user_model(preset).story_fields]
+    model = S.make_user_model(preset)
+    labels = [f[0] for f in model.story_fields]
     assert labels and set(labels) <= set(df.columns)
     # no reward without a choice
     assert (df.loc[df["choice"] == "-", "reward"] == 0).all()
-    if preset == "ecommerce":  # trust only moves after a purchase
-        moved = np.abs(np.diff(np.r_[1.0, df["trust"].to_numpy()])) > 1e-12
-        assert not (moved & (df["choice"] == "-").to_numpy()).any()
+    # the hidden state after each step follows the model's update rule
+    chose = (df["choice"] != "-").to_numpy()
+    step = lambda label, start: np.diff(np.r_[start, df[label].to_numpy()])  # noqa: E731
+    c, p = model.config, model.params
+    if preset == "default":
+        d = step("budget (min)", c.time_budget)
+        assert (d < 0).all()  # a click costs r (1 - refill_rate q) > 0 (refill_rate q < 1), no click 0.5
+        np.testing.assert_allclose(d[~chose], -c.no_click_cost)
+        assert (np.diff(df["max interest"])[~chose[1:]] == 0).all()  # interests move on clicks only
+        assert df["budget (min)"].iloc[-1] <= 0  # the budget ran out
+    elif preset == "ecommerce":
+        d_trust, d_pat = step("trust", p.trust_init), step("patience (views)", p.patience)
+        assert (d_trust[~chose] == 0).all() and (np.abs(d_trust[chose]) > 1e-12).all()  # moves on purchases
+        np.testing.assert_allclose(d_pat[~chose], -p.visit_cost)
+        assert df["patience (views)"].iloc[-1] <= 0
+    elif preset == "social_media":
+        d = step("energy (min)", p.energy)
+        assert (d < 0).all()
+        np.testing.assert_allclose(d[~chose], -p.scroll_cost)
+        fat = df["max topic fatigue"].to_numpy()
+        np.testing.assert_allclose(fat[1:][~chose[1:]], p.fatigue_decay * fat[:-1][~chose[1:]])  # decay
+        assert df["energy (min)"].iloc[-1] <= 0
+    elif preset == "education":
+        d = step("motivation", p.motivation)
+        np.testing.assert_allclose(d[~chose], -p.step_cost)
+        # reward = reward_scale * mastery gain, and one skill gains: the mean moves by gain / T
+        gain = np.diff(df["mean mastery"]) * c.n_topics * p.reward_scale
+        np.testing.assert_allclose(gain, df["reward"].to_numpy()[1:], atol=1e-9)
+        assert df["motivation"].iloc[-1] <= 0 or len(df) == p.lesson_length
+    else:  # finance: one period per step; a loss beyond tolerance costs a strike
+        np.testing.assert_array_equal(df["periods left"], p.horizon - 1 - np.arange(len(df)))
+        strikes = step("strikes left", p.loss_strikes)
+        assert ((strikes == 0) | (strikes == -1)).all() and (strikes[~chose] == 0).all()
+        assert df["periods left"].iloc[-1] == 0 or df["strikes left"].iloc[-1] == 0
 
 
 def test_count_unsuitable_counts_forbidden_products():

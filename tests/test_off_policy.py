@@ -185,6 +185,20 @@ def test_log_interactions_and_serving_in_the_simulator():
     # with gamma = 1 the return from a user's first click is that user's whole session return
     assert logs["ret"].max() == pytest.approx(logs["episode_return"].max())
     assert op.slate_rewards(logs).sum() == pytest.approx(logs["ret"].sum())
+    # gamma = 0: ret is the click's own reward, and only clicks are rewarded, so the rets add up
+    # to the users' session totals
+    logs0 = op.log_interactions(cfg, behaviour, n_users=40, seed=0, gamma=0.0, batch_size=20)
+    assert np.array_equal(logs0["click_row"], logs["click_row"])  # the same sessions
+    assert np.all((logs0["ret"] > 0) & (logs0["ret"] <= cfg.doc_length))  # r = min(budget, L)
+    assert logs0["ret"].sum() == pytest.approx(logs0["episode_return"].sum())
+    # one user's discounted return-to-go by hand (one user: row = step, so steps come from click_row)
+    one = {g: op.log_interactions(cfg, behaviour, n_users=1, seed=3, gamma=g) for g in (0.0, 0.9, 1.0)}
+    t, r = one[0.0]["click_row"], one[0.0]["ret"].astype(float)
+    assert t.size >= 5 and r.sum() == pytest.approx(one[0.0]["episode_return"][0])
+    for g in (0.9, 1.0):
+        assert np.array_equal(one[g]["click_row"], t)
+        hand = [sum(g ** (t[k] - t[j]) * r[k] for k in range(j, t.size)) for j in range(t.size)]
+        np.testing.assert_allclose(one[g]["ret"], hand, rtol=1e-5)
     model, _ = op.train_off_policy(logs, op.OffPolicyConfig(epochs=1, batch_size=256))
     served = op.KerasSlatePolicy(model, op.HistoryFeaturizer(cfg.n_topics), seed=0)
     res = simulator.evaluate(served, cfg, 20, seed=0)

@@ -660,7 +660,7 @@ def test_compare_finetuning_beats_pretrained_known_answers(tiny_agent, monkeypat
 def test_timing_helpers_return_ratios(monkeypatch):
     out = T.sampled_vs_full_softmax_timing(200, batch_size=2, length=4, n_sampled=16, n_steps=1, d_model=16,
                                            n_heads=2, n_layers=1, window=4, compiled=False)
-    assert out["full"] > 0 and out["sampled"] > 0
+    assert set(out) == {"full", "sampled", "speedup"}  # measured seconds: no wall-clock assertion
     np.testing.assert_allclose(out["speedup"], out["full"] / out["sampled"])
     # what is timed: a full-softmax and a sampled-softmax step, compiled by default, and the
     # compiled steps really run as tf.function graphs (the loss is traced, not run eagerly)
@@ -683,12 +683,11 @@ def test_timing_helpers_return_ratios(monkeypatch):
                                      n_layers=1, window=4, compiled=False)
     assert made == [(0, False), (16, False)] and loss_calls == [(0, True)] * 3 + [(16, True)] * 3
     made.clear(), loss_calls.clear()
-    out = T.sampled_vs_full_softmax_timing(200, batch_size=2, length=4, n_sampled=16, n_steps=2, d_model=16,
-                                           n_heads=2, n_layers=1, window=4)
+    T.sampled_vs_full_softmax_timing(200, batch_size=2, length=4, n_sampled=16, n_steps=2, d_model=16,
+                                     n_heads=2, n_layers=1, window=4)
     assert made == [(0, True), (16, True)]
     # 3 calls per step, but each graph is traced once: the Python loss runs once, in graph mode
     assert loss_calls == [(0, False), (16, False)]
-    assert out["full"] > 0 and out["sampled"] > 0
     with pytest.raises(ValueError, match="n_sampled"):
         T.sampled_vs_full_softmax_timing(10, n_sampled=10)
 
