@@ -102,6 +102,9 @@ def _finish(ax, xlabel: str, ylabel: str, title: str | None):
     return ax
 
 
+_LOG_AXIS = "(a log axis shows only positive values)"
+
+
 def plot_learning_curves(
     curves: Mapping[str, np.ndarray],
     *,
@@ -122,9 +125,12 @@ def plot_learning_curves(
         x: shared finite x values of shape (T,) (every curve then has T points); defaults to 1..T.
         level: confidence level of the bands, in (0, 1).
         references: name -> finite constant drawn as a dashed horizontal line.
+        logy: log-scale y axis. Every curve value and reference must then be > 0, and the band is
+            the delta-method CI of log(mean), ``mean · exp(±h / mean)`` with ``h`` the half-width
+            of the linear CI, so its lower edge stays positive (the mean line is unchanged).
     Raises:
-        ValueError: naming the argument, for an empty ``curves``, a wrong shape, NaN or inf, or
-            ``level`` outside (0, 1).
+        ValueError: naming the argument, for an empty ``curves``, a wrong shape, NaN or inf,
+            ``level`` outside (0, 1), or (with ``logy``) a curve value or reference <= 0.
     """
     _require_labels(xlabel, ylabel)
     _check_mapping(curves, "curves")
@@ -133,16 +139,26 @@ def plot_learning_curves(
     arrays = {}
     for name, values in curves.items():
         arr = _array(values, f"curves[{name!r}]", ("T",), ("n_runs", "T"))
+        if logy and np.any(arr <= 0):
+            idx = tuple(np.argwhere(arr <= 0)[0])   # the first value <= 0, in C order
+            where = ", ".join(str(int(i)) for i in idx)
+            raise ValueError(f"curves[{name!r}] entries must be finite numbers > 0 with logy=True {_LOG_AXIS}, "
+                             f"got curves[{name!r}][{where}] = {float(arr[idx])!r}")
         arrays[name] = arr[None, :] if arr.ndim == 1 else arr
         if n_x is not None and arr.shape[-1] != n_x:
             raise ValueError(f"x has length {n_x} but curves[{name!r}] has {arr.shape[-1]} points; "
                              f"x must have shape (T,) with T the number of points of every curve")
     for name, value in (references or {}).items():
-        _array(value, f"references[{name!r}]", ())
+        ref = _array(value, f"references[{name!r}]", ())
+        if logy and ref <= 0:
+            raise ValueError(f"references[{name!r}] must be a finite number > 0 with logy=True {_LOG_AXIS}, "
+                             f"got {float(ref)!r}")
     ax = _axes(ax)
     for name, arr in arrays.items():
         xs = np.arange(1, arr.shape[1] + 1) if x is None else np.asarray(x)
         mean, low, high = mean_ci_over_axis(arr, axis=0, level=level)
+        if logy:   # delta-method CI of log(mean): positive, and ≈ the linear band when h << mean
+            low, high = mean * np.exp((low - mean) / mean), mean * np.exp((high - mean) / mean)
         (line,) = ax.plot(xs, mean, label=name)
         if arr.shape[0] > 1:
             ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
@@ -352,8 +368,9 @@ def plot_ascent_history(
 
     Args:
         history: the dict returned by ``policy_gradient.gradient_ascent`` (keys ``J``: finite
-            (n_iters + 1,) values in [0, 1], the range the J axis shows; ``policy``: finite
-            (n_iters + 1, n_states, n_actions) tables).
+            (n_iters + 1,) values in [0, 1], the range the J axis shows; ``policy``:
+            (n_iters + 1, n_states, n_actions) tables whose every row π(·|s) is a distribution,
+            checked by ``_validate.check_distribution``: entries >= 0, summing to 1 within 1e-6).
         state_labels, action_labels: n_states and n_actions labels (default s1.., e1..).
     Returns:
         The two ``Axes`` (left: J curve, right: final policy heatmap).
@@ -365,8 +382,9 @@ def plot_ascent_history(
     if js.min() < -1e-9 or js.max() > 1.0 + 1e-9:
         raise ValueError(f"history['J'] must lie in [0, 1] (the J axis shows [-0.02, 1.02]), "
                          f"got values in [{js.min():.6g}, {js.max():.6g}]")
-    policy = _array(history["policy"], "history['policy']", (js.size, "n_states", "n_actions"),
-                    hint="one (n_states, n_actions) table per entry of history['J']")[-1]
+    policies = _array(history["policy"], "history['policy']", (js.size, "n_states", "n_actions"),
+                      hint="one (n_states, n_actions) table per entry of history['J']")
+    policy = check_distribution("history['policy']", policies, axis=2)[-1]
     n_states, n_actions = policy.shape
     for arg, labels, size in (("state_labels", state_labels, n_states), ("action_labels", action_labels, n_actions)):
         if labels is not None and len(labels) != size:
@@ -458,11 +476,14 @@ def plot_preference_tracking(
             interests in [-1, 1] (the range is not checked).
         clusters: which clusters to draw (one line each, same colour in both panels): distinct
             integers in [0, T - 1], at least one.
+        xlabel: x-axis label of both panels (a non-blank string).
     Returns:
         The two axes.
     Raises:
-        ValueError: naming the bad argument (shape, NaN or inf, cluster out of range).
+        ValueError: naming the bad argument (shape, NaN or inf, cluster out of range, blank xlabel).
     """
+    if _is_blank(xlabel):
+        raise ValueError(f"xlabel must be a non-blank string (every axis carries a label and unit), got {xlabel!r}")
     implied = _array(implied, "implied", ("L", "T"))
     interests = _array(interests, "interests", implied.shape, hint="implied and interests must both be (L, T)")
     n_clusters = implied.shape[1]
@@ -622,17 +643,23 @@ def plot_session_story(story, *, reward_unit: str, title: str | None = None):
     Args:
         story: non-empty DataFrame with ``step``, ``choice``, ``return`` and the hidden-state
             columns (``step``, ``return`` and the hidden state finite numbers).
-        reward_unit: unit of the reward, e.g. ``"price units"`` (y-axis label).
+            At least one hidden-state column is required (the right panel draws them).
+        reward_unit: unit of the reward, e.g. ``"price units"`` (y-axis label; non-blank).
     Returns:
         The two axes.
     Raises:
-        ValueError: naming the missing column or the non-finite one.
+        ValueError: naming the missing column, the non-finite one, a blank ``reward_unit`` or a
+            story without hidden-state columns.
     """
     need = {"step", "choice", "return"}
     if not need <= set(story.columns) or len(story) == 0:
         raise ValueError(f"story must be a non-empty DataFrame with columns {sorted(need)}")
-    _require_labels("session step", reward_unit)
+    if _is_blank(reward_unit):
+        raise ValueError(f"reward_unit must be a non-blank string such as 'price units', got {reward_unit!r}")
     hidden = list(story.columns[list(story.columns).index("return") + 1:])
+    if not hidden:
+        raise ValueError(f"story must have at least one hidden-state column after 'return' (the right panel "
+                         f"draws them), got columns {list(story.columns)}")
     for col in ["step", "return", *hidden]:
         _array(story[col], f"story[{col!r}]")
     fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
@@ -664,10 +691,12 @@ def plot_session_story(story, *, reward_unit: str, title: str | None = None):
 def plot_step_attributions(explanations: Mapping[str, "object"], *, title: str | None = None):
     """One panel per user: the integrated-gradients attribution of the top recommendation's
     score to each step of her history (``step_0`` = start token .. ``step_L``), in logit units.
+    Each bar stands at its step number t (the column ``step_<t>``).
 
     Args:
         explanations: label (at least one) -> DataFrame of ``explain.explain_recommendation``
-            (row 0 = top item; columns ``candidate``, ``topic`` and ``step_*``, all finite).
+            (row 0 = top item; columns ``candidate``, ``topic`` and ``step_<t>`` with t an
+            integer >= 0, all finite).
     Returns:
         The axes (one per user).
     Raises:
@@ -684,13 +713,17 @@ def plot_step_attributions(explanations: Mapping[str, "object"], *, title: str |
         steps = [c for c in df.columns if c.startswith("step_")]
         if not steps:
             raise ValueError(f"explanation {label!r} has no step_* columns")
+        for c in steps:
+            if not (c[5:].isascii() and c[5:].isdigit()):
+                raise ValueError(f"explanations[{label!r}] column {c!r} must be 'step_<t>' with t an integer >= 0 "
+                                 f"(a history step)")
         _array(df.loc[0, ["candidate", "topic", *steps]], f"explanations[{label!r}] row 0")
     fig, axes = plt.subplots(1, len(explanations), figsize=(FIGSIZE[0] * 0.6 * len(explanations) + 1, FIGSIZE[1]),
                              squeeze=False)
     for ax, (label, df) in zip(axes[0], explanations.items()):
         cols = sorted((c for c in df.columns if c.startswith("step_")), key=lambda c: int(c[5:]))
         vals = df.loc[0, cols].to_numpy(dtype=float)
-        steps = np.arange(len(cols))
+        steps = np.array([int(c[5:]) for c in cols])
         ax.bar(steps, vals, color=np.where(vals >= 0, "C2", "C3"))
         ax.axhline(0.0, color="0.3", linewidth=0.8)
         ax.set_xlabel("history step (0 = start)")

@@ -213,7 +213,8 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
-from rlrec_helpers._validate import check_choice, check_distribution, check_int, check_real, is_int
+from rlrec_helpers._validate import (check_choice, check_distribution, check_finite_array, check_int,
+                                     check_real, is_int)
 from rlrec_helpers.stats import MeanCI, mean_ci
 
 __all__ = [
@@ -222,7 +223,7 @@ __all__ = [
     "SlateSpace", "SlatePolicy", "RandomPolicy", "MyopicPolicy", "QualityGreedyPolicy",
     "LongTermValuePolicy", "InterestQualityBlendPolicy", "LongTermHeuristicPolicy", "EvalResult",
     "evaluate", "evaluation_envs", "reference_episode", "SLATEQ_REFERENCE", "REFERENCE_POLICIES", "DOMAIN_POLICIES",
-    "make_reference_policy", "compare_policies", "session_trace",
+    "make_reference_policy", "compare_policies", "truncation_summary", "session_trace",
     "UserModel", "UserResponse", "USER_MODELS", "make_user_model", "InterestEvolutionModel",
     "EcommerceModel", "SocialMediaModel", "EducationModel", "FinanceModel",
     "EcommerceParams", "SocialMediaParams", "EducationParams", "FinanceParams",
@@ -2114,6 +2115,43 @@ def compare_policies(env_config: "SimulatorConfig | str" = "default", n_episodes
         policies = REFERENCE_POLICIES if config.user_model == "interest_evolution" else DOMAIN_POLICIES
     return {name: evaluate(make_reference_policy(name, seed), config, n_episodes, seed=seed)
             for name in policies}
+
+
+def truncation_summary(results: "dict[str, EvalResult]",
+                       config: "SimulatorConfig | str" = "default") -> dict[str, Any]:
+    """Which share of each policy's sessions ran into the ``max_steps`` cap of ``config``.
+
+    A truncated session's return measures the cap, not the policy. Under interest evolution this
+    happens when a click on quality above ``1 / refill_rate`` refills more budget than it costs.
+
+    Args:
+        results: policy name (at least one) -> an evaluation result with a non-empty, finite
+            1-D ``session_lengths`` array (steps; e.g. an :class:`EvalResult` of
+            :func:`compare_policies`).
+        config: the config (or preset name) the results were evaluated on.
+    Returns:
+        ``{"max_steps": int`` (the cap, steps), ``"break_even_quality": float | None`` (``1 /
+        refill_rate``, in document-quality units; None unless the user model is
+        ``"interest_evolution"`` with ``refill_rate > 0``), ``"truncated": {name: share}}``
+        (the fraction in [0, 1] of sessions with ``session_lengths >= max_steps``, in the
+        order of ``results``).
+    Raises:
+        ValueError: naming the bad argument (empty ``results``, a result without
+            ``session_lengths``, an empty or non-finite one, an invalid config).
+    """
+    cfg = get_preset(config)
+    if len(results) == 0:
+        raise ValueError(f"results must map at least one policy name to its evaluation result, got {results!r}")
+    truncated = {}
+    for name, r in results.items():
+        if not hasattr(r, "session_lengths"):
+            raise ValueError(f"results[{name!r}] must have a session_lengths array (e.g. a simulator.EvalResult), "
+                             f"got {type(r).__name__}")
+        lengths = check_finite_array(f"results[{name!r}].session_lengths", r.session_lengths, ndim=1)
+        truncated[name] = float(np.mean(lengths >= cfg.max_steps))
+    interest = cfg.user_model == "interest_evolution" and cfg.refill_rate > 0
+    return {"max_steps": cfg.max_steps, "break_even_quality": 1 / cfg.refill_rate if interest else None,
+            "truncated": truncated}
 
 
 def session_trace(policy, env_config: "SimulatorConfig | str" = "default", n_users: int = 200,

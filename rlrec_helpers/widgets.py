@@ -11,8 +11,9 @@ Sections are grouped by notebook.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import ipywidgets as widgets
-import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 
@@ -36,28 +37,42 @@ def _show_figure() -> None:
 # --- notebook 07: off-policy correction ---
 
 
-def chen_simulation_widget():
-    """Sliders over Chen et al.'s simulations: correction, K and step size -> final policy.
+def show_chen_simulation(sim: int = 2, correction: str = "topk", k: int = 2, lr: float = 0.2,
+                         n_steps: int = 3000) -> dict:
+    """Run Chen et al.'s simulation ``sim`` with one correction for ``n_steps`` exact gradient
+    steps (step size ``lr``); print the expected reward of one draw and of a ``k``-draw slate
+    and draw the final policy π(item).
 
-    Wraps :func:`rlrec_helpers.ope.chen_summary`.
+    Wraps :func:`rlrec_helpers.ope.chen_summary` and
+    :func:`rlrec_helpers.plotting.plot_policy_distributions`; returns chen_summary's dict.
     """
-    from rlrec_helpers.ope import CORRECTIONS, chen_summary
+    from rlrec_helpers.ope import chen_summary
     from rlrec_helpers.plotting import plot_policy_distributions
 
-    def show(sim=2, correction="topk", k=2, lr=0.2):
-        out = chen_summary(sim, correction, k=k, lr=lr, n_steps=3000)
-        print(f"expected reward of one draw: {out['expected_reward']:.4f}; "
-              f"expected reward of a {k}-draw slate: {out['slate_reward']:.4f}")
-        plot_policy_distributions({correction: out["pi"]}, xlabel="item", ylabel="π(item)",
-                                  title=f"simulation {sim} after 3000 exact gradient steps")
-        _show_figure()
+    out = chen_summary(sim, correction, k=k, lr=lr, n_steps=n_steps)
+    print(f"expected reward of one draw: {out['expected_reward']:.4f}; "
+          f"expected reward of a {k}-draw slate: {out['slate_reward']:.4f}")
+    plot_policy_distributions({correction: out["pi"]}, xlabel="item", ylabel="π(item)",
+                              title=f"simulation {sim} after {n_steps} exact gradient steps")
+    _show_figure()
+    return out
+
+
+def chen_simulation_widget():
+    """Sliders over Chen et al.'s simulations: correction, K and step size -> final policy
+    after 3000 exact gradient steps.
+
+    Wraps :func:`show_chen_simulation` (and so :func:`rlrec_helpers.ope.chen_summary`).
+    """
+    from rlrec_helpers.ope import CORRECTIONS
 
     return _interactive(
-        show,
+        show_chen_simulation,
         sim=widgets.Dropdown(options=[1, 2], value=2, description="simulation"),
         correction=widgets.Dropdown(options=list(CORRECTIONS), value="topk", description="correction"),
         k=widgets.IntSlider(value=2, min=1, max=5, description="K"),
         lr=widgets.FloatLogSlider(value=0.2, base=10, min=-2, max=0.5, step=0.1, description="step size"),
+        n_steps=widgets.fixed(3000),
     )
 
 
@@ -232,26 +247,26 @@ def show_simulator_comparison(quality_min: float = -3.0, quality_max: float = 3.
     """Reference policies on the interest-evolution simulator with changed quality means,
     no-click mass or slate size: print a table and draw return / session length with CIs.
 
-    Wraps :func:`rlrec_helpers.simulator.compare_policies` and
+    Wraps :func:`rlrec_helpers.simulator.compare_policies`,
+    :func:`rlrec_helpers.simulator.truncation_summary` and
     :func:`rlrec_helpers.plotting.plot_policy_comparison`; returns name -> mean return.
     """
     from rlrec_helpers.plotting import plot_policy_comparison
-    from rlrec_helpers.simulator import compare_policies, get_preset
+    from rlrec_helpers import simulator
 
-    res = compare_policies("default", n_episodes=n_episodes, seed=seed, quality_min=quality_min,
-                           quality_max=quality_max, no_click_weight=no_click_weight,
-                           slate_size=slate_size)
+    overrides = dict(quality_min=quality_min, quality_max=quality_max, no_click_weight=no_click_weight,
+                     slate_size=slate_size)
+    res = simulator.compare_policies("default", n_episodes=n_episodes, seed=seed, **overrides)
     print(f"quality means in [{quality_min:.2f}, {quality_max:.2f}], no-click weight "
           f"{no_click_weight:.2f}, slate size {slate_size}, {n_episodes} sessions per policy")
     for name, r in res.items():
         print(f"  {name:<16} return {r.mean_return.mean:7.1f} ± {r.mean_return.half_width:5.1f} min,"
               f" {r.mean_session_length:6.1f} steps, {r.mean_clicks:5.1f} clicks")
-    cfg = get_preset("default")
-    truncated = {name: float(np.mean(r.session_lengths >= cfg.max_steps)) for name, r in res.items()}
-    if any(v > 0 for v in truncated.values()):   # printed only then: the usual output is unchanged
-        print(f"  sessions cut off at max_steps = {cfg.max_steps} (their returns measure the cap: a click on "
-              f"quality above 1/refill_rate = {1 / cfg.refill_rate:.2f} refills more budget than it costs): "
-              + ", ".join(f"{name} {v:.0%}" for name, v in truncated.items() if v > 0))
+    trunc = simulator.truncation_summary(res, replace(simulator.get_preset("default"), **overrides))
+    if any(v > 0 for v in trunc["truncated"].values()):   # printed only then: the usual output is unchanged
+        print(f"  sessions cut off at max_steps = {trunc['max_steps']} (their returns measure the cap: a click on "
+              f"quality above 1/refill_rate = {trunc['break_even_quality']:.2f} refills more budget than it "
+              "costs): " + ", ".join(f"{name} {v:.0%}" for name, v in trunc["truncated"].items() if v > 0))
     plot_policy_comparison(res)
     _show_figure()
     return {name: r.mean_return.mean for name, r in res.items()}

@@ -350,3 +350,135 @@ def test_valid_edge_inputs_still_draw():
     axes = plotting.plot_finetune_run(_FT, pretrained_return=165.0, kl_budget=0.1)
     assert len(axes) == 2 and len(axes[1].lines) == 2
     matplotlib.pyplot.close("all")
+
+
+# ------------------------------------------------ review E: plotting findings 2, 4, 5, 13, 14
+
+
+def test_logy_rejects_values_a_log_axis_cannot_show():
+    """Review E #2: zero and negative values were drawn on a log axis without complaint."""
+    import re
+
+    runs = np.array([[1.0, 0.0, -1.0, 2.0], [1.0, 0.5, 0.1, 2.0]])
+    matplotlib.pyplot.close("all")
+    with pytest.raises(ValueError, match=re.escape(
+            "curves['a'] entries must be finite numbers > 0 with logy=True (a log axis shows only "
+            "positive values), got curves['a'][0, 1] = 0.0")):
+        plotting.plot_learning_curves({"a": runs}, logy=True, **_LC)
+    with pytest.raises(ValueError, match=re.escape(
+            "curves['b'] entries must be finite numbers > 0 with logy=True (a log axis shows only "
+            "positive values), got curves['b'][2] = -3.0")):
+        plotting.plot_learning_curves({"a": [1.0, 2.0, 3.0], "b": [1.0, 2.0, -3.0]}, logy=True, **_LC)
+    with pytest.raises(ValueError, match=re.escape(
+            "references['floor'] must be a finite number > 0 with logy=True (a log axis shows only "
+            "positive values), got 0.0")):
+        plotting.plot_learning_curves({"a": [1.0, 2.0]}, references={"floor": 0.0}, logy=True, **_LC)
+    assert matplotlib.pyplot.get_fignums() == []
+    # without logy the same data are fine
+    plotting.plot_learning_curves({"a": runs}, references={"floor": 0.0}, **_LC)
+    matplotlib.pyplot.close("all")
+
+
+def _band_y(ax):
+    """Lower and upper edge of the single fill_between band of ``ax`` (one value per x)."""
+    (poly,) = ax.collections
+    ys = poly.get_paths()[0].vertices[:, 1]
+    n = (len(ys) - 3) // 2   # path: (x0, high0), lower edge, (xn, highn), upper edge reversed, close
+    return ys[1:n + 1], ys[n + 2:2 * n + 2][::-1]
+
+
+def test_logy_band_is_computed_in_log_space_and_stays_positive():
+    """Review E #2: the linear CI band went below 0 and matplotlib silently clipped it; with logy the
+    band is mean · exp(±half_width / mean) (delta-method CI of log(mean)), the mean line unchanged."""
+    from rlrec_helpers.stats import mean_ci_over_axis
+
+    arr = np.abs(np.random.default_rng(0).normal(0.1, 1.0, size=(3, 5))) + 1e-3
+    mean, low, high = mean_ci_over_axis(arr, axis=0)
+    assert low.min() < 0   # the review's probe: the linear band would reach -1.37
+    ax = plotting.plot_learning_curves({"a": arr}, logy=True, **_LC)
+    lo, hi = _band_y(ax)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), mean)
+    np.testing.assert_allclose(lo, mean * np.exp(-(mean - low) / mean))
+    np.testing.assert_allclose(hi, mean * np.exp((high - mean) / mean))
+    assert lo.min() > 0 and ax.get_yscale() == "log"
+    matplotlib.pyplot.close("all")
+    ax = plotting.plot_learning_curves({"a": arr}, **_LC)   # linear axis: the band as before
+    lo, hi = _band_y(ax)
+    np.testing.assert_allclose(lo, low)
+    np.testing.assert_allclose(hi, high)
+    matplotlib.pyplot.close("all")
+
+
+def test_logy_single_runs_draw_their_data_unchanged():
+    """Notebooks 03, 06 and 10 pass single positive curves with logy=True: drawn as given, no band."""
+    curve = np.array([2.1, 0.9, 0.35, 0.12, 0.05])
+    ax = plotting.plot_learning_curves({"variance": curve, "other": curve * 0.5}, x=np.array([1, 2, 4, 8, 16]),
+                                       logy=True, **_LC)
+    assert np.array_equal(ax.lines[0].get_ydata(), curve) and np.array_equal(ax.lines[1].get_ydata(), curve * 0.5)
+    assert np.array_equal(ax.lines[0].get_xdata(), [1, 2, 4, 8, 16])
+    assert len(ax.collections) == 0 and ax.get_yscale() == "log"
+    matplotlib.pyplot.close("all")
+
+
+@pytest.mark.parametrize("xlabel", ["", "   ", None, 3])
+def test_preference_tracking_requires_an_x_label(xlabel):
+    """Review E #4: a blank xlabel drew two panels with no x label."""
+    matplotlib.pyplot.close("all")
+    with pytest.raises(ValueError) as err:
+        plotting.plot_preference_tracking(np.zeros((5, 3)), np.zeros((5, 3)), [0], xlabel=xlabel)
+    assert str(err.value) == ("xlabel must be a non-blank string (every axis carries a label and unit), "
+                              f"got {xlabel!r}")
+    assert matplotlib.pyplot.get_fignums() == []
+
+
+@pytest.mark.parametrize("policy, message", [
+    (np.full((4, 3, 3), -5.0),
+     "history['policy'] entries must be finite numbers >= 0, got history['policy'][0, 0, 0] = -5.0"),
+    (np.full((4, 3, 3), 0.5),
+     "history['policy'] slices along axis 2 must sum to 1 (within 1e-06), got history['policy'][0, 0, :] summing to 1.5"),
+    (np.concatenate([np.full((3, 3, 3), 1 / 3), np.array([[[1.0, 0.0, 0.0], [0.2, 0.2, 0.2], [0.0, 0.0, 1.0]]])]),
+     "history['policy'] slices along axis 2 must sum to 1 (within 1e-06), got history['policy'][3, 1, :] "
+     "summing to 0.6000000000000001"),
+])
+def test_ascent_history_policy_rows_must_be_distributions(policy, message):
+    """Review E #5: any finite table was drawn under a colour bar labelled 'probability'."""
+    matplotlib.pyplot.close("all")
+    with pytest.raises(ValueError) as err:
+        plotting.plot_ascent_history({**_HIST_J, "policy": policy})
+    assert str(err.value) == message
+    assert matplotlib.pyplot.get_fignums() == []
+
+
+def test_session_story_blank_reward_unit_is_named():
+    """Review E #13: the message named xlabel and ylabel, not reward_unit."""
+    for bad in ("   ", "", None):
+        with pytest.raises(ValueError) as err:
+            plotting.plot_session_story(_story(), reward_unit=bad)
+        assert str(err.value) == f"reward_unit must be a non-blank string such as 'price units', got {bad!r}"
+
+
+def test_session_story_needs_a_hidden_state_column():
+    """Review E #13: a story with no hidden-state columns drew an empty right panel."""
+    story = _story().drop(columns="trust")
+    matplotlib.pyplot.close("all")
+    with pytest.raises(ValueError) as err:
+        plotting.plot_session_story(story, reward_unit="price units")
+    assert str(err.value) == ("story must have at least one hidden-state column after 'return' (the right "
+                              "panel draws them), got columns ['step', 'shown', 'choice', 'reward', 'return']")
+    assert matplotlib.pyplot.get_fignums() == []
+
+
+def test_step_attribution_bars_sit_at_their_step_numbers():
+    """Review E #14: step_0, step_5, step_9 were drawn at x = 0, 1, 2."""
+    import pandas as pd
+
+    df = pd.DataFrame({"candidate": [1], "topic": [2], "step_9": [0.3], "step_0": [0.1], "step_5": [-0.2]})
+    (ax,) = plotting.plot_step_attributions({"u": df})
+    assert [p.get_x() + p.get_width() / 2 for p in ax.patches] == pytest.approx([0.0, 5.0, 9.0])
+    assert [p.get_height() for p in ax.patches] == [0.1, -0.2, 0.3]
+    matplotlib.pyplot.close("all")
+    with pytest.raises(ValueError) as err:
+        plotting.plot_step_attributions({"u": df.rename(columns={"step_5": "step_x"})})
+    assert str(err.value) == ("explanations['u'] column 'step_x' must be 'step_<t>' with t an integer >= 0 "
+                              "(a history step)")
+    assert matplotlib.pyplot.get_fignums() == []
