@@ -639,7 +639,7 @@ WIDGET_CASES = {
     "simulator": (lambda W: W.simulator_widget(), "show_simulator_comparison", {"n_episodes": 40}),
     "reinforce": (lambda W: W.reinforce_widget("default"), "show_reinforce_retrain",
                   {"batch_size": 2, "n_eval": 3}),
-    "chen": (lambda W: W.chen_simulation_widget(), None, {}),
+    "chen": (lambda W: W.chen_simulation_widget(), "show_chen_simulation", {}),
     "domain_session": (lambda W: W.domain_session_widget({}), "show_domain_session", {"policy": "myopic"}),
 }
 
