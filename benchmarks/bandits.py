@@ -10,11 +10,13 @@ Prints:
    seeds (the same policy class with n_runs = 1), side by side in this process: each side
    warmed up once, then the median of 3 alternating timed runs.
 
-Run: .venv/bin/python benchmarks/bandits.py
+Run: .venv/bin/python benchmarks/bandits.py   (``--runs 5`` for a quicker, noisier run;
+``--help`` lists the options)
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
@@ -34,7 +36,7 @@ def _fmt(ci) -> str:
     return f"{ci.mean:9.2f} ± {ci.half_width:7.2f}"
 
 
-def testbed_table() -> None:
+def testbed_table(n_runs: int = N_RUNS) -> None:
     env = b.bernoulli_testbed(best=0.5, others=0.4, n_arms=10)
     k = env.n_arms
     policies = [b.EpsilonGreedy(k, 0.0), b.EpsilonGreedy(k, EPSILON),
@@ -42,11 +44,11 @@ def testbed_table() -> None:
                 b.GaussianTS(k), b.BernoulliTS(k)]
     lr = b.lai_robbins_curve(env.probs, T_TESTBED)[-1]
     print(f"## 10-arm Bernoulli testbed {env.probs[:2].tolist()}..., T = {T_TESTBED}, "
-          f"{N_RUNS} seeds: final pseudo-regret (mean ± 95% CI half-width)")
+          f"{n_runs} seeds: final pseudo-regret (mean ± 95% CI half-width)")
     print(f"{'policy':<34}{'regret(T)':>22}{'slope 2nd half':>22}{'% optimal arm':>16}")
     final, slopes, medians = {}, {}, {}
     for i, pol in enumerate(policies):
-        h = b.run_bandit(pol, env, T_TESTBED, N_RUNS, seed=SEED + i, record_arms=False)
+        h = b.run_bandit(pol, env, T_TESTBED, n_runs, seed=SEED + i, record_arms=False)
         final[pol.name] = mean_ci(h["regret"][:, -1])
         per_run = b.regret_slope(h["regret"])
         slopes[pol.name], medians[pol.name] = mean_ci(per_run), float(np.median(per_run))
@@ -64,12 +66,12 @@ def testbed_table() -> None:
           f"the excess of the mean is runs whose greedy arm is still wrong)\n")
 
 
-def contextual_table() -> None:
+def contextual_table(n_runs: int = N_RUNS) -> None:
     env = b.LogisticClickEnv()
     d = env.context_dim
     ctr = env.population_ctr()
     print(f"## Linear-logistic click environment ({env.n_arms} items, user dim {env.dim}), "
-          f"T = {T_CONTEXT}, {N_RUNS} seeds")
+          f"T = {T_CONTEXT}, {n_runs} seeds")
     print(f"population click rates: random {ctr['random']:.4f}, best single item "
           f"{ctr['best_single_item']:.4f}, per-user oracle {ctr['oracle']:.4f}")
     print(f"{'policy':<30}{'clicks per run':>22}{'regret(T)':>22}")
@@ -77,7 +79,7 @@ def contextual_table() -> None:
     for i, pol in enumerate([b.EpsilonGreedy(env.n_arms, 1.0), b.BernoulliTS(env.n_arms),
                              b.LinearTS(env.n_arms, d), b.LinUCB(env.n_arms, d)]):
         name = "uniform random" if pol.name == "ε-greedy (ε=1)" else pol.name
-        h = b.run_bandit(pol, env, T_CONTEXT, N_RUNS, seed=SEED + 100 + i, record_arms=False)
+        h = b.run_bandit(pol, env, T_CONTEXT, n_runs, seed=SEED + 100 + i, record_arms=False)
         clicks[name] = mean_ci(h["rewards"].sum(axis=1))
         print(f"{name:<30}{_fmt(clicks[name]):>22}{_fmt(mean_ci(h['regret'][:, -1])):>22}")
     lift = clicks["LinUCB"].mean / clicks["Thompson sampling (Beta)"].mean
@@ -106,26 +108,36 @@ def paired_times(fns: dict, repeats: int = REPEATS) -> dict[str, float]:
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
-def speed_table() -> None:
+def speed_table(n_runs: int = N_RUNS) -> None:
     testbed = b.bernoulli_testbed()
     ctx_env = b.LogisticClickEnv()
     cases = [(b.EpsilonGreedy(10, EPSILON), testbed), (b.UCB1(10), testbed),
              (b.BernoulliTS(10), testbed), (b.LinUCB(10, ctx_env.context_dim), ctx_env)]
-    print(f"## Speed: {N_RUNS} seeds x {T_SPEED} steps; vectorised run_bandit(n_runs={N_RUNS}) vs a "
+    print(f"## Speed: {n_runs} seeds x {T_SPEED} steps; vectorised run_bandit(n_runs={n_runs}) vs a "
           f"per-step Python loop over seeds (same class, n_runs=1); both warmed up once, then "
           f"median of {REPEATS} alternating timed runs each")
     print(f"{'policy':<30}{'loop (s)':>10}{'vectorised (s)':>16}{'speed-up':>10}")
     for pol, env in cases:
         t = paired_times({
             "loop": lambda: [b.run_bandit(pol, env, T_SPEED, 1, seed=s, record_arms=False)
-                             for s in range(N_RUNS)],
-            "vec": lambda: b.run_bandit(pol, env, T_SPEED, N_RUNS, seed=SEED, record_arms=False)})
+                             for s in range(n_runs)],
+            "vec": lambda: b.run_bandit(pol, env, T_SPEED, n_runs, seed=SEED, record_arms=False)})
         print(f"{pol.name:<30}{t['loop']:>10.2f}{t['vec']:>16.3f}{t['loop'] / t['vec']:>9.1f}x")
     print("target: >= 20x")
 
 
-if __name__ == "__main__":
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=N_RUNS,
+                    help=f"independent runs (seeds) per policy in every table (default {N_RUNS}; at least 2)")
+    a = ap.parse_args(argv)
+    if a.runs < 2:
+        ap.error(f"--runs must be an integer >= 2, got {a.runs}")
     np.set_printoptions(precision=4)
-    testbed_table()
-    contextual_table()
-    speed_table()
+    testbed_table(a.runs)
+    contextual_table(a.runs)
+    speed_table(a.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -140,7 +140,7 @@ def main(argv=None) -> None:
     print(f"{'showings so far':>16}  {'triples':>9}  {'RMS posterior sd':>16}  {'RMSE of the mean':>16}")
     for label, n, sd, rmse in calibration(weight, a.calibration_users, seed=7):
         print(f"{label:>16}  {n:>9}  {sd:16.3f}  {rmse:16.3f}")
-    print(f"\n({time.perf_counter() - t0:.0f} s)")
+    print(f"\n(run time on this machine, not a result: {time.perf_counter() - t0:.0f} s)")
 
 
 if __name__ == "__main__":

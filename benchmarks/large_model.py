@@ -1,6 +1,8 @@
 """Benchmark for the causal-transformer recommender (rlrec_helpers.agents.transformer).
 
-Prints three tables, every speed measured side by side in this process:
+Prints three tables, every speed measured side by side in this process: each side is warmed
+up once, then the sides alternate in ``--repeats`` timed blocks of ``--steps`` steps (a burst of
+load from another process hits both sides instead of one) and the medians are reported:
 
 (a) throughput of the RL fine-tuning step (policy + frozen reference, KL-regularised
     Plackett-Luce loss, Adam), ``tf.function`` against eager, as a ratio;
@@ -13,7 +15,7 @@ Both softmax steps include the Adam update of the (V, d) item tables, which Kera
 densely (O(V d) per step for either loss), so at 1M items that update bounds the speed-up.
 
     .venv/bin/python benchmarks/large_model.py                    # ~2-5 min on 2 idle cores
-    .venv/bin/python benchmarks/large_model.py --sizes 10000 100000 --steps 2
+    .venv/bin/python benchmarks/large_model.py --sizes 10000 100000 --repeats 2
 """
 
 from __future__ import annotations
@@ -33,16 +35,22 @@ def load() -> str:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    ap.add_argument("--steps", type=int, default=3, help="timed steps per measurement (after one warm-up)")
+    ap.add_argument("--steps", type=int, default=1, help="timed steps per block")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="timed blocks per side, alternating between the sides, after one warm-up step each; "
+                         "medians reported")
     ap.add_argument("--n-sampled", type=int, default=512)
     a = ap.parse_args(argv)
     t_start = time.perf_counter()
     print(f"cores: {os.cpu_count()}, {load()} (timings are wall-clock; other load slows them)")
+    print(f"each side warmed up once, then the median of {a.repeats} alternating timed blocks of {a.steps} "
+          f"step(s)")
 
     print("\n== (a) RL fine-tuning step: batch 64 sessions x 128 steps, 2,000 items, d=64, 2 layers")
-    thr = T.rl_step_throughput(batch_size=64, horizon=128, n_items=2000, n_steps=a.steps)
+    thr = T.rl_step_throughput(batch_size=64, horizon=128, n_items=2000, n_steps=a.steps,
+                               repeats=a.repeats)
     print(f"{'mode':12s} {'steps/s':>9s} {'user-steps/s':>13s}")
     for mode in ("eager", "compiled"):
         print(f"{mode:12s} {thr[mode]:9.2f} {thr[mode] * 64 * 128:13.0f}")
@@ -53,7 +61,8 @@ def main(argv=None) -> None:
     rows = {}
     print(f"{'items':>10s} {'full s/step':>12s} {'sampled s/step':>15s} {'speed-up':>9s}")
     for v in a.sizes:
-        r = T.sampled_vs_full_softmax_timing(v, batch_size=8, length=32, n_sampled=a.n_sampled, n_steps=a.steps)
+        r = T.sampled_vs_full_softmax_timing(v, batch_size=8, length=32, n_sampled=a.n_sampled, n_steps=a.steps,
+                                            repeats=a.repeats)
         rows[v] = r
         print(f"{v:10,d} {r['full']:12.3f} {r['sampled']:15.3f} {r['speedup']:8.1f}x", flush=True)
 
@@ -62,7 +71,8 @@ def main(argv=None) -> None:
         print(f"speed-up {rows[100_000]['speedup']:.1f}x")
     else:
         print("(100,000 not in --sizes)")
-    print(f"\ntotal {time.perf_counter() - t_start:.0f} s; {load()}")
+    print(f"\nrun time on this machine (information, not a result): total {time.perf_counter() - t_start:.0f} s; "
+          f"{load()}")
 
 
 if __name__ == "__main__":

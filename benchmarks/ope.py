@@ -10,11 +10,13 @@ Prints:
    the estimator's expected error.
 3. Speed: the vectorised bootstrap against the generic per-resample loop, in the same process.
 
-Run: .venv/bin/python benchmarks/ope.py   (needs `make data` once)
+Run: .venv/bin/python benchmarks/ope.py   (needs `make data` once; ``--runs`` sets the number of
+bootstrap logs for the relative errors, ``--help`` lists the options)
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
@@ -43,10 +45,10 @@ def chen_table() -> None:
           "sim2 standard pi(a1) >= 0.99, top-K pi(a2) >= 0.35 and slate >= 1.3x standard\n")
 
 
-def obd_table() -> None:
+def obd_table(n_runs: int = N_RUNS) -> None:
     print(f"## OBD: BTS estimated from random logs ({N_SIM} BTS simulations, {N_BOOT} bootstrap "
-          f"resamples for CIs, {N_RUNS} bootstrap logs for relative error)")
-    print(f"The relative errors come from {N_RUNS} bootstrap resamples of the one random log, not from "
+          f"resamples for CIs, {n_runs} bootstrap logs for relative error)")
+    print(f"The relative errors come from {n_runs} bootstrap resamples of the one random log, not from "
           f"independent logs or seeds: their sd and 2.5–97.5% interval show the bootstrap's spread, "
           f"not a 95% CI of the mean error. They are measured against a ground truth that is itself "
           f"the mean of one finite BTS log (its 95% CI is printed), so errors smaller than its "
@@ -62,7 +64,7 @@ def obd_table() -> None:
                                     n_actions=rand.n_actions, seed=SEED)
         table = ope.bootstrap_estimates(rand.reward, rand.action, rand.propensity, dist, q_hat,
                                         n_boot=N_BOOT, seed=SEED)
-        rel = ope.obd_relative_errors(rand, slot, truth, n_runs=N_RUNS, seed=SEED)
+        rel = ope.obd_relative_errors(rand, slot, truth, n_runs=n_runs, seed=SEED)
         truth_ci = mean_ci(bts.reward)   # the ground truth is itself a mean of one finite log
         truth_rel = truth_ci.half_width / truth
         print(f"\ncampaign {campaign!r}: {rand.n_actions} items; clicks random {int(rand.reward.sum())}, "
@@ -104,7 +106,17 @@ def speed_table() -> None:
           f"(medians of 3 alternating runs after a warm-up); speed-up {t_loop / t_vec:.1f}x")
 
 
-if __name__ == "__main__":
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=N_RUNS,
+                    help=f"bootstrap logs for the relative errors (default {N_RUNS}; at least 2)")
+    a = ap.parse_args(argv)
+    if a.runs < 2:
+        ap.error(f"--runs must be an integer >= 2, got {a.runs}")
     chen_table()
-    obd_table()
+    obd_table(a.runs)
     speed_table()
+
+
+if __name__ == "__main__":
+    main()

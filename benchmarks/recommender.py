@@ -1,13 +1,15 @@
 """Benchmark for notebook 06: the REINFORCE recommender against its baselines.
 
 Prints, for each preset, the reference policies and the trained agents evaluated with greedy
-slates on one shared evaluation seed set (mean ± 95% CI over episodes), the per-seed results
-of 5 training seeds with their mean and spread, the wall time to reach 0.95 × quality-greedy
-(training time, validation runs excluded, until the greedy return on the validation seed set
-of ``train_reinforce`` first reaches it), and the compiled-vs-eager training-step throughput
-ratio; on ``costly_browsing`` also the paired per-user differences GRU − control,
-GRU − quality-greedy and GRU − the long-term heuristic on posterior interests (same users,
-common random numbers).
+slates on one shared evaluation seed set (mean return in minutes watched with its 95% CI over
+the episodes), the per-seed results of 5 training seeds with their mean and 95% CI over seeds,
+and the compiled-vs-eager training-step throughput ratio; on ``costly_browsing`` also the
+paired per-user differences GRU − control, GRU − quality-greedy and GRU − the long-term
+heuristic on posterior interests (same users, common random numbers). Each seed's row also
+gives, as run-time information about this machine (its CPU and load), not as a result: the
+training wall time and the wall time to reach 0.95 × quality-greedy (training time, validation
+runs excluded, until the greedy return on the validation seed set of ``train_reinforce`` first
+reaches it).
 
 Run times measured on 2 idle cores of an AMD EPYC machine (2026-11-29); an older 2-core machine
 of earlier sessions took about 3 times as long. Training is reproducible on one machine but
@@ -40,7 +42,7 @@ from rlrec_helpers.agents.baselines import (
     tune_blend,
     tune_estimated_long_term,
 )
-from rlrec_helpers.simulator import evaluate
+from rlrec_helpers.simulator import REWARD_UNITS, evaluate
 from rlrec_helpers.stats import mean_ci, paired_difference
 
 EVAL_SEED = R.EVAL_SEED          # 12345
@@ -50,6 +52,16 @@ PRESETS = ("default", "costly_browsing")   # the presets references() supports (
 
 def fmt(ci) -> str:
     return f"{ci.mean:8.2f}  [{ci.low:7.2f}, {ci.high:7.2f}]"
+
+
+def ci_header(unit: str, n_episodes: int) -> str:
+    """Column header of the ``fmt`` rows: the reward unit and what the 95% CI is over."""
+    return f"mean return ({unit}) [95% CI over {n_episodes:,} episodes]"
+
+
+def run_time(text: str) -> str:
+    """Wall times labelled as what they are: information about this run, not a benchmark result."""
+    return f"(run time on this machine, not a result: {text})"
 
 
 def references(preset: str) -> dict:
@@ -84,7 +96,7 @@ def train_seed(preset: str, seed: int, history_free: bool = False):
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # only the interest-evolution presets: references() needs tune_blend and QualityGreedyPolicy
     ap.add_argument("--preset", action="append", choices=PRESETS, default=None)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -101,6 +113,7 @@ def main(argv=None) -> None:
         print(f"\n== preset {preset}: greedy slates, {N_EVAL} episodes, evaluation seed {EVAL_SEED}")
         ref_results = references(preset)
         refs = {name: r.mean_return for name, r in ref_results.items()}
+        print(f"{'policy':47s} {ci_header(REWARD_UNITS[preset], N_EVAL)}")
         for name, ci in refs.items():
             print(f"{name:47s} {fmt(ci)}")
         if preset == "default":
@@ -131,8 +144,8 @@ def main(argv=None) -> None:
                     ok = above and ci.mean >= 0.97 * blend.mean
                     extra = (f" CI above QG's: {'yes' if above else 'no'}, x blend {ci.mean / blend.mean:.3f}"
                              f" {'PASS' if ok else 'FAIL'}")
-                print(f"{label} seed {seed}: {fmt(ci)}  train {took:6.1f} s, "
-                      f"0.95 x QG reached after {t95}{extra}")
+                print(f"{label} seed {seed}: {fmt(ci)}{extra}  "
+                      + run_time(f"train {took:6.1f} s, 0.95 x QG reached after {t95}"))
             means = np.array([c.mean for c in finals[hf]])
             if means.size > 1:
                 spread = mean_ci(means)

@@ -15,11 +15,13 @@ Prints:
    for 10,000 episodes is printed as well, for the issue's target (< 10 s).
 In 2. and 3. each side is warmed up once, then timed in 3 alternating blocks (medians).
 
-Run: .venv/bin/python benchmarks/simulator.py   (about 1 minute on an idle machine)
+Run: .venv/bin/python benchmarks/simulator.py   (about 20 s on 2 cores; ``--episodes`` sets the
+calibration's episodes per policy, ``--help`` lists the options)
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core
@@ -40,9 +42,9 @@ def _fmt(ci) -> str:
     return f"{ci.mean:8.2f} ± {ci.half_width:5.2f}"
 
 
-def calibration() -> None:
+def calibration(n_episodes: int = N_CAL) -> None:
     print("== 1. Calibration (mean return in minutes ± 95% CI, "
-          f"{N_CAL} episodes, seed {SEED}) ==")
+          f"{n_episodes} episodes, seed {SEED}) ==")
     policies = [("random", S.RandomPolicy(SEED)), ("myopic", S.MyopicPolicy()),
                 ("quality-greedy", S.QualityGreedyPolicy()),
                 ("blend lambda=2", S.InterestQualityBlendPolicy(2.0)),
@@ -51,18 +53,18 @@ def calibration() -> None:
         print(f"-- preset {preset}")
         print(f"{'policy':22s} {'return':>16s} {'clicks':>8s} {'steps':>8s} {'SlateQ':>8s} {'rel.err':>8s}")
         for name, pol in policies:
-            r = S.evaluate(pol, preset, N_CAL, seed=SEED)
+            r = S.evaluate(pol, preset, n_episodes, seed=SEED)
             ref = S.SLATEQ_REFERENCE.get(name) if preset == "default" else None
             extra = f"{ref:8.1f} {100 * (r.mean_return.mean / ref - 1):+7.2f}%" if ref else ""
             print(f"{name:22s} {_fmt(r.mean_return)} {r.mean_clicks:8.2f} {r.mean_session_length:8.2f} {extra}")
     print("-- tuning (default / costly_browsing mean return)")
     for w in (0.5, 0.8, 1.0, 1.2, 1.5, 2.0):
-        a = S.evaluate(S.LongTermValuePolicy(w), "default", N_CAL, seed=SEED).mean_return
-        b = S.evaluate(S.LongTermValuePolicy(w), "costly_browsing", N_CAL, seed=SEED).mean_return
+        a = S.evaluate(S.LongTermValuePolicy(w), "default", n_episodes, seed=SEED).mean_return
+        b = S.evaluate(S.LongTermValuePolicy(w), "costly_browsing", n_episodes, seed=SEED).mean_return
         print(f"LongTermValuePolicy(weight={w:3.1f}): {_fmt(a)} / {_fmt(b)}")
     for lam in (0.0, 0.5, 1.0, 2.0, 3.0):
-        a = S.evaluate(S.InterestQualityBlendPolicy(lam), "default", N_CAL, seed=SEED).mean_return
-        b = S.evaluate(S.InterestQualityBlendPolicy(lam), "costly_browsing", N_CAL, seed=SEED).mean_return
+        a = S.evaluate(S.InterestQualityBlendPolicy(lam), "default", n_episodes, seed=SEED).mean_return
+        b = S.evaluate(S.InterestQualityBlendPolicy(lam), "costly_browsing", n_episodes, seed=SEED).mean_return
         print(f"InterestQualityBlendPolicy(lam={lam:3.1f}): {_fmt(a)} / {_fmt(b)}")
 
 
@@ -149,7 +151,17 @@ def eval_time() -> None:
           f"the machine and its load): {N_EVAL_TIME / r['eval']:.2f} s on this machine")
 
 
-if __name__ == "__main__":
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--episodes", type=int, default=N_CAL,
+                    help=f"calibration episodes per policy and preset (default {N_CAL}; at least 2)")
+    a = ap.parse_args(argv)
+    if a.episodes < 2:
+        ap.error(f"--episodes must be an integer >= 2, got {a.episodes}")
     throughput()
     eval_time()
-    calibration()
+    calibration(a.episodes)
+
+
+if __name__ == "__main__":
+    main()

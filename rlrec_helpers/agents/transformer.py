@@ -1619,49 +1619,71 @@ def compare_finetuning(pretrained: TransformerAgent, env_config=None, *, betas=(
 # ---------------------------------------------------------------------------------------
 # Timing helpers (benchmarks/large_model.py)
 # ---------------------------------------------------------------------------------------
-def _time_calls(fn, n_steps: int) -> float:
-    fn()  # warm-up (tracing)
-    t0 = time.perf_counter()
-    for _ in range(n_steps):
-        fn()
-    return (time.perf_counter() - t0) / n_steps
+def _time_calls(fns: Mapping[str, Callable[[], object]], n_steps: int, repeats: int = 1) -> dict[str, float]:
+    """Seconds per call of each side, all treated alike: ``{name: median seconds per call}``.
+
+    Each side is warmed up (traced) by one untimed call just before its first timed block; the
+    sides then alternate, ``repeats`` timed blocks of ``n_steps`` calls each, so a burst of load
+    from another process hits every side instead of one (as ``reinforce.step_throughput`` does).
+    A side's time is the median over its blocks of the block's seconds / ``n_steps``.
+    """
+    check_int("n_steps", n_steps, lo=1)
+    check_int("repeats", repeats, lo=1)
+    per_call: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(int(repeats)):
+        for name, fn in fns.items():
+            if not per_call[name]:
+                fn()  # warm-up (tracing)
+            t0 = time.perf_counter()
+            for _ in range(n_steps):
+                fn()
+            per_call[name].append((time.perf_counter() - t0) / n_steps)
+    return {name: float(np.median(t)) for name, t in per_call.items()}
 
 
 def rl_step_throughput(batch_size: int = 64, horizon: int = 64, n_items: int = 2000, n_steps: int = 5,
-                       seed: int = 0, **model_kwargs) -> dict[str, float]:
+                       seed: int = 0, repeats: int = 1, **model_kwargs) -> dict[str, float]:
     """Fine-tuning-step throughput (updates/s), ``tf.function`` vs eager, same model and batch.
 
+    Each mode is warmed up once; with ``repeats`` > 1 the two modes alternate, ``n_steps``
+    updates each time, and the medians are reported (``repeats`` must be an integer >= 1).
     Returns ``compiled``, ``eager`` (steps/s) and ``ratio`` = compiled / eager.
     """
+    check_int("repeats", repeats, lo=1)
     batch = synthetic_rl_batch(batch_size, horizon, n_items, seed=seed)
-    out = {}
+    steps = {}
     for name, compiled in (("eager", False), ("compiled", True)):
         model = CausalTransformer(n_items, seed=seed, **model_kwargs)
         ref = clone_model(model, trainable=False)
         step = make_rl_train_step(model, ref, keras.optimizers.Adam(1e-4), compiled=compiled)
-        out[name] = 1.0 / _time_calls(lambda: step(batch, 0.1), n_steps)
+        steps[name] = lambda step=step: step(batch, 0.1)
+    out = {name: 1.0 / secs for name, secs in _time_calls(steps, n_steps, repeats).items()}
     out["ratio"] = out["compiled"] / out["eager"]
     return out
 
 
 def sampled_vs_full_softmax_timing(n_items: int, *, batch_size: int = 8, length: int = 32, n_sampled: int = 512,
-                                   n_steps: int = 3, seed: int = 0, compiled: bool = True,
+                                   n_steps: int = 3, seed: int = 0, compiled: bool = True, repeats: int = 1,
                                    **model_kwargs) -> dict[str, float]:
     """Seconds per compiled pretraining step with the full and the sampled softmax.
 
     One model of ``n_items`` items, a synthetic batch of ``batch_size x length`` clicked
     tokens, Adam; both steps include the embedding-table updates (dense Adam updates of
-    the (V, d) tables cost O(V d) in both). Returns ``full``, ``sampled`` (s/step) and
-    ``speedup`` = full / sampled.
+    the (V, d) tables cost O(V d) in both). Each step is warmed up once; with ``repeats`` > 1
+    the two alternate, ``n_steps`` steps each time, and the medians are reported (``repeats``
+    must be an integer >= 1). Returns ``full``, ``sampled`` (s/step) and ``speedup`` =
+    full / sampled.
     """
     check_int("n_items", n_items, lo=2)
     check_int("n_sampled", n_sampled, 1, n_items - 1, hi_name="n_items - 1")
+    check_int("repeats", repeats, lo=1)
     batch = synthetic_log_batch(batch_size, length, n_items, seed=seed)
     model = CausalTransformer(n_items, seed=seed, **model_kwargs)
-    out = {}
+    steps = {}
     for name, ns in (("full", 0), ("sampled", n_sampled)):
         step = make_pretrain_step(model, keras.optimizers.Adam(1e-4), n_sampled=ns, compiled=compiled)
-        out[name] = _time_calls(lambda: step(batch), n_steps)
+        steps[name] = lambda step=step: step(batch)
+    out = _time_calls(steps, n_steps, repeats)
     out["speedup"] = out["full"] / out["sampled"]
     return out
 
