@@ -100,7 +100,7 @@ def undeclared_imports(declared: set[str]) -> list[str]:
 
     Scans rlrec_helpers/, tools/, tests/, benchmarks/ and every notebook's code cells. A module
     is local when it is this repository's package, a sibling .py file of the importer, or a
-    tools/ script.
+    tools/ or benchmarks/ script.
     """
     sources = [(p, p.read_text()) for d in ("rlrec_helpers", "tools", "tests", "benchmarks")
                for p in sorted((ROOT / d).rglob("*.py"))]
@@ -113,8 +113,8 @@ def undeclared_imports(declared: set[str]) -> list[str]:
         for mod in top_level_imports(source):
             if mod in sys.stdlib_module_names or mod in ("__future__", "rlrec_helpers"):
                 continue
-            if (path.parent / f"{mod}.py").is_file() or (ROOT / "tools" / f"{mod}.py").is_file():
-                continue   # a sibling module, or a tools/ script a test imports
+            if any((d / f"{mod}.py").is_file() for d in (path.parent, ROOT / "tools", ROOT / "benchmarks")):
+                continue   # a sibling module, or a tools/ or benchmarks/ script a test imports
             owners = {re.sub(r"[-_.]+", "-", d).lower() for d in dists.get(mod, [])}
             if not owners & declared:
                 bad.add(f"{mod} (installed by {sorted(owners) or 'nothing'}; in {path.relative_to(ROOT)})")
