@@ -223,12 +223,13 @@ def check_distribution(name: str, values, axis: int = -1, *, tol: float = SUM_TO
 
 
 def check_finite_array(name: str, values, shape: tuple | None = None, *,
-                       ndim: int | None = None) -> np.ndarray:
+                       ndim: int | None = None, allow_neg_inf: bool = False) -> np.ndarray:
     """Return ``values`` as a non-empty float array of finite real numbers.
 
     ``shape``: the required shape, with ``None`` for a free axis (e.g. ``(None, 3)``); ``ndim``:
-    the required number of axes (implied by ``shape``). Booleans count as numbers (0/1). Otherwise
-    ``ValueError``, e.g.::
+    the required number of axes (implied by ``shape``). Booleans count as numbers (0/1), and so do
+    the numbers in an object array (strings do not). ``allow_neg_inf``: ``-inf`` is accepted too
+    (e.g. a masked action's value). Otherwise ``ValueError``, e.g.::
 
         V must be an array of real numbers, got ['a', 'b']
         V must have shape (4,), got shape (2,)
@@ -240,8 +241,9 @@ def check_finite_array(name: str, values, shape: tuple | None = None, *,
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError):  # strings, complex numbers, ragged lists
         raise ValueError(f"{name} must be an array of real numbers, got {values!r}") from None
-    if np.asarray(values).dtype.kind in "USOcM":  # numeric strings such as "1" convert silently
-        raise ValueError(f"{name} must be an array of real numbers, got {values!r}")
+    raw = np.asarray(values)
+    if raw.dtype.kind in "UScM" or (raw.dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in raw.flat)):
+        raise ValueError(f"{name} must be an array of real numbers, got {values!r}")  # "1" converts silently
     if shape is not None:
         shape = tuple(shape)
         if arr.ndim != len(shape) or any(w is not None and w != n for w, n in zip(shape, arr.shape)):
@@ -252,8 +254,11 @@ def check_finite_array(name: str, values, shape: tuple | None = None, *,
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     bad = ~np.isfinite(arr)
+    if allow_neg_inf:
+        bad &= ~np.isneginf(arr)
     if np.any(bad):
         idx = tuple(np.argwhere(bad)[0])
         where = _index(name, idx) if idx else name
-        raise ValueError(f"{name} entries must be finite numbers, got {where} = {float(arr[idx])!r}")
+        rule = "finite numbers or -inf" if allow_neg_inf else "finite numbers"
+        raise ValueError(f"{name} entries must be {rule}, got {where} = {float(arr[idx])!r}")
     return arr

@@ -194,7 +194,7 @@ class LogisticClickEnv:
         self.scale = check_real("scale", scale, 0.0)
         self.intercept = check_real("intercept", intercept)
         self.popularity_sd = check_real("popularity_sd", popularity_sd, 0.0)
-        rng = np.random.default_rng(check_int("seed", seed, 0))
+        rng = np.random.default_rng(check_int("seed", seed, 0, allow_none=True))
         v = rng.standard_normal((self.n_arms, self.dim))
         self.item_features = v / np.linalg.norm(v, axis=1, keepdims=True)
         self.item_bias = self.popularity_sd * rng.standard_normal(self.n_arms)
@@ -206,12 +206,7 @@ class LogisticClickEnv:
 
     def click_probabilities(self, context: np.ndarray) -> np.ndarray:
         """Click probability of every item for finite contexts (R, d + 1) -> (R, K)."""
-        context = np.asarray(context, dtype=float)
-        if context.ndim != 2 or context.shape[1] != self.context_dim:
-            raise ValueError(f"context must have shape (n_runs, {self.context_dim}), got {context.shape}")
-        if not np.all(np.isfinite(context)):
-            i, j = np.argwhere(~np.isfinite(context))[0]
-            raise ValueError(f"context must be finite, got context[{i}, {j}] = {float(context[i, j])!r}")
+        context = check_finite_array("context", context, (None, self.context_dim))
         logits = self.intercept + self.item_bias + self.scale * context[:, 1:] @ self.item_features.T
         return _sigmoid(logits)
 
@@ -228,7 +223,7 @@ class LogisticClickEnv:
         ``best_single_item``, ``oracle``, ``random``.
         """
         n_users = check_int("n_users", n_users, 1)
-        rng = np.random.default_rng(check_int("seed", seed, 0))
+        rng = np.random.default_rng(check_int("seed", seed, 0, allow_none=True))
         p = self.click_probabilities(self.observe(rng, n_users))
         return {"best_single_item": float(p.mean(axis=0).max()),
                 "oracle": float(p.max(axis=1).mean()),
@@ -605,7 +600,7 @@ def run_bandit(policy: Policy, env, horizon: int, n_runs: int = 30, seed: int = 
     """
     horizon = check_int("horizon", horizon, 1)
     n_runs = check_int("n_runs", n_runs, 1)
-    seed = check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0, allow_none=True)   # None: fresh entropy, as in numpy
     if policy.n_arms != env.n_arms:
         raise ValueError(f"policy.n_arms ({policy.n_arms}) must equal env.n_arms ({env.n_arms})")
     if policy.contextual and getattr(env, "context_dim", None) is None:

@@ -255,19 +255,24 @@ def myopic_policy(mdp: TabularMDP) -> np.ndarray:
 def greedy_policy(Q: np.ndarray) -> np.ndarray:
     """argmax_a Q[s, a], shape (S,) (ties go to the lowest action index).
 
-    ``Q`` must be a non-empty, finite (S, A) array (a NaN would otherwise win the argmax).
+    ``Q`` must be a non-empty (S, A) array of finite numbers or ``-inf`` (a masked action), with a
+    finite value in every row (a NaN would otherwise win the argmax).
     """
-    Q = check_finite_array("Q", Q, (None, None))
+    Q = check_finite_array("Q", Q, (None, None), allow_neg_inf=True)
+    masked = np.isneginf(Q).all(axis=1)
+    if np.any(masked):
+        raise ValueError(f"Q must have a finite value in every row (-inf masks an action), got row "
+                         f"{int(np.flatnonzero(masked)[0])} all -inf")
     return np.argmax(Q, axis=1)
 
 
 def epsilon_greedy_matrix(Q: np.ndarray, epsilon: float) -> np.ndarray:
     """pi[s, a] of the epsilon-greedy policy w.r.t. ``Q`` (S, A): greedy w.p. 1-eps, else uniform.
 
-    ``Q`` must be a non-empty, finite (S, A) array (so A >= 1).
+    ``Q`` must be a non-empty (S, A) array (so A >= 1) as in :func:`greedy_policy`.
     """
     eps = check_probability("epsilon", epsilon)
-    Q = check_finite_array("Q", Q, (None, None))
+    Q = check_finite_array("Q", Q, (None, None), allow_neg_inf=True)
     S, A = Q.shape
     pi = np.full((S, A), eps / A)
     pi[np.arange(S), greedy_policy(Q)] += 1.0 - eps

@@ -154,9 +154,11 @@ def _check_weights(w: np.ndarray, a: np.ndarray, p: np.ndarray, d: np.ndarray) -
 def importance_weights(action, propensity, action_dist, max_weight: float | None = None) -> np.ndarray:
     """(n,) w_i = π(a_i|x_i) / β(a_i|x_i), optionally capped at ``max_weight``.
 
-    ``max_weight``: ``None`` (no cap) or a finite number > 0. A propensity so small that a weight
-    (after the cap) or the sum of the weights overflows to inf raises ``ValueError``.
+    ``max_weight``: ``None`` or ``inf`` (no cap), or a number > 0. A propensity so small that a
+    weight (after the cap) or the sum of the weights overflows to inf raises ``ValueError``.
     """
+    if max_weight is not None and not isinstance(max_weight, bool) and max_weight == np.inf:
+        max_weight = None   # an infinite cap is no cap
     max_weight = check_real("max_weight", max_weight, 0.0, lo_open=True, allow_none=True)
     p = check_propensity(propensity)
     a = _check_int_array("action", action)
@@ -205,9 +207,11 @@ def dr(reward, action, propensity, action_dist, q_hat, *, max_weight: float | No
 def switch_dr(reward, action, propensity, action_dist, q_hat, *, tau: float) -> float:
     """Switch-DR (Wang et al. 2017): DR's correction only for rows with w_i ≤ tau.
 
-    ``tau``: a finite number > 0. A weight above ``tau`` is not used, so it may overflow.
+    ``tau``: a number > 0; ``inf`` keeps every row (plain DR). A weight above ``tau`` is not used,
+    so it may overflow.
     """
-    tau = check_real("tau", tau, 0.0, lo_open=True)
+    if not (isinstance(tau, (float, np.floating)) and tau == np.inf):
+        tau = check_real("tau", tau, 0.0, lo_open=True)
     r, a, p, d = _check_log(reward, action, propensity, action_dist)
     q = _check_q(q_hat, d)
     w = _raw_weights(a, p, d)
@@ -315,9 +319,9 @@ class SyntheticBandit:
 
     ``n_contexts`` discrete contexts (uniform), ``n_actions`` actions, Bernoulli rewards with
     means ``q`` (n_contexts, n_actions); behaviour and target policies are (n_contexts, n_actions).
-    ``q`` must be in [0, 1]; every row of ``behavior`` a distribution with entries > 0 (the
-    logged propensities), every row of ``target`` a distribution; else ``ValueError``. The three
-    are stored as float arrays.
+    ``q`` must be in [0, 1]; every row of ``behavior`` and of ``target`` a distribution (a zero in
+    ``behavior`` where ``target`` is positive is a support violation, under which IPS is biased:
+    allowed, for demonstrations); else ``ValueError``. The three are stored as float arrays.
     """
 
     q: np.ndarray
@@ -328,7 +332,7 @@ class SyntheticBandit:
         q = check_finite_array("q", self.q, ndim=2)
         check_probabilities("q", self.q)
         object.__setattr__(self, "q", q)
-        for name, positive in (("behavior", True), ("target", False)):
+        for name, positive in (("behavior", False), ("target", False)):
             pol = np.asarray(getattr(self, name), dtype=float)
             if pol.shape != q.shape:
                 raise ValueError(f"{name} must have the shape of q {q.shape}, got {pol.shape}")
@@ -594,13 +598,16 @@ def softmax(theta) -> np.ndarray:
     return _softmax(check_finite_array("theta", theta))
 
 
+def _topk(pi: np.ndarray, k: int) -> np.ndarray:
+    return k * (1.0 - pi) ** (k - 1)
+
+
 def topk_correction(pi, k: int) -> np.ndarray:
     """λ_K(a) = K (1 − π(a))^(K−1): the top-K multiplier of Chen et al. (2019), eq. (9).
 
     ``pi``: a non-empty array of probabilities in [0, 1]; ``k``: slate size, an integer >= 1."""
     check_int("k", k, 1)
-    pi = check_probabilities("pi", pi)
-    return k * (1.0 - pi) ** (k - 1)
+    return _topk(check_probabilities("pi", pi), k)
 
 
 CORRECTIONS = ("none", "standard", "topk")
@@ -634,7 +641,7 @@ def _chen_gradient(theta: np.ndarray, r: np.ndarray, b: np.ndarray, correction: 
     elif correction == "standard":
         c = pi * r
     else:  # "topk": λ_K(a) of topk_correction
-        c = pi * (k * (1.0 - pi) ** (k - 1)) * r
+        c = pi * _topk(pi, k) * r
     return c - c.sum() * pi
 
 

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from rlrec_helpers._validate import check_distribution, check_int, check_real
+from rlrec_helpers._validate import check_distribution, check_finite_array, check_int, check_real
 from rlrec_helpers.stats import mean_ci_over_axis
 
 THEME = {"style": "whitegrid", "context": "notebook", "palette": "colorblind"}
@@ -67,7 +67,7 @@ def _array(values, name: str, *shapes: tuple, hint: str = "") -> np.ndarray:
     try:
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be numeric, got {type(values).__name__}") from None
+        arr = check_finite_array(name, values)   # raises its named error
 
     def fits(spec):
         return len(spec) == arr.ndim and all(
@@ -76,11 +76,7 @@ def _array(values, name: str, *shapes: tuple, hint: str = "") -> np.ndarray:
     if shapes and not any(fits(spec) for spec in shapes):
         want = " or ".join(_shape_text(spec) for spec in shapes)
         raise ValueError(f"{name} must have shape {want}{f' ({hint})' if hint else ''}, got {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} must be non-empty, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {int(np.sum(~np.isfinite(arr)))} NaN or inf value(s)")
-    return arr
+    return check_finite_array(name, values)   # real, non-empty, finite: the package's one rule
 
 
 def _check_mapping(mapping, name: str, required: Sequence[str] = ()) -> None:

@@ -237,8 +237,10 @@ def test_checked_value_arrays_leave_valid_results_unchanged(rec):
 
 @pytest.mark.parametrize("call, message", [
     (lambda: M.epsilon_greedy_matrix(np.zeros((2, 0)), 0.1), "Q must not be empty, got shape (2, 0)"),
-    (lambda: M.epsilon_greedy_matrix([[np.nan, 1.0]], 0.1), "Q entries must be finite numbers, got Q[0, 0] = nan"),
-    (lambda: M.greedy_policy([[np.nan, 1.0]]), "Q entries must be finite numbers, got Q[0, 0] = nan"),
+    (lambda: M.epsilon_greedy_matrix([[np.nan, 1.0]], 0.1), "Q entries must be finite numbers or -inf, got Q[0, 0] = nan"),
+    (lambda: M.greedy_policy([[np.nan, 1.0]]), "Q entries must be finite numbers or -inf, got Q[0, 0] = nan"),
+    (lambda: M.greedy_policy([[np.inf, 1.0]]), "Q entries must be finite numbers or -inf, got Q[0, 0] = inf"),
+    (lambda: M.greedy_policy([[0.0, 1.0], [-np.inf, -np.inf]]), "Q must have a finite value in every row (-inf masks an action), got row 1 all -inf"),
     (lambda: M.greedy_policy(np.zeros(3)), "Q must have shape (any, any), got shape (3,)"),
     (lambda: M.as_policy_matrix(np.array(["0", "1", "2", "0"]), 4, 3),
      "policy must be a numeric array (integer action indices or probabilities), got dtype <U1"),
@@ -298,3 +300,9 @@ def test_step_needs_a_generator_and_improvement_a_tolerance():
         with pytest.raises(ValueError, match=re.escape(f"tol must be a finite number >= 0, got {tol!r}")):
             M.policy_improvement(m, V, tol=tol)
     assert M.policy_improvement(m, V, tol=0).shape == (m.n_states,)
+
+
+def test_minus_inf_masks_an_action_in_greedy_policies():
+    Q = np.array([[0.0, -np.inf, -1.0], [-np.inf, -5.0, -np.inf]])
+    assert M.greedy_policy(Q).tolist() == [0, 1]
+    assert M.epsilon_greedy_matrix(Q, 0.0).tolist() == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]

@@ -682,8 +682,8 @@ def test_click_model_valid_calls_unchanged():
      "q must be probabilities in [0, 1], got [[1.5, 0.5], [0.5, 0.5]]"),
     (lambda: ope.SyntheticBandit([0.5, 0.5], np.full((2, 2), 0.5), np.full((2, 2), 0.5)),
      "q must have 2 axes, got shape (2,)"),
-    (lambda: ope.SyntheticBandit(np.full((2, 2), 0.5), [[1.0, 0.0], [0.5, 0.5]], np.full((2, 2), 0.5)),
-     "behavior entries must be finite numbers > 0, got behavior[0, 1] = 0.0"),
+    (lambda: ope.SyntheticBandit(np.full((2, 2), 0.5), [[1.5, -0.5], [0.5, 0.5]], np.full((2, 2), 0.5)),
+     "behavior entries must be finite numbers >= 0, got behavior[0, 1] = -0.5"),
     (lambda: ope.SyntheticBandit(np.full((2, 2), 0.5), np.full((2, 3), 1 / 3), np.full((2, 2), 0.5)),
      "behavior must have the shape of q (2, 2), got (2, 3)"),
     (lambda: ope.SyntheticBandit(np.full((2, 2), 0.5), np.full((2, 2), 0.5), [[1.0, 0.0], [0.25, 0.25]]),
@@ -757,3 +757,18 @@ def test_obd_bts_log_is_not_the_simulated_bts_policy():
                                                  for k in bts.position])})
     tv_noise = 0.5 * np.abs(ope.slot_frequencies(fake) - sd).sum(axis=0)
     assert (tv > 0.3).all() and (tv_noise < 0.1).all()
+
+
+def test_an_infinite_cap_is_no_cap_and_support_violations_are_allowed():
+    """max_weight=inf and tau=inf meant "no cap" before the validation round; they still do."""
+    assert ope.ips(_R, _A, [0.5, 0.5, 0.5], _D, max_weight=np.inf) == ope.ips(_R, _A, [0.5, 0.5, 0.5], _D)
+    assert ope.switch_dr(_R, _A, [0.5, 0.5, 0.5], _D, _Q, tau=np.inf) == ope.dr(_R, _A, [0.5, 0.5, 0.5], _D, _Q)
+    for bad in (-np.inf, np.nan):
+        with pytest.raises(ValueError, match="max_weight must be None or a finite number > 0"):
+            ope.ips(_R, _A, [0.5, 0.5, 0.5], _D, max_weight=bad)
+        with pytest.raises(ValueError, match="tau must be a finite number > 0"):
+            ope.switch_dr(_R, _A, [0.5, 0.5, 0.5], _D, _Q, tau=bad)
+    # a behaviour that never shows action 1 where the target does: allowed (IPS is then biased)
+    sb = ope.SyntheticBandit(np.full((1, 2), 0.5), [[1.0, 0.0]], [[0.5, 0.5]])
+    logs = sb.log(100, np.random.default_rng(0))
+    assert (logs["action"] == 0).all() and (logs["propensity"] == 1.0).all()

@@ -547,3 +547,14 @@ def test_check_finite_array_returns_a_float_array_of_the_input():
     assert out.dtype == float and out.tolist() == [[1.0, 2.0], [3.0, 4.0]]
     assert check_finite_array("V", [True, False], ndim=1).tolist() == [1.0, 0.0]
     assert check_finite_array("V", 2.5).shape == ()
+
+
+def test_check_finite_array_minus_inf_and_object_arrays():
+    assert check_finite_array("Q", [[0.0, -np.inf]], allow_neg_inf=True)[0, 1] == -np.inf
+    with pytest.raises(ValueError, match=re.escape("Q entries must be finite numbers or -inf, got Q[0, 1] = inf")):
+        check_finite_array("Q", [[0.0, np.inf]], allow_neg_inf=True)
+    with pytest.raises(ValueError, match=re.escape("Q entries must be finite numbers, got Q[0, 1] = -inf")):
+        check_finite_array("Q", [[0.0, -np.inf]])
+    assert check_finite_array("V", np.array([1, 2.5], dtype=object)).tolist() == [1.0, 2.5]   # numbers in an object array
+    with pytest.raises(ValueError, match="V must be an array of real numbers"):
+        check_finite_array("V", np.array([1, "2"], dtype=object))

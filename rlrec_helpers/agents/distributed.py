@@ -86,12 +86,13 @@ def mirrored_equivalence(n_devices: int = 2, global_batch: int = 32, horizon: in
     ``lr``, which is why such a check is done with SGD.)
 
     Must run in a process where TensorFlow has not initialised its devices yet
-    (:func:`run_mirrored_check` starts one). Returns a dict of floats: ``replicas``,
-    ``init_max_abs_diff``, ``loss_single`` / ``loss_mirrored``, ``grad_max_abs`` (size of
-    the gradient), ``grad_max_abs_diff``, ``update_max_abs`` (size of the SGD update),
-    ``max_abs_diff`` (weights after the step), ``kl_single`` / ``kl_mirrored``,
-    ``replica_spread`` (max difference between the replicas' copies of a weight) and
-    ``replica_copies`` (the sorted distinct numbers of copies per weight: ``[replicas]``).
+    (:func:`run_mirrored_check` starts one). Returns a dict: ``replicas`` (int);
+    ``replica_copies`` (list of ints: the sorted distinct numbers of copies per weight,
+    ``[replicas]`` when every weight is mirrored); and floats ``init_max_abs_diff``,
+    ``loss_single`` / ``loss_mirrored``, ``grad_max_abs`` (size of the gradient),
+    ``grad_max_abs_diff``, ``update_max_abs`` (size of the SGD update), ``max_abs_diff``
+    (weights after the step), ``kl_single`` / ``kl_mirrored`` and ``replica_spread`` (max
+    difference between the replicas' copies of a weight).
     """
     import tensorflow as tf
 
