@@ -10,8 +10,8 @@ Prints:
    seeds (the same policy class with n_runs = 1), side by side in this process: each side
    warmed up once, then the median of 3 alternating timed runs.
 
-Run: .venv/bin/python benchmarks/bandits.py   (``--runs 5`` for a quicker, noisier run;
-``--help`` lists the options)
+Run: .venv/bin/python benchmarks/bandits.py   (``--runs 5`` for a quicker, noisier run, whose
+speed-up is not comparable with the 20x target; ``--help`` lists the options)
 """
 
 from __future__ import annotations
@@ -123,7 +123,10 @@ def speed_table(n_runs: int = N_RUNS) -> None:
                              for s in range(n_runs)],
             "vec": lambda: b.run_bandit(pol, env, T_SPEED, n_runs, seed=SEED, record_arms=False)})
         print(f"{pol.name:<30}{t['loop']:>10.2f}{t['vec']:>16.3f}{t['loop'] / t['vec']:>9.1f}x")
-    print("target: >= 20x")
+    if n_runs == N_RUNS:
+        print(f"target: >= 20x (at the default {N_RUNS} runs)")
+    else:   # the speed-up grows with the number of runs the vectorised call shares
+        print(f"(the >= 20x target is for the default {N_RUNS} runs, not {n_runs})")
 
 
 def main(argv=None) -> None:

@@ -59,7 +59,7 @@ def obd_table(n_runs: int = N_RUNS) -> None:
         alpha, beta = load_bts_prior(campaign)
         slot = ope.bts_action_dist(alpha, beta, n_sim=N_SIM, seed=SEED)
         truth = bts.on_policy_value()
-        dist = slot.T[rand.position]
+        dist = ope.slot_action_dist(rand, slot)
         q_hat = ope.cross_fit_q_hat(rand.context, rand.action, rand.position, rand.reward,
                                     n_actions=rand.n_actions, seed=SEED)
         table = ope.bootstrap_estimates(rand.reward, rand.action, rand.propensity, dist, q_hat,
@@ -86,7 +86,7 @@ def speed_table() -> None:
     print("## Speed: bootstrap CIs of IPS on the 'all' random log (n = 10,000, 80 items)")
     rand = load_open_bandit("random", "all")
     alpha, beta = load_bts_prior("all")
-    dist = ope.bts_action_dist(alpha, beta, n_sim=20_000, seed=SEED).T[rand.position]
+    dist = ope.slot_action_dist(rand, ope.bts_action_dist(alpha, beta, n_sim=20_000, seed=SEED))
     q0 = np.zeros_like(dist)
     arrays = dict(reward=rand.reward, action=rand.action, propensity=rand.propensity, action_dist=dist)
     n_boot = 200
