@@ -17,10 +17,10 @@ speed-up is not comparable with the 20x target; ``--help`` lists the options)
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
+from rlrec_helpers._timing import paired_medians
 from rlrec_helpers import bandits as b
 from rlrec_helpers.stats import mean_ci
 
@@ -89,25 +89,6 @@ def contextual_table(n_runs: int = N_RUNS) -> None:
 REPEATS = 3  # alternating timed blocks per side; medians reported
 
 
-def _time(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-def paired_times(fns: dict, repeats: int = REPEATS) -> dict[str, float]:
-    """Median wall time of each callable, all treated alike: one untimed warm-up call each, then
-    ``repeats`` timed calls alternating between them (a burst of load from another process
-    hits every side instead of one), as ``rlrec_helpers.agents.reinforce.step_throughput`` does."""
-    for fn in fns.values():
-        fn()  # warm-up
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            times[name].append(_time(fn))
-    return {name: float(np.median(t)) for name, t in times.items()}
-
-
 def speed_table(n_runs: int = N_RUNS) -> None:
     testbed = b.bernoulli_testbed()
     ctx_env = b.LogisticClickEnv()
@@ -118,10 +99,10 @@ def speed_table(n_runs: int = N_RUNS) -> None:
           f"median of {REPEATS} alternating timed runs each")
     print(f"{'policy':<30}{'loop (s)':>10}{'vectorised (s)':>16}{'speed-up':>10}")
     for pol, env in cases:
-        t = paired_times({
+        t = paired_medians({
             "loop": lambda: [b.run_bandit(pol, env, T_SPEED, 1, seed=s, record_arms=False)
                              for s in range(n_runs)],
-            "vec": lambda: b.run_bandit(pol, env, T_SPEED, n_runs, seed=SEED, record_arms=False)})
+            "vec": lambda: b.run_bandit(pol, env, T_SPEED, n_runs, seed=SEED, record_arms=False)}, REPEATS)
         print(f"{pol.name:<30}{t['loop']:>10.2f}{t['vec']:>16.3f}{t['loop'] / t['vec']:>9.1f}x")
     if n_runs == N_RUNS:
         print(f"target: >= 20x (at the default {N_RUNS} runs)")

@@ -17,10 +17,10 @@ bootstrap logs for the relative errors, ``--help`` lists the options)
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
+from rlrec_helpers._timing import paired_medians
 from rlrec_helpers import ope
 from rlrec_helpers.data import CAMPAIGNS, load_bts_prior, load_open_bandit
 from rlrec_helpers.stats import mean_ci
@@ -93,15 +93,8 @@ def speed_table() -> None:
     fns = {"loop": lambda: ope.bootstrap_ci(ope.ips, arrays, n_boot=n_boot, seed=SEED),
            "vectorised": lambda: ope.bootstrap_estimates(rand.reward, rand.action, rand.propensity, dist, q0,
                                                          n_boot=n_boot, seed=SEED)}
-    for fn in fns.values():   # one untimed warm-up call each, then 3 alternating timed calls
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(3):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    t_loop, t_vec = (float(np.median(times[k])) for k in ("loop", "vectorised"))
+    t = paired_medians(fns, 3)   # one untimed warm-up call each, then 3 alternating timed calls
+    t_loop, t_vec = t["loop"], t["vectorised"]
     print(f"generic loop (IPS only): {t_loop:.3f} s; vectorised (all 4 estimators): {t_vec:.3f} s "
           f"(medians of 3 alternating runs after a warm-up); speed-up {t_loop / t_vec:.1f}x")
 

@@ -27,10 +27,9 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import time  # noqa: E402
-
 import numpy as np  # noqa: E402
 
+from rlrec_helpers._timing import paired_medians  # noqa: E402
 from rlrec_helpers import simulator as S  # noqa: E402
 from rlrec_helpers.stats import mean_ci  # noqa: E402
 
@@ -71,21 +70,6 @@ def calibration(n_episodes: int = N_CAL) -> None:
 REPEATS = 3  # alternating timed blocks per side; medians reported
 
 
-def _alternate(blocks: dict, repeats: int = REPEATS) -> dict[str, float]:
-    """Median rate of each block, all treated alike: one untimed warm-up call each, then
-    ``repeats`` timed calls alternating between them (a burst of load from another process
-    hits every side instead of one). A block returns its amount of work; the rate is work/s."""
-    for block in blocks.values():
-        block()  # warm-up
-    rates: dict[str, list[float]] = {name: [] for name in blocks}
-    for _ in range(repeats):
-        for name, block in blocks.items():
-            t0 = time.perf_counter()
-            work = block()
-            rates[name].append(work / (time.perf_counter() - t0))
-    return {name: float(np.median(r)) for name, r in rates.items()}
-
-
 def throughput() -> None:
     print("\n== 2. Throughput (user-steps per second, random slates, default preset) ==")
     cfg = S.get_preset("default")
@@ -110,7 +94,7 @@ def throughput() -> None:
         state["obs"] = obs
         return n_steps * env.batch_size
 
-    r = _alternate({"loop": loop_block, "batch": batch_block})
+    r = paired_medians({"loop": loop_block, "batch": batch_block}, REPEATS, work=True)
     print(f"(each side warmed up once, then the median of {REPEATS} alternating timed blocks)")
     print(f"per-user Python loop : {r['loop']:12,.0f} user-steps/s")
     print(f"BatchEnv (B = 1,024) : {r['batch']:12,.0f} user-steps/s")
@@ -141,7 +125,7 @@ def eval_time() -> None:
         out["loop"] = [S.reference_episode(cfg, rng, choose=_myopic_choose)[0] for _ in range(N_EVAL_LOOP)]
         return N_EVAL_LOOP
 
-    r = _alternate({"loop": loop_block, "eval": eval_block})
+    r = paired_medians({"loop": loop_block, "eval": eval_block}, REPEATS, work=True)
     loop_ci = mean_ci(out["loop"])
     print(f"(each side warmed up once, then the median of {REPEATS} alternating timed runs)")
     print(f"per-user Python loop : {r['loop']:12,.0f} episodes/s   mean return {_fmt(loop_ci)}")

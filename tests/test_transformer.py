@@ -681,12 +681,13 @@ def test_timing_helpers_return_ratios(monkeypatch):
     monkeypatch.setattr(T, "next_item_loss", spy_loss)
     T.sampled_vs_full_softmax_timing(200, batch_size=2, length=4, n_sampled=16, n_steps=2, d_model=16, n_heads=2,
                                      n_layers=1, window=4, compiled=False)
-    assert made == [(0, False), (16, False)] and loss_calls == [(0, True)] * 3 + [(16, True)] * 3
+    # an untimed block of 2 steps each, then the timed blocks alternate: 4 eager losses per side
+    assert made == [(0, False), (16, False)] and loss_calls == ([(0, True)] * 2 + [(16, True)] * 2) * 2
     made.clear(), loss_calls.clear()
     T.sampled_vs_full_softmax_timing(200, batch_size=2, length=4, n_sampled=16, n_steps=2, d_model=16,
                                      n_heads=2, n_layers=1, window=4)
     assert made == [(0, True), (16, True)]
-    # 3 calls per step, but each graph is traced once: the Python loss runs once, in graph mode
+    # 4 calls per side, but each graph is traced once: the Python loss runs once, in graph mode
     assert loss_calls == [(0, False), (16, False)]
     with pytest.raises(ValueError, match="n_sampled"):
         T.sampled_vs_full_softmax_timing(10, n_sampled=10)

@@ -68,6 +68,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from rlrec_helpers._timing import paired_medians
 from rlrec_helpers._validate import check_choice, check_int, check_probability, check_real
 from rlrec_helpers.agents._training_loop import TrainingLoop
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
@@ -1091,28 +1092,28 @@ def step_throughput(batch_size: int = 256, length: int = 20, n_candidates: int =
                     repeats: int = 1) -> dict[str, float]:
     """Training-step throughput (updates/s), compiled vs eager, on one synthetic batch.
 
-    Both run the same Python step function on the same model in the same process; the
-    compiled one is warmed up (traced) first. With ``repeats`` > 1 the two modes alternate,
-    ``n_steps`` updates each time, and the medians are reported, so a burst of load from
-    another process hits both sides instead of one. Returns ``compiled``, ``eager`` (updates/s)
-    and ``ratio`` (compiled / eager).
+    Both run the same Python step function on the same model in the same process, timed by
+    :func:`rlrec_helpers._timing.paired_medians`: one untimed block of ``n_steps`` updates each
+    (tracing for the compiled step), then ``repeats`` alternating timed blocks, and the medians,
+    so a burst of load from another process hits both sides instead of one. Returns
+    ``compiled``, ``eager`` (updates/s) and ``ratio`` (compiled / eager).
     """
     check_int("repeats", repeats, 1)
+    check_int("n_steps", n_steps, 1)
     acfg = agent_config or AgentConfig()
     seed_everything(seed, use_tf=True)
     batch = synthetic_batch(acfg, batch_size, length, n_candidates, seed=seed)
-    trainers = {}
-    for name, compiled in (("eager", False), ("compiled", True)):
-        trainers[name] = ReinforceTrainer(PolicyNetwork(**asdict(acfg)), TrainConfig(), compiled=compiled)
-        trainers[name].step(batch)  # warm-up (tracing for the compiled step)
-    rates: dict[str, list[float]] = {"eager": [], "compiled": []}
-    for _ in range(int(repeats)):
-        for name, trainer in trainers.items():
-            t0 = time.perf_counter()
+
+    def block(trainer):
+        def run() -> int:
             for _ in range(n_steps):
                 trainer.step(batch)
-            rates[name].append(n_steps / (time.perf_counter() - t0))
-    out = {name: float(np.median(r)) for name, r in rates.items()}
+            return n_steps
+        return run
+
+    sides = {name: block(ReinforceTrainer(PolicyNetwork(**asdict(acfg)), TrainConfig(), compiled=compiled))
+             for name, compiled in (("eager", False), ("compiled", True))}
+    out = paired_medians(sides, repeats, work=True)
     out["ratio"] = out["compiled"] / out["eager"]
     return out
 

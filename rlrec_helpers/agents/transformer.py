@@ -56,6 +56,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from rlrec_helpers._timing import paired_medians
 from rlrec_helpers._validate import check_choice, check_int, check_real
 from rlrec_helpers.agents._training_loop import TrainingLoop
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
@@ -1622,23 +1623,21 @@ def compare_finetuning(pretrained: TransformerAgent, env_config=None, *, betas=(
 def _time_calls(fns: Mapping[str, Callable[[], object]], n_steps: int, repeats: int = 1) -> dict[str, float]:
     """Seconds per call of each side, all treated alike: ``{name: median seconds per call}``.
 
-    Each side is warmed up (traced) by one untimed call just before its first timed block; the
-    sides then alternate, ``repeats`` timed blocks of ``n_steps`` calls each, so a burst of load
-    from another process hits every side instead of one (as ``reinforce.step_throughput`` does).
-    A side's time is the median over its blocks of the block's seconds / ``n_steps``.
+    :func:`rlrec_helpers._timing.paired_medians` on blocks of ``n_steps`` calls: one untimed
+    block each (tracing), then ``repeats`` alternating timed blocks, so a burst of load from
+    another process hits every side instead of one (as ``reinforce.step_throughput`` does).
     """
     check_int("n_steps", n_steps, lo=1)
     check_int("repeats", repeats, lo=1)
-    per_call: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(int(repeats)):
-        for name, fn in fns.items():
-            if not per_call[name]:
-                fn()  # warm-up (tracing)
-            t0 = time.perf_counter()
+
+    def block(fn):
+        def run() -> None:
             for _ in range(n_steps):
                 fn()
-            per_call[name].append((time.perf_counter() - t0) / n_steps)
-    return {name: float(np.median(t)) for name, t in per_call.items()}
+        return run
+
+    per_block = paired_medians({name: block(fn) for name, fn in fns.items()}, repeats)
+    return {name: t / n_steps for name, t in per_block.items()}
 
 
 def rl_step_throughput(batch_size: int = 64, horizon: int = 64, n_items: int = 2000, n_steps: int = 5,
