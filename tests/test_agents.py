@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -516,7 +517,7 @@ def test_notebook06_plot_helpers_validate_and_draw():
 
     ax = plotting.plot_distributions({"a": np.arange(10), "b": np.arange(5, 20)}, xlabel="session length (steps)")
     assert ax.get_xlabel() == "session length (steps)" and len(ax.patches) == 2
-    with pytest.raises(ValueError, match="non-empty"):
+    with pytest.raises(ValueError, match=re.escape("samples['a'] must not be empty, got shape (0,)")):
         plotting.plot_distributions({"a": []}, xlabel="x")
     a, b = plotting.plot_preference_tracking(np.zeros((6, 4)), np.ones((6, 4)), [0, 2])
     assert len(a.lines) == 2 and b.get_ylabel().startswith("true interest")
