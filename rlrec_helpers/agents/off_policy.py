@@ -28,11 +28,13 @@ from its features and the encoded state.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-from rlrec_helpers._validate import check_choice, check_int, check_real
+from rlrec_helpers._validate import check_choice, check_finite_array, check_int, check_real, describe_range, is_real
 from rlrec_helpers.ope import check_reward_behavior
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
@@ -71,6 +73,8 @@ class HistoryFeaturizer:
         self._t = 0
 
     def reset(self, batch_size: int) -> None:
+        """Start ``batch_size`` (an integer >= 1) users with empty histories."""
+        check_int("batch_size", batch_size, 1)
         self._counts = np.zeros((batch_size, self.n_topics))
         self._last = np.zeros(batch_size)
         self._t = 0
@@ -135,7 +139,12 @@ class OffPolicyNet(keras.Model):
 
 @dataclass
 class OffPolicyConfig:
-    """Hyper-parameters of :func:`train_off_policy`."""
+    """Hyper-parameters of :func:`train_off_policy`.
+
+    :meth:`validate` raises ``ValueError`` unless ``k``, ``hidden``, ``epochs`` and ``batch_size``
+    are integers >= 1, ``beta_warmup_epochs`` and ``seed`` integers >= 0, ``weight_cap`` a finite
+    number > 0 or ``np.inf``, ``learning_rate`` a finite number > 0 and ``baseline`` a bool.
+    """
 
     correction: str = "topk"  # "none" | "is" | "topk"
     k: int = 3  # slate size for λ_K
@@ -153,28 +162,62 @@ class OffPolicyConfig:
     def validate(self) -> None:
         check_choice("correction", self.correction, CORRECTIONS)
         check_int("k", self.k, 1)
-        if not self.weight_cap > 0:  # np.inf (no cap) is allowed
-            raise ValueError(f"weight_cap must be > 0, got {self.weight_cap}")
+        cap = self.weight_cap
+        no_cap = isinstance(cap, numbers.Real) and not isinstance(cap, (bool, np.bool_)) and cap == math.inf
+        if not (no_cap or (is_real(cap) and cap > 0)):
+            raise ValueError(f"weight_cap must be a finite number > 0 or np.inf (no cap), got {cap!r}")
+        check_int("hidden", self.hidden, 1)
+        if not isinstance(self.baseline, (bool, np.bool_)):
+            raise ValueError(f"baseline must be a bool, got {self.baseline!r}")
+        check_int("seed", self.seed, 0)
         check_int("beta_warmup_epochs", self.beta_warmup_epochs, 0)
         check_int("epochs", self.epochs, 1)
         check_int("batch_size", self.batch_size, 1)
         check_real("learning_rate", self.learning_rate, 0, lo_open=True)
 
 
-def _check_logs(logs: dict) -> None:
-    need = ("state", "cand", "slate", "click_row", "action", "ret")
+_LOG_AXES = {"state": 2, "cand": 3, "slate": 2, "click_row": 1, "action": 1, "ret": 1}
+
+
+def _check_logs(logs: dict) -> dict:
+    """The logs with every :func:`train_off_policy` entry as a numpy array (lists are accepted);
+    ``ValueError`` for missing keys, wrong axes or lengths, non-finite ``state``, ``cand`` or
+    ``ret``, a ``slate`` entry outside [0, N), or a click row or action out of range."""
+    need = tuple(_LOG_AXES)
     missing = [k for k in need if k not in logs]
     if missing:
         raise ValueError(f"logs is missing keys {missing}; build it with log_interactions()")
-    n, N = logs["cand"].shape[:2]
-    if logs["state"].shape[0] != n or logs["slate"].shape[0] != n:
+    arrays = {}
+    for key, axes in _LOG_AXES.items():
+        try:
+            arr = np.asarray(logs[key])
+        except (TypeError, ValueError):   # ragged lists
+            raise ValueError(f"logs[{key!r}] must be a rectangular array, got {logs[key]!r}") from None
+        if arr.ndim != axes:
+            raise ValueError(f"logs[{key!r}] must have {axes} ax{'is' if axes == 1 else 'es'}, got shape {arr.shape}")
+        arrays[key] = arr
+    a = arrays
+    n, N = a["cand"].shape[:2]
+    if a["state"].shape[0] != n or a["slate"].shape[0] != n:
         raise ValueError("logs['state'], ['cand'] and ['slate'] must have the same number of rows")
-    if logs["click_row"].shape != logs["action"].shape or logs["ret"].shape != logs["action"].shape:
+    if a["click_row"].shape != a["action"].shape or a["ret"].shape != a["action"].shape:
         raise ValueError("logs['click_row'], ['action'] and ['ret'] must have the same length")
-    if logs["action"].size == 0:
+    if a["action"].size == 0:
         raise ValueError("logs contain no clicks: nothing to learn from")
-    if logs["click_row"].max() >= n or logs["action"].max() >= N or logs["action"].min() < 0:
+    for key in ("state", "cand", "ret"):   # a NaN here turns every weight into NaN
+        arr = a[key]
+        if not (arr.dtype.kind in "biuf" and arr.size and np.isfinite(arr).all()):
+            check_finite_array(f"logs[{key!r}]", arr)
+    slate = a["slate"]
+    bad = (slate < 0) | (slate >= N)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        rng = describe_range(0, N, hi_open=True, hi_name="N")
+        raise ValueError(f"logs['slate'] entries must be item indices{rng}, "
+                         f"got logs['slate'][{', '.join(map(str, idx))}] = {slate[idx].item()!r}")
+    if a["click_row"].max() >= n or a["click_row"].min() < 0 or a["action"].max() >= N or a["action"].min() < 0:
         raise ValueError("logs['click_row'] / ['action'] index outside the logged steps/candidates")
+    return {**logs, **arrays}
 
 
 def slate_rewards(logs: dict) -> np.ndarray:
@@ -206,7 +249,8 @@ def train_off_policy(logs: dict, config: OffPolicyConfig | None = None):
         logs: from :func:`log_interactions` or :func:`make_bandit_logs`: ``state`` (n, S),
             ``cand`` (n, N, F) float32 per logged step; ``slate`` (n, K) items β showed;
             ``click_row`` (m,) step of each click, ``action`` (m,) clicked candidate,
-            ``ret`` (m,) return from that step.
+            ``ret`` (m,) return from that step. Numpy arrays or lists; ``state``, ``cand`` and
+            ``ret`` must be finite and ``slate`` entries in [0, N) (``ValueError`` otherwise).
         config: :class:`OffPolicyConfig`.
 
     Returns:
@@ -216,7 +260,7 @@ def train_off_policy(logs: dict, config: OffPolicyConfig | None = None):
     """
     config = config or OffPolicyConfig()
     config.validate()
-    _check_logs(logs)
+    logs = _check_logs(logs)
     seed_everything(config.seed, use_tf=True)
     model = OffPolicyNet(hidden=config.hidden)
     state = tf.constant(logs["state"], tf.float32)

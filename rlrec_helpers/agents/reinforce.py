@@ -69,7 +69,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from rlrec_helpers._timing import paired_medians
-from rlrec_helpers._validate import check_choice, check_int, check_probability, check_real
+from rlrec_helpers._validate import (check_choice, check_finite_array, check_int, check_probability, check_real,
+                                     describe_range)
 from rlrec_helpers.agents._training_loop import TrainingLoop
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
@@ -88,6 +89,12 @@ BASELINES = ("mean", "value", "none", "gae")
 SLATEQ_REFERENCE_RETURN = 174.6
 _NEG = -1e9  # "minus infinity" for masked logits (keeps softmax finite)
 N_STATS = 2  # per-candidate history statistics (see cluster_statistics)
+
+
+def _check_bool(name: str, value) -> None:
+    """``ValueError("<name> must be a bool, got <value>")`` unless ``value`` is a bool (or numpy bool)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool, got {value!r}")
 
 
 # --------------------------------------------------------------------------- configuration
@@ -133,6 +140,8 @@ class AgentConfig:
             check_int(name, getattr(self, name), 1)
         check_int("n_features", self.n_features, self.n_topics, lo_name="n_topics")
         check_real("doc_length", self.doc_length, 0, lo_open=True)
+        for name in ("use_history", "cluster_stats"):
+            _check_bool(name, getattr(self, name))
         check_choice("interest_estimate", self.interest_estimate, ESTIMATORS)
         check_probability("interest_step", self.interest_step)
         check_real("no_click_weight", self.no_click_weight, 0, lo_open=True)
@@ -232,6 +241,8 @@ class TrainConfig:
         for name in ("n_iters", "batch_size", "max_len", "eval_episodes"):
             check_int(name, getattr(self, name), 1)
         check_int("eval_every", self.eval_every, 0)  # 0 = never
+        for name in ("normalize", "keep_best"):
+            _check_bool(name, getattr(self, name))
         if self.keep_best and not self.eval_every:
             raise ValueError("keep_best needs eval_every >= 1 (it selects among the evaluations)")
         check_real("gamma", self.gamma, 0, 1)
@@ -291,15 +302,30 @@ def encode_feedback(shown_clusters, clicked, watch_time, step, *, n_topics: int,
         watch_time: (B,) float minutes watched at the previous step.
         step: (B,) or scalar int step index of the decision being made (0 = session start).
         first: (B,) bool start-of-session flags; default ``step == 0``.
+
+    On the rows that are not a session's first step, ``shown_clusters`` must be in [0, T) and
+    ``clicked`` in [-1, K); anything else raises ``ValueError`` (it would corrupt the row).
     """
+    check_int("n_topics", n_topics, 1)
     shown = np.asarray(shown_clusters, dtype=np.int64)
     clicked = np.asarray(clicked, dtype=np.int64)
+    if clicked.ndim != 1:
+        raise ValueError(f"clicked must have shape (B,), got shape {clicked.shape}")
     b = clicked.shape[0]
+    if shown.ndim != 2 or shown.shape[0] != b:
+        raise ValueError(f"shown_clusters must have shape (B={b}, K), got shape {shown.shape}")
     step = np.broadcast_to(np.asarray(step, dtype=np.float32), (b,))
     first = (step == 0) if first is None else np.asarray(first, dtype=bool)
     x = np.zeros((b, 2 * n_topics + 4), dtype=np.float32)
     rows = np.nonzero(~first)[0]
     if rows.size:
+        sr, cr = shown[rows], clicked[rows]
+        if sr.size and (sr.min() < 0 or sr.max() >= n_topics):
+            raise ValueError(f"shown_clusters must be integers in [0, n_topics={n_topics}), got range "
+                             f"[{sr.min()}, {sr.max()}]")
+        if cr.min() < -1 or cr.max() >= shown.shape[1]:
+            raise ValueError(f"clicked must be -1 or a slate position in [0, K={shown.shape[1]}), got range "
+                             f"[{cr.min()}, {cr.max()}]")
         np.add.at(x, (np.repeat(rows, shown.shape[1]), shown[rows].ravel()), 1.0)
         hit = rows[clicked[rows] >= 0]
         cc = shown[hit, clicked[hit]]
@@ -370,10 +396,14 @@ class PolicyNetwork(keras.Model):
                  cluster_stats: bool = True, interest_estimate: str = "click_rate",
                  interest_step: float = 0.3, no_click_weight: float = 2.0, **kwargs):
         super().__init__(**kwargs)
-        self.agent_config = AgentConfig(int(n_topics), int(n_features), int(slate_size),
-                                        int(hidden), bool(use_history), float(doc_length),
-                                        bool(cluster_stats), str(interest_estimate),
-                                        float(interest_step), float(no_click_weight)).validate()
+        # validate the values as given (no casts first: hidden=4.9 or n_topics="3" are errors),
+        # then store them as plain Python types
+        c = AgentConfig(n_topics, n_features, slate_size, hidden, use_history, doc_length, cluster_stats,
+                        interest_estimate, interest_step, no_click_weight).validate()
+        self.agent_config = AgentConfig(int(c.n_topics), int(c.n_features), int(c.slate_size),
+                                        int(c.hidden), bool(c.use_history), float(c.doc_length),
+                                        bool(c.cluster_stats), str(c.interest_estimate),
+                                        float(c.interest_step), float(c.no_click_weight)).validate()
         h = self.agent_config.hidden
         self.gru = keras.layers.GRU(h, return_sequences=True, name="gru")
         self.item_embedding = keras.layers.Dense(h, use_bias=False, name="item_embedding")
@@ -583,10 +613,15 @@ class ReinforceTrainer:
     """Owns the optimiser and the update step for one :class:`PolicyNetwork`.
 
     ``trainer.step(batch)`` applies one REINFORCE update; the batch is a dict of numpy
-    arrays ``history`` (B, L, D), ``candidates`` (B, L, N, F), ``slates`` (B, L, K),
-    ``returns`` (B, L), ``mask`` (B, L), and optionally ``candidate_mask`` (B, L, N) (1 = the
-    candidate may be shown; see :func:`mask_logits`). ``compiled=False`` runs the same Python function
-    eagerly (used to measure the speed-up of ``tf.function``).
+    arrays ``history`` (B, L, D), ``candidates`` (B, L, N, F') (F' = ``item_dim``: the features
+    plus the cluster statistics when configured, as :func:`rollout` returns them), ``slates``
+    (B, L, K), ``returns`` (B, L), ``mask`` (B, L), and optionally ``rewards`` (B, L) and
+    ``candidate_mask`` (B, L, N) (1 = the candidate may be shown; see :func:`mask_logits`).
+    ``step`` checks the batch before the update and raises ``ValueError`` for a missing key, a
+    wrong shape, a non-finite ``history``, ``candidates``, ``returns`` or ``rewards``, a slate
+    entry outside [0, N), or a ``mask`` / ``candidate_mask`` entry other than 0 or 1.
+    ``compiled=False`` runs the same Python function eagerly (used to measure the speed-up of
+    ``tf.function``).
     """
 
     def __init__(self, model: PolicyNetwork, config: TrainConfig, *, compiled: bool = True):
@@ -635,7 +670,35 @@ class ReinforceTrainer:
         self.optimizer.apply_gradients(zip(clipped, variables))
         return parts
 
+    def _check_batch(self, batch: Mapping[str, np.ndarray]) -> None:
+        """``ValueError`` for a batch :meth:`step` cannot train on (see the class docstring)."""
+        need = ("history", "candidates", "slates", "returns", "mask")
+        missing = [k for k in need if k not in batch]
+        if missing:
+            raise ValueError(f"batch is missing keys {missing} (it needs {', '.join(repr(k) for k in need)})")
+        c = self.model.agent_config
+        b, length = _batch_array("history", batch["history"], (None, None, c.input_dim)).shape[:2]
+        n = _batch_array("candidates", batch["candidates"], (b, length, None, c.item_dim)).shape[2]
+        slates = _batch_array("slates", batch["slates"], (b, length, c.slate_size))
+        bad = (slates < 0) | (slates >= n) | (slates != np.floor(slates))
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            rng = describe_range(0, n, hi_open=True, hi_name="N")
+            raise ValueError(f"batch['slates'] entries must be integers{rng}, "
+                             f"got batch['slates'][{', '.join(map(str, idx))}] = {slates[idx].item()!r}")
+        for key in ("returns", "mask", "rewards", "candidate_mask"):
+            if batch.get(key) is None:
+                continue
+            arr = _batch_array(key, batch[key], (b, length, n) if key == "candidate_mask" else (b, length))
+            if key in ("mask", "candidate_mask"):
+                bad = (arr != 0) & (arr != 1)
+                if bad.any():
+                    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+                    raise ValueError(f"batch[{key!r}] entries must be 0 or 1, got "
+                                     f"batch[{key!r}][{', '.join(map(str, idx))}] = {arr[idx].item()!r}")
+
     def step(self, batch: Mapping[str, np.ndarray]) -> dict[str, float]:
+        self._check_batch(batch)
         allowed = batch.get("candidate_mask")
         if allowed is None:
             allowed = np.ones(np.shape(batch["candidates"])[:3], np.float32)
@@ -652,6 +715,18 @@ class ReinforceTrainer:
                          tf.constant(allowed, tf.float32),
                          tf.constant(rewards, tf.float32))
         return {k: float(v) for k, v in out.items()}
+
+
+def _batch_array(key: str, value, shape: tuple) -> np.ndarray:
+    """``np.asarray(value)`` if it is a non-empty finite real array of ``shape`` (``None``: any
+    length), else the ``ValueError`` of :func:`check_finite_array` naming ``batch[key]``. The
+    common case costs one ``np.isfinite`` pass and no copy."""
+    arr = np.asarray(value)
+    ok = (arr.dtype.kind in "biuf" and arr.ndim == len(shape) and arr.size > 0
+          and all(w is None or w == m for w, m in zip(shape, arr.shape)) and np.isfinite(arr).all())
+    if not ok:
+        check_finite_array(f"batch[{key!r}]", value, shape)
+    return arr
 
 
 # --------------------------------------------------------------------------- the agent
@@ -809,7 +884,9 @@ class ReinforceAgent:
         Args:
             history: dict ``shown_clusters`` (L, K) int, ``clicked`` (L,) int (-1 = no click),
                 ``watch_time`` (L,) float minutes, or ``None`` for a new user.
-            candidates: (N, F) candidate features (cluster one-hot [+ quality signal]).
+            candidates: (N, F) candidate features (cluster one-hot [+ quality signal]); the
+                first ``n_topics`` columns must be a one-hot cluster encoding (``ValueError``
+                otherwise).
             k: slate size, 1 <= k <= N (default: the configured slate size).
             allowed: optional (N,) bool, False for candidates that must not be shown (e.g.
                 unsuitable products); they get probability 0 and k must not exceed the
@@ -817,11 +894,20 @@ class ReinforceAgent:
         Returns:
             ``(indices (k,) int64, scores (k,) float)``, scores = π(i | state), decreasing.
         """
-        cand = np.asarray(candidates, dtype=np.float32)
+        try:
+            cand = np.asarray(candidates, dtype=np.float32)
+            numeric = np.asarray(candidates).dtype.kind not in "US"   # "1" would convert silently
+        except (TypeError, ValueError):   # strings, ragged lists
+            numeric = False
+        if not numeric:
+            raise ValueError(f"candidates must be an array of real numbers, got {candidates!r}")
         if cand.ndim != 2 or cand.shape[1] != self.config.n_features:
             raise ValueError(f"candidates must have shape (N, {self.config.n_features}), got {cand.shape}")
         if not np.all(np.isfinite(cand)):
             raise ValueError("candidates must be finite")
+        onehot = cand[:, :self.config.n_topics]   # the cluster serving_candidates reads by argmax
+        if not (np.all((onehot == 0) | (onehot == 1)) and np.all(onehot.sum(1) == 1)):
+            raise ValueError("candidates[:, :n_topics] must be a one-hot cluster encoding")
         k = self.config.slate_size if k is None else k
         check_int("k", k, 1, cand.shape[0], hi_name="N")  # N: the candidate count
         state = self.state_sequence(history)[-1]
@@ -889,7 +975,8 @@ def rollout(agent: ReinforceAgent, env, *, max_len: int = 1000, seed: int | None
     """Run one episode for each of the env's B users with ``agent`` (sampling or greedy).
 
     Returns a batch for :meth:`ReinforceTrainer.step` without ``returns``: ``history``
-    (B, L, D), ``candidates`` (B, L, N, F), ``slates`` (B, L, K) int32, ``rewards`` (B, L),
+    (B, L, D), ``candidates`` (B, L, N, F') (F' = ``agent.config.item_dim``: the features plus
+    the cluster statistics when configured), ``slates`` (B, L, K) int32, ``rewards`` (B, L),
     ``mask`` (B, L) (1 while the user was active when the slate was shown),
     ``candidate_mask`` (B, L, N) (1 = the candidate was allowed), plus
     ``episode_return`` (B,) and ``length`` (B,).
@@ -898,7 +985,9 @@ def rollout(agent: ReinforceAgent, env, *, max_len: int = 1000, seed: int | None
     slates are shown and recorded in ``slates``, and the agent reads the history they produce
     (its inputs are what it would see had it shown them); ``agent_slates`` (B, L, K) then holds
     the slates the agent itself would have shown. Used by :func:`behaviour_clone`.
+    ``max_len`` must be an integer >= 1.
     """
+    check_int("max_len", max_len, 1)
     if behaviour is not None:
         _check_slate_policy("behaviour", behaviour)
     obs = env.reset(seed=seed)
@@ -971,6 +1060,7 @@ def train_reinforce(env_config="default", config: TrainConfig | None = None, *,
         agent_config: network shape (default: :meth:`AgentConfig.for_env`).
         agent: continue training this agent instead of building a new one.
         progress: show a tqdm bar.
+        eval_seed: seed (integer >= 0) of the validation evaluations (``eval_every``).
     Returns:
         The agent (greedy mode) and a history of per-iteration arrays: ``iteration``,
         ``env_steps`` (cumulative user-steps), ``return`` (mean undiscounted return of the
@@ -982,6 +1072,7 @@ def train_reinforce(env_config="default", config: TrainConfig | None = None, *,
     from rlrec_helpers.simulator import BatchEnv, get_preset
 
     cfg = (config or TrainConfig()).validate()
+    check_int("eval_seed", eval_seed, 0)
     env_cfg = get_preset(env_config)
     seed_everything(cfg.seed, use_tf=True)
     if agent is None:
@@ -1096,11 +1187,13 @@ def step_throughput(batch_size: int = 256, length: int = 20, n_candidates: int =
     :func:`rlrec_helpers._timing.paired_medians`: one untimed block of ``n_steps`` updates each
     (tracing for the compiled step), then ``repeats`` alternating timed blocks, and the medians,
     so a burst of load from another process hits both sides instead of one. Returns
-    ``compiled``, ``eager`` (updates/s) and ``ratio`` (compiled / eager).
+    ``compiled``, ``eager`` (updates/s) and ``ratio`` (compiled / eager). ``batch_size`` and
+    ``length`` must be integers >= 1, ``n_candidates`` one >= the slate size.
     """
     check_int("repeats", repeats, 1)
     check_int("n_steps", n_steps, 1)
     acfg = agent_config or AgentConfig()
+    _check_batch_sizes(acfg, batch_size, length, n_candidates)
     seed_everything(seed, use_tf=True)
     batch = synthetic_batch(acfg, batch_size, length, n_candidates, seed=seed)
 
@@ -1118,9 +1211,19 @@ def step_throughput(batch_size: int = 256, length: int = 20, n_candidates: int =
     return out
 
 
+def _check_batch_sizes(config: AgentConfig, batch_size, length, n_candidates) -> None:
+    check_int("batch_size", batch_size, 1)
+    check_int("length", length, 1)
+    check_int("n_candidates", n_candidates, config.slate_size, lo_name="slate_size")
+
+
 def synthetic_batch(config: AgentConfig, batch_size: int, length: int, n_candidates: int = 10,
                     seed: int = 0) -> dict[str, np.ndarray]:
-    """A random, well-formed training batch (for tests and the throughput measurement)."""
+    """A random, well-formed training batch (for tests and the throughput measurement).
+
+    ``batch_size`` and ``length`` must be integers >= 1, ``n_candidates`` one >= ``config.slate_size``.
+    """
+    _check_batch_sizes(config, batch_size, length, n_candidates)
     rng = np.random.default_rng(seed)
     c = config
     clusters = rng.integers(0, c.n_topics, size=(batch_size, length, n_candidates))
@@ -1154,6 +1257,7 @@ def session_trace(policy, env_config="default", *, n_users: int = 200, seed: int
     """
     from rlrec_helpers.simulator import BatchEnv, get_preset
 
+    check_int("max_len", max_len, 1)
     env = BatchEnv(get_preset(env_config), n_users, seed=seed)
     obs = env.reset(seed=seed)
     policy.reset(n_users)
@@ -1320,10 +1424,12 @@ def retrain_and_compare(env_config="default", *, gamma: float = 0.99, entropy_co
 
     Returns a dict: ``trained``, ``random``, ``quality_greedy`` and ``pretrained`` (or None) mean
     returns (greedy slates for the agents) over ``n_eval`` episodes of one shared seed, and the
-    training ``history``.
+    training ``history``. ``n_eval`` must be an integer >= 1 and ``eval_seed`` one >= 0.
     """
     from rlrec_helpers.simulator import QualityGreedyPolicy, RandomPolicy, evaluate, get_preset
 
+    check_int("n_eval", n_eval, 1)
+    check_int("eval_seed", eval_seed, 0)
     base = get_preset(env_config)
     check_int("slate_size", slate_size, 1, base.n_candidates, hi_name="n_candidates")
     env_cfg = replace(base, slate_size=int(slate_size))
@@ -1358,6 +1464,11 @@ def _main(argv=None) -> None:
     t.add_argument("--n-iters", type=int, default=None)
     t.add_argument("--eval-episodes", type=int, default=EVAL_EPISODES)
     a = p.parse_args(argv)
+    # check what would fail only after training before starting it
+    if Path(a.out).suffix != ".keras":
+        raise ValueError(f"--out must end in '.keras', got {a.out!r}")
+    check_int("--eval-episodes", a.eval_episodes, 1)
+    check_int("--n-iters", a.n_iters, 1, allow_none=True)
     cfg = replace(TRAIN_PRESETS.get(a.preset, TrainConfig()), seed=a.seed)
     if a.n_iters is not None:
         cfg = replace(cfg, n_iters=a.n_iters)
