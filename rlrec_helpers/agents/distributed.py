@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlrec_helpers._validate import check_choice, check_int
+from rlrec_helpers._validate import check_choice, check_int, check_real
 
 #: small model used by the checks (the notebook's architecture, narrower, smaller catalogue)
 CHECK_MODEL = dict(n_items=200, d_model=32, n_layers=2, n_heads=2, window=8)
@@ -93,12 +93,21 @@ def mirrored_equivalence(n_devices: int = 2, global_batch: int = 32, horizon: in
     ``grad_max_abs_diff``, ``update_max_abs`` (size of the SGD update), ``max_abs_diff``
     (weights after the step), ``kl_single`` / ``kl_mirrored`` and ``replica_spread`` (max
     difference between the replicas' copies of a weight).
+
+    ``n_devices`` >= 2, ``global_batch`` >= ``n_devices`` (a multiple of it), ``horizon`` >= 1
+    and ``seed`` >= 0 are integers, ``beta`` >= 0 and ``lr`` > 0 finite numbers; otherwise
+    ``ValueError``, raised before TensorFlow's devices are configured.
     """
     import tensorflow as tf
 
     from rlrec_helpers.agents import transformer as T
 
     check_int("n_devices", n_devices, 2)
+    check_int("global_batch", global_batch, n_devices, lo_name="n_devices")
+    check_int("horizon", horizon, 1)
+    check_real("beta", beta, 0.0)
+    check_int("seed", seed, 0)
+    check_real("lr", lr, 0.0, lo_open=True)
     if global_batch % n_devices:
         raise ValueError(f"global_batch ({global_batch}) must be divisible by n_devices ({n_devices})")
     cpu = tf.config.list_physical_devices("CPU")[0]

@@ -168,6 +168,9 @@ def make_catalogue(items_per_topic: int = 15, *, text_dim: int = 32, image_dim: 
         seed: non-negative integer; the same seed gives the same catalogue.
         config: interest-evolution :class:`SimulatorConfig` (default :data:`CATALOGUE_CONFIG`);
             its ``n_topics`` and cluster quality means are used.
+
+    A setting in which every item gets the same latent (one topic, no noise, no quality
+    spread) raises ``ValueError``: the standardised embedding would be 0/0.
     """
     config = (CATALOGUE_CONFIG if config is None else config)
     if not isinstance(config, SimulatorConfig):
@@ -196,16 +199,19 @@ def make_catalogue(items_per_topic: int = 15, *, text_dim: int = 32, image_dim: 
     quality = cluster_quality_means(config)[topic] + spread * q_rng.standard_normal(topic.size)
     onehot = np.eye(t)[topic]
 
-    def modality(rng, noise, dim):
+    def modality(rng, noise, dim, name):
         latent = np.concatenate([onehot + noise[0] * rng.standard_normal(onehot.shape),
                                  (quality / 3.0 + noise[1] * rng.standard_normal(quality.shape))[:, None]],
                                 axis=1)
+        if np.all(latent == latent[0]):  # every column would have standard deviation 0 (or rounding noise)
+            raise ValueError(f"the {name} embedding would be the same for every item (equal latents [e_c ; q / 3]): "
+                             f"use {name}_noise > 0, quality_spread > 0 or more than one topic")
         proj = rng.standard_normal((t + 1, dim))
         emb = latent @ proj
         return ((emb - emb.mean(0)) / emb.std(0)).astype(np.float32)   # standardised columns
 
-    text = modality(text_rng, tn, text_dim)
-    image = modality(image_rng, im, image_dim)
+    text = modality(text_rng, tn, text_dim, "text")
+    image = modality(image_rng, im, image_dim, "image")
     order = miss_rng.permutation(topic.size)
     n_text, n_image = int(round(miss[0] * topic.size)), int(round(miss[1] * topic.size))
     text[order[:n_text]] = 0.0
@@ -402,7 +408,8 @@ class MultimodalAgent:
     ``reset(batch_size)`` / ``act(obs, env)`` -> (B, K) slates (greedy unless ``sample``).
     The candidates' catalogue ids are read from the ``item_id`` feature column; the agent
     keeps, per user, running sums of the vectors of clicked and skipped items. The item
-    table is recomputed at the first ``act`` after each ``reset``.
+    table is recomputed at the first ``act`` after each ``reset``. The model's encoder must
+    have been built for the catalogue (same ``n_items``, ``text_dim``, ``image_dim``).
     """
 
     def __init__(self, model: MultimodalPolicy, catalogue: Catalogue, *, sample: bool = False,
@@ -411,6 +418,10 @@ class MultimodalAgent:
             raise ValueError(f"model must be a MultimodalPolicy, got {type(model).__name__}")
         if not isinstance(catalogue, Catalogue):
             raise ValueError(f"catalogue must be a Catalogue, got {type(catalogue).__name__}")
+        for name in ("n_items", "text_dim", "image_dim"):
+            mine, theirs = getattr(model.encoder, name), getattr(catalogue, name)
+            if mine != theirs:
+                raise ValueError(f"model.encoder.{name} ({mine}) must equal catalogue.{name} ({theirs})")
         self.model, self.catalogue = model, catalogue
         self.encoder_name = model.encoder.kind
         self.sample = bool(sample)
@@ -594,10 +605,13 @@ def evaluate_multimodal(agent, catalogue: Catalogue, pool: str = "cold", n_episo
 
     Runs :func:`rlrec_helpers.simulator.evaluate` with a :class:`CatalogueUserModel` on
     ``pool`` (``"warm"`` or ``"cold"``); same seed = same users and candidates for every
-    policy. Return in minutes watched per session (at most 50 steps).
+    policy. Return in minutes watched per session (at most 50 steps). A
+    :class:`MultimodalAgent` must be evaluated on its own ``agent.catalogue``.
     """
     if not isinstance(catalogue, Catalogue):
         raise ValueError(f"catalogue must be a Catalogue, got {type(catalogue).__name__}")
+    if isinstance(agent, MultimodalAgent) and agent.catalogue is not catalogue:
+        raise ValueError("agent was built for another catalogue; evaluate it on agent.catalogue")
     user_model = CatalogueUserModel(catalogue, pool)
     n_episodes = check_int("n_episodes", n_episodes, 1)
     old = getattr(agent, "sample", None)

@@ -204,8 +204,7 @@ def transformer_env_config(preset="default", quality_signal_noise: float = 0.1):
     """The simulator config the transformer needs: ``preset`` with a noisy quality column."""
     from rlrec_helpers.simulator import get_preset
 
-    if not (isinstance(quality_signal_noise, (int, float)) and quality_signal_noise >= 0):
-        raise ValueError(f"quality_signal_noise must be a number >= 0, got {quality_signal_noise!r}")
+    check_real("quality_signal_noise", quality_signal_noise, 0.0)
     return replace(get_preset(preset), quality_signal_noise=float(quality_signal_noise)).validate()
 
 
@@ -530,11 +529,36 @@ def _float_tensor(x):
     return tf.convert_to_tensor(x, tf.float32)
 
 
+def _check_pl_slates(slates, n: int) -> None:
+    """``ValueError`` unless every entry of ``slates`` (..., K) is in [0, n) and each slate's entries are distinct."""
+    s = np.asarray(slates)
+    if s.size and (s.min() < 0 or s.max() >= n):
+        raise ValueError(f"slates must be in [0, N={n}), got range [{s.min()}, {s.max()}]")
+    if s.size and s.shape[-1] > 1:
+        srt = np.sort(s, axis=-1)
+        dup = np.argwhere((srt[..., 1:] == srt[..., :-1]).any(-1))
+        if dup.size:
+            idx = tuple(int(i) for i in dup[0])
+            where = ", ".join(map(str, idx))
+            raise ValueError(f"slates must hold distinct positions in each slate, got slates[{where}] = {s[idx].tolist()}")
+
+
 def plackett_luce_logprob(logits, slates):
     """log pi(slate) of an ordered slate drawn without replacement from softmax(logits).
 
     logits (..., N) float; slates (..., K) int positions into the N candidates. Returns (...,).
+    Called eagerly, raises ``ValueError`` for a position outside [0, N) or a slate that repeats
+    a position (probability 0); inside a ``tf.function`` nothing is checked (the train step
+    checks its batch first, :func:`make_rl_train_step`).
     """
+    logits = _float_tensor(logits)
+    if tf.executing_eagerly() and logits.shape.rank:
+        _check_pl_slates(slates, int(logits.shape[-1]))
+    return _pl_logprob(logits, slates)
+
+
+def _pl_logprob(logits, slates):
+    """:func:`plackett_luce_logprob` without the check (padded batches hold repeated positions)."""
     logits = _float_tensor(logits)
     slates = tf.cast(slates, tf.int32)
     n = tf.shape(logits)[-1]
@@ -645,7 +669,7 @@ def rl_loss(model, ref_model, batch: Mapping, beta, global_batch_size):
     logits = model.candidate_logits(h, batch["cand"])
     h_ref = ref_model.hidden(batch["items"], batch["responses"], batch["watch"])
     ref_logits = tf.stop_gradient(ref_model.candidate_logits(h_ref, batch["cand"]))
-    logp = plackett_luce_logprob(logits, batch["slates"])
+    logp = _pl_logprob(logits, batch["slates"])
     penalty = plackett_luce_kl_surrogate(logits, ref_logits, batch["slates"])
     kl = tf.stop_gradient(penalty)  # same value as plackett_luce_kl, for logging
     mask = tf.cast(batch["mask"], tf.float32)
@@ -728,7 +752,8 @@ def _compile(fn, strategy, scalars: tuple):
 def _rl_keys(batch: Mapping, n_items: int) -> dict:
     """The keys of :func:`rl_loss` as numpy arrays, checked: shapes agree, ``items`` in
     [0, n_items + 1] (NO_CLICK = n_items, BOS = n_items + 1), ``responses`` in [0, 2], ``cand``
-    in [0, n_items), ``slates`` in [0, N), ``watch``/``adv`` finite, ``mask`` in [0, 1]."""
+    in [0, n_items), ``slates`` in [0, N) and distinct at each step with mask > 0, ``watch``/``adv``
+    finite, ``mask`` in [0, 1]."""
     keys = ("items", "responses", "watch", "cand", "slates", "adv", "mask")
     missing = [k for k in keys if k not in batch]
     if missing:
@@ -767,6 +792,12 @@ def _rl_keys(batch: Mapping, n_items: int) -> dict:
     m = raw["mask"].astype(np.float64)
     if m.size and (m.min() < 0 or m.max() > 1):
         raise ValueError(f"batch['mask'] must be in [0, 1], got range [{m.min()}, {m.max()}]")
+    srt = np.sort(raw["slates"], axis=-1)
+    dup = np.argwhere((srt[..., 1:] == srt[..., :-1]).any(-1) & (m > 0))
+    if dup.size:  # padded steps (mask 0) may repeat a position
+        i, t = (int(x) for x in dup[0])
+        raise ValueError(f"batch['slates'] must hold distinct positions at every step with mask > 0, "
+                         f"got batch['slates'][{i}, {t}] = {raw['slates'][i, t].tolist()}")
     dt = dict(items=np.int32, responses=np.int32, watch=np.float32, cand=np.int32, slates=np.int32,
               adv=np.float32, mask=np.float32)
     return {k: raw[k].astype(dt[k]) for k in keys}
@@ -778,7 +809,8 @@ def make_rl_train_step(model, ref_model, optimizer, strategy: tf.distribute.Stra
 
     ``model``, ``ref_model`` and ``optimizer`` must have been created under
     ``strategy.scope()``. Returns ``step(batch: dict of numpy, beta: float) ->
-    (loss, kl_sum, n_steps)`` (global sums, floats). The Keras optimizer all-reduces (sums)
+    (loss, kl_sum, n_steps)`` (global sums, floats); a bad batch (:func:`_rl_keys`) or ``beta``
+    (not a finite number >= 0) raises ``ValueError`` before any update. The Keras optimizer all-reduces (sums)
     gradients across replicas; each replica's loss is already divided by the global batch,
     so the update equals the single-device update on the same global batch. (No gradient
     clipping: Keras clips *before* the all-reduce, which would break that equivalence.)
@@ -801,12 +833,50 @@ def make_rl_train_step(model, ref_model, optimizer, strategy: tf.distribute.Stra
     _step = _compile(_raw, strategy, (tf.float32, tf.int32)) if compiled else _raw
 
     def step(batch: Mapping, beta: float):
+        check_real("beta", beta, 0.0)
         b = _rl_keys(batch, model.n_items)
         gbs = int(b["mask"].shape[0])
         out = _step(_distribute(strategy, b), tf.constant(beta, tf.float32), tf.constant(gbs, tf.int32))
         return tuple(float(o) for o in out)
 
     return step
+
+
+_PRETRAIN_DTYPES = dict(items=np.int32, responses=np.int32, watch=np.float32, target=np.int32, tmask=np.float32)
+
+
+def _pretrain_keys(batch: Mapping, n_items: int, name: str = "batch") -> dict:
+    """The keys of :func:`next_item_loss` as numpy arrays (dtypes as given), checked: all (B, L)
+    like ``tmask``, ``items`` in [0, n_items + 1] (NO_CLICK, BOS), ``responses`` in [0, 2],
+    ``target`` in [0, n_items), ``watch`` finite, ``tmask`` in [0, 1]. ``name`` names the
+    argument in the messages (``batch`` or ``logs``)."""
+    if not isinstance(batch, Mapping):
+        raise ValueError(f"{name} must be a dict of arrays from collect_logs(), got {type(batch).__name__}")
+    missing = [k for k in _PRETRAIN_DTYPES if k not in batch]
+    if missing:
+        raise ValueError(f"{name} is missing keys {missing}")
+    raw = {k: np.asarray(batch[k]) for k in _PRETRAIN_DTYPES}
+    for k in ("items", "responses", "target"):
+        if raw[k].size and not np.issubdtype(raw[k].dtype, np.integer):
+            raise ValueError(f"{name}[{k!r}] must be integers, got dtype {raw[k].dtype}")
+    for k in ("watch", "tmask"):
+        if not (np.issubdtype(raw[k].dtype, np.number) or raw[k].dtype == bool) or \
+                not np.all(np.isfinite(raw[k].astype(np.float64))):
+            raise ValueError(f"{name}[{k!r}] must be finite numbers")
+    bl = raw["tmask"].shape
+    if len(bl) != 2:
+        raise ValueError(f"{name}['tmask'] must have shape (B, L), got {bl}")
+    for k in ("items", "responses", "watch", "target"):
+        if raw[k].shape != bl:
+            raise ValueError(f"{name}[{k!r}] must have shape {bl} (as {name}['tmask']), got {raw[k].shape}")
+    for k, lo, hi in (("items", 0, n_items + 2), ("responses", 0, 3), ("target", 0, n_items)):
+        a = raw[k]
+        if a.size and (a.min() < lo or a.max() >= hi):
+            raise ValueError(f"{name}[{k!r}] must be in [{lo}, {hi}), got range [{a.min()}, {a.max()}]")
+    m = raw["tmask"].astype(np.float64)
+    if m.size and (m.min() < 0 or m.max() > 1):
+        raise ValueError(f"{name}['tmask'] must be in [0, 1], got range [{m.min()}, {m.max()}]")
+    return raw
 
 
 def _check_n_sampled(n_sampled, n_items: int) -> int:
@@ -821,7 +891,8 @@ def make_pretrain_step(model, optimizer, n_sampled: int = 0, strategy: tf.distri
     """Next-item step (full or sampled softmax); same contract as :func:`make_rl_train_step`.
 
     Returns ``step(batch) -> (loss, ce_sum, n_clicks)``; batch keys items, responses, watch,
-    target, tmask.
+    target, tmask (checked by :func:`_pretrain_keys` before any update: a bad batch raises
+    ``ValueError``).
     """
     _check_n_sampled(n_sampled, model.n_items)
     strategy = strategy or tf.distribute.get_strategy()
@@ -840,10 +911,11 @@ def make_pretrain_step(model, optimizer, n_sampled: int = 0, strategy: tf.distri
         return tuple(strategy.reduce(tf.distribute.ReduceOp.SUM, o, axis=None) for o in out)
 
     _step = _compile(_raw, strategy, (tf.int32,)) if compiled else _raw
-    dt = dict(items=np.int32, responses=np.int32, watch=np.float32, target=np.int32, tmask=np.float32)
+    dt = _PRETRAIN_DTYPES
 
     def step(batch: Mapping):
-        b = {k: np.asarray(batch[k], dt[k]) for k in dt}
+        raw = _pretrain_keys(batch, model.n_items)
+        b = {k: np.asarray(raw[k], dt[k]) for k in dt}
         gbs = int(b["tmask"].shape[0])
         out = _step(_distribute(strategy, b), tf.constant(gbs, tf.int32))
         return tuple(float(o) for o in out)
@@ -856,6 +928,8 @@ def synthetic_rl_batch(batch_size: int, horizon: int, n_items: int, n_candidates
     """A random batch with the shapes of :func:`rl_loss` (for tests, checks and benchmarks)."""
     check_int("batch_size", batch_size, lo=1)
     check_int("horizon", horizon, lo=1)
+    check_int("n_items", n_items, lo=1)
+    check_int("n_candidates", n_candidates, lo=1)
     check_int("slate_size", slate_size, 1, n_candidates, hi_name="n_candidates")
     rng = np.random.default_rng(seed)
     B, H = batch_size, horizon
@@ -872,6 +946,9 @@ def synthetic_rl_batch(batch_size: int, horizon: int, n_items: int, n_candidates
 
 def synthetic_log_batch(batch_size: int, length: int, n_items: int, seed: int = 0) -> dict:
     """A random next-item batch (keys of :func:`next_item_loss`) for timing."""
+    check_int("batch_size", batch_size, lo=1)
+    check_int("length", length, lo=1)
+    check_int("n_items", n_items, lo=1)
     rng = np.random.default_rng(seed)
     B, L = batch_size, length
     return dict(items=rng.integers(0, n_items + 2, (B, L)).astype(np.int32),
@@ -1108,8 +1185,9 @@ def rollout(agent: TransformerAgent, env, *, max_len: int = 1000, seed: int | No
     Returns (B, L) arrays ``items``, ``responses``, ``watch`` (the input tokens), ``cand``
     (B, L, N) candidate ids, ``slates`` (B, L, K) int32, ``rewards`` (minutes), ``mask``
     (1 while the user was active when the slate was shown), plus ``episode_return`` and
-    ``length`` (B,).
+    ``length`` (B,). ``max_len`` (steps at most) must be an integer >= 1.
     """
+    check_int("max_len", max_len, lo=1)
     obs = env.reset(seed=seed)
     agent.reset(env.batch_size)
     keys = ("items", "responses", "watch", "cand", "slates", "rewards", "mask")
@@ -1149,7 +1227,9 @@ def session_history(batch: Mapping[str, np.ndarray], user: int, t: int, doc_leng
 
 def pad_time(batch: Mapping[str, np.ndarray], multiple: int = 16) -> dict[str, np.ndarray]:
     """Zero-pad every (B, L, ...) array to a length that is a multiple of ``multiple``
-    (fewer distinct shapes -> fewer ``tf.function`` retraces). (B,) arrays are dropped."""
+    (fewer distinct shapes -> fewer ``tf.function`` retraces). (B,) arrays are dropped.
+    ``multiple`` must be an integer >= 1."""
+    check_int("multiple", multiple, lo=1)
     out = {}
     for k, v in batch.items():
         v = np.asarray(v)
@@ -1216,6 +1296,8 @@ def collect_logs(env_config, policy="myopic", *, n_sessions: int = 2000, seed: i
 
     cfg = get_preset(env_config)
     check_int("n_sessions", n_sessions, lo=1)
+    check_int("batch_size", batch_size, lo=1)
+    check_int("max_len", max_len, lo=1)
     cat = catalogue or TransformerConfig.for_env(cfg).catalogue
     if isinstance(policy, str):
         policy = make_reference_policy(policy, seed=seed)
@@ -1261,7 +1343,8 @@ class PretrainConfig:
 
     Attributes:
         n_sessions: logged sessions (a share ``holdout`` of them is held out for metrics).
-        logging_policy: reference-policy name for the logs (default ``"myopic"``).
+        logging_policy: reference-policy name for the logs (default ``"myopic"``; any name
+            :func:`rlrec_helpers.simulator.make_reference_policy` accepts).
         epochs: passes over the training logs; batch_size: sessions per step (batches group
             sessions of similar length to save padding).
         lr: Adam learning rate (finite, > 0); n_sampled: 0 = full softmax, else the number of
@@ -1287,13 +1370,17 @@ class PretrainConfig:
         check_int("seed", self.seed, lo=0)
         check_real("lr", self.lr, lo=0.0, lo_open=True)
         check_real("holdout", self.holdout, lo=0.0, hi=0.5)
+        from rlrec_helpers.simulator import REFERENCE_POLICIES
+
+        check_choice("logging_policy", self.logging_policy, (*REFERENCE_POLICIES, "blend", "heuristic"))
         return self
 
 
 def next_item_metrics(model: CausalTransformer, logs: Mapping[str, np.ndarray], batch_size: int = 256) -> dict:
     """Full-softmax next-item metrics on logged sessions (averages over clicked steps):
     ``loss`` (mean cross-entropy, nats), ``perplexity`` = exp(loss), ``accuracy`` (top-1 over
-    the whole catalogue)."""
+    the whole catalogue). ``batch_size`` (sessions per forward pass) must be an integer >= 1."""
+    check_int("batch_size", batch_size, lo=1)
     ce_sum, correct, n = 0.0, 0.0, 0.0
     S = logs["items"].shape[0]
     for s in range(0, S, batch_size):
@@ -1315,6 +1402,26 @@ def _metrics_fn(model, b):  # eager: forward only, no trace to pay for
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tgt, logits=logits)
     hit = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tgt), tf.float32)
     return tf.reduce_sum(ce), tf.reduce_sum(hit), tf.cast(tf.size(keep), tf.float32)
+
+
+def _check_logs(logs, n_items: int) -> dict:
+    """User-given :func:`pretrain` logs, checked (:func:`_pretrain_keys` under the name ``logs``,
+    ids against the catalogue of ``n_items``) plus ``length`` (S,) finite in [0, L]."""
+    if not isinstance(logs, Mapping):
+        raise ValueError(f"logs must be a dict of arrays from collect_logs(), got {type(logs).__name__}")
+    missing = [k for k in (*_PRETRAIN_DTYPES, "length") if k not in logs]
+    if missing:
+        raise ValueError(f"logs is missing keys {missing}")
+    out = _pretrain_keys(logs, n_items, "logs")
+    S, L = out["tmask"].shape
+    length = np.asarray(logs["length"])
+    if length.shape != (S,):
+        raise ValueError(f"logs['length'] must have shape ({S},), got {length.shape}")
+    if not (np.issubdtype(length.dtype, np.number) and np.all(np.isfinite(length))
+            and (length.min(initial=0) >= 0) and (length.max(initial=0) <= L)):
+        raise ValueError(f"logs['length'] must be finite numbers in [0, L={L}]")
+    out["length"] = length
+    return out
 
 
 def _bucketed_batches(idx: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
@@ -1340,7 +1447,8 @@ def pretrain(env_config=None, config: PretrainConfig | None = None, *,
         env_config: simulator config with a quality column (default
             :func:`transformer_env_config`).
         config: :class:`PretrainConfig`; agent_config: network shape (default: for the env).
-        logs: reuse logs from :func:`collect_logs` instead of collecting them.
+        logs: reuse logs from :func:`collect_logs` instead of collecting them (their ids must
+            belong to ``agent_config``'s catalogue, else ``ValueError``).
         strategy: optional ``tf.distribute.Strategy`` for the update step.
         compiled: ``tf.function`` update step (False: eager, slower, no tracing cost).
     Returns:
@@ -1365,6 +1473,8 @@ def pretrain(env_config=None, config: PretrainConfig | None = None, *,
     if logs is None:
         logs = collect_logs(env_cfg, cfg.logging_policy, n_sessions=cfg.n_sessions, seed=cfg.seed,
                             catalogue=acfg.catalogue)
+    else:
+        logs = _check_logs(logs, acfg.n_items)
     log_seconds = time.perf_counter() - t0
     S = logs["items"].shape[0]
     n_val = int(round(cfg.holdout * S))
@@ -1569,9 +1679,17 @@ def policy_kl(agent: TransformerAgent, reference: TransformerAgent, env_config=N
     per-step KL between the two Plackett-Luce slate distributions, nats), ``first_kl`` (the
     KL of the candidate softmaxes, i.e. of the first slate position) and ``steps``.
     ``seed`` seeds both the users and the slate sampling: equal seeds give equal results, and
-    the agent's own random stream (``agent.rng``) is left untouched.
+    the agent's own random stream (``agent.rng``) is left untouched. Both must be
+    :class:`TransformerAgent` s with the same item catalogue, else ``ValueError``.
     """
     from rlrec_helpers.simulator import BatchEnv, get_preset
+
+    for name, a in (("agent", agent), ("reference", reference)):
+        if not isinstance(a, TransformerAgent):
+            raise ValueError(f"{name} must be a TransformerAgent, got {type(a).__name__}")
+    if reference.catalogue != agent.catalogue:
+        raise ValueError(f"reference has catalogue {reference.catalogue}, the agent {agent.catalogue}; "
+                         "they must be equal")
 
     env_cfg = get_preset(transformer_env_config() if env_config is None else env_config)
     env = BatchEnv(env_cfg, check_int("n_episodes", n_episodes, lo=1), seed=seed)
