@@ -749,29 +749,41 @@ def _compile(fn, strategy, scalars: tuple):
     return call
 
 
+def _batch_arrays(batch: Mapping, name: str, *, ints: tuple, floats: tuple, like: tuple, ref: str,
+                  ref_shape: str) -> dict:
+    """``batch``'s keys ``ints + floats`` as numpy arrays (dtypes as given), checked: none missing,
+    ``ints`` of an integer dtype, ``floats`` finite numbers, ``batch[ref]`` 2-D (``ref_shape``) and
+    every key in ``like`` of its shape. ``name`` names the argument in the messages."""
+    keys = ints + floats
+    missing = [k for k in keys if k not in batch]
+    if missing:
+        raise ValueError(f"{name} is missing keys {missing}")
+    raw = {k: np.asarray(batch[k]) for k in keys}
+    for k in ints:
+        if raw[k].size and not np.issubdtype(raw[k].dtype, np.integer):
+            raise ValueError(f"{name}[{k!r}] must be integers, got dtype {raw[k].dtype}")
+    for k in floats:
+        if not (np.issubdtype(raw[k].dtype, np.number) or raw[k].dtype == bool) or \
+                not np.all(np.isfinite(raw[k].astype(np.float64))):
+            raise ValueError(f"{name}[{k!r}] must be finite numbers")
+    shape = raw[ref].shape
+    if len(shape) != 2:
+        raise ValueError(f"{name}[{ref!r}] must have shape {ref_shape}, got {shape}")
+    for k in like:
+        if raw[k].shape != shape:
+            raise ValueError(f"{name}[{k!r}] must have shape {shape} (as {name}[{ref!r}]), got {raw[k].shape}")
+    return raw
+
+
 def _rl_keys(batch: Mapping, n_items: int) -> dict:
     """The keys of :func:`rl_loss` as numpy arrays, checked: shapes agree, ``items`` in
     [0, n_items + 1] (NO_CLICK = n_items, BOS = n_items + 1), ``responses`` in [0, 2], ``cand``
     in [0, n_items), ``slates`` in [0, N) and distinct at each step with mask > 0, ``watch``/``adv``
     finite, ``mask`` in [0, 1]."""
-    keys = ("items", "responses", "watch", "cand", "slates", "adv", "mask")
-    missing = [k for k in keys if k not in batch]
-    if missing:
-        raise ValueError(f"batch is missing keys {missing}")
-    raw = {k: np.asarray(batch[k]) for k in keys}
-    for k in ("items", "responses", "cand", "slates"):
-        if raw[k].size and not np.issubdtype(raw[k].dtype, np.integer):
-            raise ValueError(f"batch[{k!r}] must be integers, got dtype {raw[k].dtype}")
-    for k in ("watch", "adv", "mask"):
-        if not (np.issubdtype(raw[k].dtype, np.number) or raw[k].dtype == bool) or \
-                not np.all(np.isfinite(raw[k].astype(np.float64))):
-            raise ValueError(f"batch[{k!r}] must be finite numbers")
+    raw = _batch_arrays(batch, "batch", ints=("items", "responses", "cand", "slates"),
+                        floats=("watch", "adv", "mask"), like=("items", "responses", "watch", "adv"),
+                        ref="mask", ref_shape="(B, H)")
     bh = raw["mask"].shape
-    if len(bh) != 2:
-        raise ValueError(f"batch['mask'] must have shape (B, H), got {bh}")
-    for k in ("items", "responses", "watch", "adv"):
-        if raw[k].shape != bh:
-            raise ValueError(f"batch[{k!r}] must have shape {bh} (as batch['mask']), got {raw[k].shape}")
     for k in ("cand", "slates"):
         if raw[k].ndim != 3 or raw[k].shape[:2] != bh:
             raise ValueError(f"batch[{k!r}] must have shape {bh + ('?',)}, got {raw[k].shape}")
@@ -800,7 +812,7 @@ def _rl_keys(batch: Mapping, n_items: int) -> dict:
                          f"got batch['slates'][{i}, {t}] = {raw['slates'][i, t].tolist()}")
     dt = dict(items=np.int32, responses=np.int32, watch=np.float32, cand=np.int32, slates=np.int32,
               adv=np.float32, mask=np.float32)
-    return {k: raw[k].astype(dt[k]) for k in keys}
+    return {k: raw[k].astype(dt[k]) for k in dt}
 
 
 def make_rl_train_step(model, ref_model, optimizer, strategy: tf.distribute.Strategy | None = None,
@@ -852,23 +864,8 @@ def _pretrain_keys(batch: Mapping, n_items: int, name: str = "batch") -> dict:
     argument in the messages (``batch`` or ``logs``)."""
     if not isinstance(batch, Mapping):
         raise ValueError(f"{name} must be a dict of arrays from collect_logs(), got {type(batch).__name__}")
-    missing = [k for k in _PRETRAIN_DTYPES if k not in batch]
-    if missing:
-        raise ValueError(f"{name} is missing keys {missing}")
-    raw = {k: np.asarray(batch[k]) for k in _PRETRAIN_DTYPES}
-    for k in ("items", "responses", "target"):
-        if raw[k].size and not np.issubdtype(raw[k].dtype, np.integer):
-            raise ValueError(f"{name}[{k!r}] must be integers, got dtype {raw[k].dtype}")
-    for k in ("watch", "tmask"):
-        if not (np.issubdtype(raw[k].dtype, np.number) or raw[k].dtype == bool) or \
-                not np.all(np.isfinite(raw[k].astype(np.float64))):
-            raise ValueError(f"{name}[{k!r}] must be finite numbers")
-    bl = raw["tmask"].shape
-    if len(bl) != 2:
-        raise ValueError(f"{name}['tmask'] must have shape (B, L), got {bl}")
-    for k in ("items", "responses", "watch", "target"):
-        if raw[k].shape != bl:
-            raise ValueError(f"{name}[{k!r}] must have shape {bl} (as {name}['tmask']), got {raw[k].shape}")
+    raw = _batch_arrays(batch, name, ints=("items", "responses", "target"), floats=("watch", "tmask"),
+                        like=("items", "responses", "watch", "target"), ref="tmask", ref_shape="(B, L)")
     for k, lo, hi in (("items", 0, n_items + 2), ("responses", 0, 3), ("target", 0, n_items)):
         a = raw[k]
         if a.size and (a.min() < lo or a.max() >= hi):
