@@ -386,7 +386,10 @@ class EducationParams:
     def validate(self, config: "SimulatorConfig") -> "EducationParams":
         check_int("chain_length", self.chain_length, 1)
         if self.prerequisites is not None:
-            p = np.asarray(self.prerequisites)
+            try:
+                p = np.asarray(self.prerequisites)
+            except ValueError:   # a ragged sequence
+                p = np.zeros(0)
             t = config.n_topics
             if p.shape != (t,) or p.dtype.kind not in "iu" or np.any(p < -1) or np.any(p >= t) \
                     or np.any(p == np.arange(t)):
@@ -1816,9 +1819,12 @@ class InterestEvolutionEnv(gym.Env):
         if self._done:
             raise RuntimeError("episode is over: call reset()")
         a = np.asarray(action)
-        if a.shape != (self.config.slate_size,):
-            raise ValueError(f"action must have shape (slate_size,) = ({self.config.slate_size},), "
-                             f"got {a.shape}")
+        k, n = self.config.slate_size, self.config.n_candidates
+        if a.shape != (k,):
+            raise ValueError(f"action must have shape (slate_size,) = ({k},), got {a.shape}")
+        if a.dtype.kind not in "iu" or a.min() < 0 or a.max() >= n or len(set(a.tolist())) != k:
+            raise ValueError(f"action must be slate_size={k} distinct integer candidate indices in "
+                             f"[0, n_candidates={n}), got {a.tolist()}")
         obs, reward, terminated, info = self._batch.step(a.reshape(1, -1))
         term, trunc = bool(terminated[0]), bool(info["truncated"][0])
         self._done = term or trunc

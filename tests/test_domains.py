@@ -769,3 +769,10 @@ def test_session_story_validates_max_len(max_len):
         S.session_story(RandomPolicy(0), "ecommerce", max_len=max_len)
     assert str(err.value) == f"max_len must be None or an integer >= 1, got {max_len!r}"
     assert len(S.session_story(RandomPolicy(0), "ecommerce", max_len=1)) == 1
+
+
+def test_ragged_prerequisites_are_named():
+    """A ragged tuple raised numpy's own 'inhomogeneous shape' error, naming nothing."""
+    with pytest.raises(ValueError, match=r"^prerequisites must be None or 6 integers in \[-1, n_topics\)"):
+        BatchEnv(dataclasses.replace(get_preset("education"),
+                                     model_params=EducationParams(prerequisites=(-1, (0, 1), 1, -1, 3, 4))), 2)

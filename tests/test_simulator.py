@@ -747,6 +747,18 @@ def test_simulator_env_step_names_action_and_its_shape(action):
     env.step([0, 1, 2])  # the env is still usable
 
 
+@pytest.mark.parametrize("action", [[0, 0, 1], [0, 1, 10], [-1, 1, 2], [0.0, 1.0, 2.0]])
+def test_simulator_env_step_names_action_for_bad_indices(action):
+    """A duplicate, out-of-range or float action was reported as the batch env's ``slates``."""
+    env = InterestEvolutionEnv("default", seed=0)
+    env.reset()
+    with pytest.raises(ValueError) as err:
+        env.step(action)
+    assert str(err.value) == ("action must be slate_size=3 distinct integer candidate indices in "
+                              f"[0, n_candidates=10), got {list(action)}")
+    env.step(np.array([0, 1, 2]))  # the env is still usable, numpy ints included
+
+
 @pytest.mark.parametrize("n_iter", [2.7, "x", -1, True])
 def test_long_term_value_policy_checks_n_iter(n_iter):
     """Review C #20: n_iter=2.7 became 2 and "x" raised int()'s own error."""
