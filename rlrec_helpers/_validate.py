@@ -30,7 +30,7 @@ import numbers
 import numpy as np
 
 __all__ = [
-    "SUM_TOL", "check_choice", "check_distribution", "check_finite_array", "check_int", "check_real", "check_probability",
+    "SUM_TOL", "check_bool", "check_choice", "check_distribution", "check_finite_array", "check_int", "check_real", "check_probability",
     "check_probabilities", "describe_range", "is_int", "is_real",
 ]
 
@@ -136,6 +136,14 @@ def check_real(name: str, value, lo: float | None = None, hi: float | None = Non
         rng = describe_range(lo, hi, lo_open=lo_open, hi_open=hi_open, lo_name=lo_name, hi_name=hi_name)
         raise ValueError(f"{name} must be {none}a finite number{rng}, got {value!r}")
     return float(value)
+
+
+def check_bool(name: str, value) -> bool:
+    """Return ``bool(value)`` for a Python or numpy bool, else ``ValueError("<name> must be a bool,
+    got <value>")`` (a string such as ``"False"`` is truthy and would silently mean True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
 
 
 def check_probability(name: str, value) -> float:

@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from rlrec_helpers._validate import SUM_TOL, check_choice, check_distribution, check_int, check_real
+from rlrec_helpers._validate import SUM_TOL, check_bool, check_choice, check_distribution, check_int, check_real
 
 #: The three states of the article's §4.3, one per row: (1,2,3), (4,5,6), (7,8,9).
 WORKED_EXAMPLE_STATES = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
@@ -71,8 +71,7 @@ def worked_example_mdp(reading: str = "literal", *, continuing: bool = False, ga
     from rlrec_helpers.mdp import TabularMDP
 
     gamma = check_real("gamma", gamma, 0.0, 1.0, hi_open=True)
-    if not isinstance(continuing, bool):
-        raise ValueError(f"continuing must be True or False, got {continuing!r}")
+    check_bool("continuing", continuing)
     r = worked_example_rewards(reading)
     states = ("(1,2,3)", "(4,5,6)", "(7,8,9)")
     actions = ("e1", "e2", "e3")

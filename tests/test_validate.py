@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rlrec_helpers._validate import (
-    SUM_TOL, check_choice, check_distribution, check_finite_array, check_int, check_probabilities, check_probability, check_real,
+    SUM_TOL, check_bool, check_choice, check_distribution, check_finite_array, check_int, check_probabilities, check_probability, check_real,
     describe_range, is_int, is_real,
 )
 
@@ -558,3 +558,14 @@ def test_check_finite_array_minus_inf_and_object_arrays():
     assert check_finite_array("V", np.array([1, 2.5], dtype=object)).tolist() == [1.0, 2.5]   # numbers in an object array
     with pytest.raises(ValueError, match="V must be an array of real numbers"):
         check_finite_array("V", np.array([1, "2"], dtype=object))
+
+
+@pytest.mark.parametrize("value", ["False", 0, 1, None, 0.0])
+def test_check_bool_refuses_anything_but_a_bool(value):
+    with pytest.raises(ValueError) as err:
+        check_bool("flag", value)
+    assert str(err.value) == f"flag must be a bool, got {value!r}"
+
+
+def test_check_bool_accepts_python_and_numpy_bools():
+    assert check_bool("flag", True) is True and check_bool("flag", np.bool_(False)) is False

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlrec_helpers._validate import check_choice, check_finite_array, check_int, check_real, describe_range, is_real
+from rlrec_helpers._validate import (check_bool, check_choice, check_finite_array, check_int, check_real,
+                                     describe_range, is_real)
 from rlrec_helpers.ope import check_reward_behavior
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
@@ -167,8 +168,7 @@ class OffPolicyConfig:
         if not (no_cap or (is_real(cap) and cap > 0)):
             raise ValueError(f"weight_cap must be a finite number > 0 or np.inf (no cap), got {cap!r}")
         check_int("hidden", self.hidden, 1)
-        if not isinstance(self.baseline, (bool, np.bool_)):
-            raise ValueError(f"baseline must be a bool, got {self.baseline!r}")
+        check_bool("baseline", self.baseline)
         check_int("seed", self.seed, 0)
         check_int("beta_warmup_epochs", self.beta_warmup_epochs, 0)
         check_int("epochs", self.epochs, 1)

@@ -69,8 +69,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from rlrec_helpers._timing import paired_medians
-from rlrec_helpers._validate import (check_choice, check_finite_array, check_int, check_probability, check_real,
-                                     describe_range)
+from rlrec_helpers._validate import (check_bool, check_choice, check_finite_array, check_int, check_probability,
+                                     check_real, describe_range)
 from rlrec_helpers.agents._training_loop import TrainingLoop
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
@@ -89,12 +89,6 @@ BASELINES = ("mean", "value", "none", "gae")
 SLATEQ_REFERENCE_RETURN = 174.6
 _NEG = -1e9  # "minus infinity" for masked logits (keeps softmax finite)
 N_STATS = 2  # per-candidate history statistics (see cluster_statistics)
-
-
-def _check_bool(name: str, value) -> None:
-    """``ValueError("<name> must be a bool, got <value>")`` unless ``value`` is a bool (or numpy bool)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a bool, got {value!r}")
 
 
 # --------------------------------------------------------------------------- configuration
@@ -141,7 +135,7 @@ class AgentConfig:
         check_int("n_features", self.n_features, self.n_topics, lo_name="n_topics")
         check_real("doc_length", self.doc_length, 0, lo_open=True)
         for name in ("use_history", "cluster_stats"):
-            _check_bool(name, getattr(self, name))
+            check_bool(name, getattr(self, name))
         check_choice("interest_estimate", self.interest_estimate, ESTIMATORS)
         check_probability("interest_step", self.interest_step)
         check_real("no_click_weight", self.no_click_weight, 0, lo_open=True)
@@ -242,7 +236,7 @@ class TrainConfig:
             check_int(name, getattr(self, name), 1)
         check_int("eval_every", self.eval_every, 0)  # 0 = never
         for name in ("normalize", "keep_best"):
-            _check_bool(name, getattr(self, name))
+            check_bool(name, getattr(self, name))
         if self.keep_best and not self.eval_every:
             raise ValueError("keep_best needs eval_every >= 1 (it selects among the evaluations)")
         check_real("gamma", self.gamma, 0, 1)
