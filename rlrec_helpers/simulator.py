@@ -703,17 +703,51 @@ def _top_k(scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.nda
     at least k of them)."""
     if mask is not None and not mask.all():
         scores = np.where(mask, scores, -np.inf)
+    scores = np.asarray(scores)
+    if k <= 4 and scores.ndim == 2 and k <= scores.shape[1] and scores.dtype.kind == "f" \
+            and np.isfinite(scores).all():
+        # Same result as the stable sort below, about 20% faster for a small k: k passes of
+        # argmax (the first of equal maxima, as the stable sort), each chosen entry set to -inf
+        # (below every finite score, so it is never chosen again).
+        x = np.array(scores, dtype=float)
+        rows = np.arange(x.shape[0])
+        top = np.empty((x.shape[0], k), dtype=np.intp)
+        for j in range(k):
+            top[:, j] = i = x.argmax(axis=1)
+            x[rows, i] = -np.inf
+        return top
     return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
+def _has_duplicate_in_row(a: np.ndarray) -> bool:
+    """Whether some row of the (B, K) integer array repeats a value (pairwise for small K)."""
+    k = a.shape[1]
+    if k <= 1:
+        return False
+    if k <= 6:
+        return any(bool(np.any(a[:, i] == a[:, j])) for i in range(k) for j in range(i + 1, k))
+    s = np.sort(a, axis=1)
+    return bool(np.any(s[:, 1:] == s[:, :-1]))
 
 
 def _sample_choice(w: np.ndarray, w0, uniform: np.ndarray) -> np.ndarray:
     """Slate position chosen with probability ``w_i / (sum w + w0)``; K means no click.
 
     ``w`` (B, K) non-negative weights, ``w0`` scalar or (B,), ``uniform`` (B,) in [0, 1)."""
-    cum = np.cumsum(w, axis=1)
-    total = cum[:, -1] + w0
-    x = uniform * total
-    return (x[:, None] >= cum).sum(axis=1)
+    if w.shape[1] > 8:
+        cum = np.cumsum(w, axis=1)
+        total = cum[:, -1] + w0
+        x = uniform * total
+        return (x[:, None] >= cum).sum(axis=1)
+    # small K: the same running sums as np.cumsum, column by column (faster on (B, K) rows)
+    cums = [w[:, 0]]
+    for j in range(1, w.shape[1]):
+        cums.append(cums[-1] + w[:, j])
+    x = uniform * (cums[-1] + w0)
+    pos = (x >= cums[0]).astype(np.int64)
+    for c in cums[1:]:
+        pos += x >= c
+    return pos
 
 
 def best_ratio_slates(w: np.ndarray, a: np.ndarray, w0, a0, k: int, mask: np.ndarray | None = None,
@@ -942,14 +976,14 @@ class InterestEvolutionModel(UserModel):
         c = self.config
         n = c.n_candidates
         clusters = rng.integers(0, c.n_topics, size=(b, n))
-        quality = self.means[clusters] + c.quality_std * rng.standard_normal((b, n))
+        quality = self.means.take(clusters) + c.quality_std * rng.standard_normal((b, n))
         items = {"cluster": clusters, "quality": quality}
         if c.quality_signal_noise is not None:
             items["signal"] = quality + c.quality_signal_noise * rng.standard_normal((b, n))
         return items
 
     def features(self, items, state):
-        feats = self._eye[items["cluster"]]
+        feats = self._eye.take(items["cluster"], axis=0)   # one-hot topics (B, N, T); take: faster than eye[cl]
         if self.config.quality_signal_noise is not None:
             feats = np.concatenate([feats, items["signal"][..., None].astype(np.float32)], axis=-1)
         return feats
@@ -959,9 +993,10 @@ class InterestEvolutionModel(UserModel):
         a = slates
         rows = np.arange(a.shape[0])
         interests, budget0 = state["interests"], state["budget"]
-        shown_clusters = np.take_along_axis(items["cluster"], a, axis=1)       # (B, K)
-        shown_quality = np.take_along_axis(items["quality"], a, axis=1)         # (B, K)
-        scores = np.take_along_axis(interests, shown_clusters, axis=1)          # (B, K)
+        flat = a + (rows * items["cluster"].shape[1])[:, None]      # (B, K) flat indices: take is
+        shown_clusters = items["cluster"].take(flat)                # faster than [rows[:, None], a]
+        shown_quality = items["quality"].take(flat)                                      # (B, K)
+        scores = interests.take(shown_clusters + (rows * interests.shape[1])[:, None])    # (B, K)
         w, w0 = _item_weights(scores, c)
         pos = _sample_choice(w, w0, uniforms[:, 0])                             # K means no click
         click = (pos < c.slate_size) & active
@@ -976,7 +1011,7 @@ class InterestEvolutionModel(UserModel):
         u_c = interests[rows, cl]
         delta = c.interest_step * (1.0 - np.abs(u_c)) * (1.0 - u_c)
         up = uniforms[:, 1] < (u_c + 1.0) / 2.0
-        new_u = np.clip(np.where(up, u_c + delta, u_c - delta), -1.0, 1.0)
+        new_u = np.minimum(np.maximum(np.where(up, u_c + delta, u_c - delta), -1.0), 1.0)   # clip, faster
         interests[rows, cl] = np.where(click, new_u, u_c)
         state["budget"] = budget
         return UserResponse(pos, watch, watch, budget <= 0.0,
@@ -1587,10 +1622,8 @@ class BatchEnv:
         if a.size and (a.min() < 0 or a.max() >= c.n_candidates):
             raise ValueError(f"slate indices must be in [0, n_candidates={c.n_candidates}), "
                              f"got values in [{a.min()}, {a.max()}]")
-        if c.slate_size > 1:
-            s = np.sort(a, axis=1)
-            if np.any(s[:, 1:] == s[:, :-1]):
-                raise ValueError("slates must not contain duplicate candidate indices within a row")
+        if _has_duplicate_in_row(a):
+            raise ValueError("slates must not contain duplicate candidate indices within a row")
         return a
 
     def step(self, slates) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
@@ -1606,7 +1639,7 @@ class BatchEnv:
         resp = self.model.respond(self._state, self._items, a, uniforms, active)
         pos = resp.choice
         click = (pos < c.slate_size) & active
-        cl = np.take_along_axis(self._clusters, a, axis=1)[rows, np.minimum(pos, c.slate_size - 1)]
+        cl = self._clusters[rows, a[rows, np.minimum(pos, c.slate_size - 1)]]
         reward = np.where(active, resp.reward, 0.0)
         watch = np.where(active, resp.engagement, 0.0)
         self._steps += active

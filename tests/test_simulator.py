@@ -776,3 +776,67 @@ def test_reference_episode_rejects_invalid_slates_like_batch_env(slate):
         S.reference_episode("default", np.random.default_rng(0), choose=lambda c, i, m, k: slate)
     assert str(err.value) == ("choose must return slate_size=3 distinct integer candidate indices in "
                               f"[0, n_candidates=10), got {slate!r}")
+
+
+# ----------------------------------------------------------------- fast paths of the batch step
+
+
+def _stable_top_k(scores, k, mask=None):
+    """The definition _top_k must keep: a stable descending sort (ties: lower index first)."""
+    s = np.asarray(scores)
+    if mask is not None:
+        s = np.where(mask, s, -np.inf)
+    return np.argsort(-s, axis=1, kind="stable")[:, :k]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 10])
+def test_top_k_equals_the_stable_descending_sort(k):
+    rng = np.random.default_rng(k)
+    cases = [rng.random((200, 10)),                                   # no ties
+             np.round(rng.random((200, 10)) * 3),                     # many ties (cluster means)
+             np.where(rng.random((200, 10)) < 0.5, 0.0, -0.0),        # signed zeros are equal
+             rng.random((200, 10)).astype(np.float32),                # float32 input
+             np.round(rng.standard_normal((200, 10))).astype(np.int64),  # integers: the sort path
+             np.where(rng.random((200, 10)) < 0.2, -np.inf, rng.random((200, 10))),  # -inf: sort path
+             np.where(rng.random((200, 10)) < 0.2, np.inf, np.round(rng.random((200, 10))))]
+    for scores in cases:
+        got = S._top_k(scores, k)
+        assert got.shape == (200, k) and np.array_equal(got, _stable_top_k(scores, k))
+    mask = rng.random((200, 10)) < 0.8
+    mask[:, :k] = True                                                # at least k allowed per row
+    scores = np.round(rng.random((200, 10)) * 3)
+    assert np.array_equal(S._top_k(scores, k, mask), _stable_top_k(scores, k, mask))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 8, 9, 12])
+def test_sample_choice_is_the_cumulative_weight_rule(k):
+    """The column-by-column sums for small K give exactly np.cumsum's positions, also for
+    uniforms that land on a boundary of the cumulative weights."""
+    rng = np.random.default_rng(k)
+    w = np.round(rng.random((500, k)) * 4) / 4                        # exact sums, zeros included
+    w0 = np.where(rng.random(500) < 0.5, 2.0, 0.5)
+    cum = np.cumsum(w, axis=1)
+    total = cum[:, -1] + w0
+    u = rng.random(500)
+    j = rng.integers(0, k, 500)
+    on_edge = rng.random(500) < 0.3
+    u = np.where(on_edge, cum[np.arange(500), j] / total, u)          # x hits a boundary exactly
+    expected = ((u * total)[:, None] >= cum).sum(axis=1)
+    got = S._sample_choice(w, w0, u)
+    assert np.array_equal(got, expected) and got.dtype == expected.dtype
+    assert (got == k).any() and (got < k).any()                      # both no-click and clicks
+
+
+@pytest.mark.parametrize("slate_size", [2, 5, 6, 7])
+def test_every_pair_of_slate_positions_is_checked_for_duplicates(slate_size):
+    cfg = S.SimulatorConfig(slate_size=slate_size)
+    env = BatchEnv(cfg, 3, seed=0)
+    env.reset()
+    good = np.tile(np.arange(slate_size), (3, 1))
+    for i in range(slate_size):
+        for j in range(i + 1, slate_size):
+            bad = good.copy()
+            bad[1, j] = bad[1, i]
+            with pytest.raises(ValueError, match="duplicate"):
+                env.step(bad)
+    env.step(good[:, ::-1])
