@@ -1851,8 +1851,12 @@ class InterestEvolutionEnv(gym.Env):
     def step(self, action):
         if self._done:
             raise RuntimeError("episode is over: call reset()")
-        a = np.asarray(action)
         k, n = self.config.slate_size, self.config.n_candidates
+        try:
+            a = np.asarray(action)
+        except ValueError:   # ragged nesting, e.g. [0, [1, 2], 3]
+            raise ValueError(f"action must have shape (slate_size,) = ({k},): a flat sequence of "
+                             f"candidate indices, got a ragged {type(action).__name__}") from None
         if a.shape != (k,):
             raise ValueError(f"action must have shape (slate_size,) = ({k},), got {a.shape}")
         if a.dtype.kind not in "iu" or a.min() < 0 or a.max() >= n or len(set(a.tolist())) != k:

@@ -747,6 +747,18 @@ def test_simulator_env_step_names_action_and_its_shape(action):
     env.step([0, 1, 2])  # the env is still usable
 
 
+@pytest.mark.parametrize("action", [[0, [1, 2], 3], [[0, 1], [2]]])
+def test_simulator_env_step_names_action_for_a_ragged_action(action):
+    """A ragged action gave numpy's own "inhomogeneous shape" message."""
+    env = InterestEvolutionEnv("default", seed=0)
+    env.reset()
+    with pytest.raises(ValueError) as err:
+        env.step(action)
+    assert str(err.value) == ("action must have shape (slate_size,) = (3,): a flat sequence of "
+                              "candidate indices, got a ragged list")
+    env.step([0, 1, 2])
+
+
 @pytest.mark.parametrize("action", [[0, 0, 1], [0, 1, 10], [-1, 1, 2], [0.0, 1.0, 2.0]])
 def test_simulator_env_step_names_action_for_bad_indices(action):
     """A duplicate, out-of-range or float action was reported as the batch env's ``slates``."""
