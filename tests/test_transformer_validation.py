@@ -211,6 +211,22 @@ def test_plackett_luce_logprob_rejects_invalid_slates():
     assert np.isfinite(float(T.plackett_luce_logprob(logits, [[2, 0]])[0]))
 
 
+@pytest.mark.parametrize("fn", ["plackett_luce_kl", "plackett_luce_kl_surrogate"])
+def test_plackett_luce_kl_rejects_invalid_slates_and_mismatched_logits(fn):
+    """Left alone at the last stop: the KL functions computed a value for impossible slates."""
+    kl = getattr(T, fn)
+    p, q = [[1.0, 2.0, 3.0]], [[0.5, 0.0, 1.0]]
+    with _raises("slates must be in [0, N=3), got range [3, 3]"):
+        kl(p, q, [[3]])
+    with _raises("slates must be in [0, N=3), got range [-1, -1]"):
+        kl(p, q, [[-1]])
+    with _raises("slates must hold distinct positions in each slate, got slates[0] = [1, 1]"):
+        kl(p, q, [[1, 1]])
+    with _raises("logits_p and logits_q must have the same shape (..., N), got (1, 3) and (1, 2)"):
+        kl(p, [[0.0, 1.0]], [[0]])
+    assert float(kl(p, q, [[2, 0]])[0]) > 0.0 and float(kl(p, p, [[2, 0]])[0]) == pytest.approx(0.0, abs=1e-6)
+
+
 # ------------------------------------------------------------------ finding 11
 
 

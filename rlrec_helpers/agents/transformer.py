@@ -612,10 +612,29 @@ def plackett_luce_kl(logits_p, logits_q, slates):
 
     Its *value* is an unbiased estimate of the slate KL, but its gradient is not an unbiased
     estimate of the KL's gradient (the prefix ``a_<j`` was drawn from p): use
-    :func:`plackett_luce_kl_surrogate` as a loss term.
+    :func:`plackett_luce_kl_surrogate` as a loss term. Called eagerly, raises ``ValueError``
+    for logits of different shapes, a position outside [0, N) or a slate that repeats a
+    position, as :func:`plackett_luce_logprob`.
     """
+    _check_pl_kl_args(logits_p, logits_q, slates)
+    return _pl_kl(logits_p, logits_q, slates)
+
+
+def _pl_kl(logits_p, logits_q, slates):
+    """:func:`plackett_luce_kl` without the check (padded batches hold repeated positions)."""
     _, kls = _plackett_luce_terms(logits_p, logits_q, slates)
     return tf.add_n(kls)
+
+
+def _check_pl_kl_args(logits_p, logits_q, slates) -> None:
+    """Eager-only checks of the two KL functions' arguments (nothing inside a ``tf.function``)."""
+    if not tf.executing_eagerly():
+        return
+    shape_p, shape_q = tuple(np.shape(logits_p)), tuple(np.shape(logits_q))
+    if shape_p != shape_q:
+        raise ValueError(f"logits_p and logits_q must have the same shape (..., N), got {shape_p} and {shape_q}")
+    if shape_p:
+        _check_pl_slates(slates, int(shape_p[-1]))
 
 
 def plackett_luce_kl_surrogate(logits_p, logits_q, slates):
@@ -626,8 +645,15 @@ def plackett_luce_kl_surrogate(logits_p, logits_q, slates):
     sum is exactly 0, so the *value* equals :func:`plackett_luce_kl`; its gradient adds the
     score-function term ``sum_j KL_j grad log p(a_<j)`` that the pathwise gradient of the
     chain-rule KL misses, so that, averaged over slates drawn from p, the gradient is the
-    gradient of the exact slate ``KL(PL_p || PL_q)`` (q is treated as a constant).
+    gradient of the exact slate ``KL(PL_p || PL_q)`` (q is treated as a constant). Checked
+    eagerly as :func:`plackett_luce_kl`.
     """
+    _check_pl_kl_args(logits_p, logits_q, slates)
+    return _pl_kl_surrogate(logits_p, logits_q, slates)
+
+
+def _pl_kl_surrogate(logits_p, logits_q, slates):
+    """:func:`plackett_luce_kl_surrogate` without the check (padded batches hold repeated positions)."""
     logps, kls = _plackett_luce_terms(logits_p, logits_q, slates)
     total = tf.add_n(kls)
     later = tf.zeros_like(total)  # sum_{j > i} KL_j, built from the last position backwards
@@ -670,7 +696,7 @@ def rl_loss(model, ref_model, batch: Mapping, beta, global_batch_size):
     h_ref = ref_model.hidden(batch["items"], batch["responses"], batch["watch"])
     ref_logits = tf.stop_gradient(ref_model.candidate_logits(h_ref, batch["cand"]))
     logp = _pl_logprob(logits, batch["slates"])
-    penalty = plackett_luce_kl_surrogate(logits, ref_logits, batch["slates"])
+    penalty = _pl_kl_surrogate(logits, ref_logits, batch["slates"])
     kl = tf.stop_gradient(penalty)  # same value as plackett_luce_kl, for logging
     mask = tf.cast(batch["mask"], tf.float32)
     horizon = tf.cast(tf.shape(mask)[1], tf.float32)
@@ -1662,7 +1688,7 @@ def _kl_fn(model, ref, b):  # eager: forward only
     hr = ref.hidden(b["items"], b["responses"], b["watch"])
     lq = ref.candidate_logits(hr, b["cand"])
     m = tf.cast(b["mask"], tf.float32)
-    slate = plackett_luce_kl(lp, lq, b["slates"])
+    slate = _pl_kl(lp, lq, b["slates"])   # padded (masked) steps may repeat positions
     first = categorical_kl(lp, lq)
     return tf.reduce_sum(slate * m), tf.reduce_sum(first * m), tf.reduce_sum(m)
 
