@@ -185,6 +185,18 @@ def test_pretrain_checks_the_logs(tiny_logs):
         T.pretrain(ENV, pc, agent_config=TINY, logs=dict(tiny_logs, length=tiny_logs["length"][:3]))
 
 
+def test_pretrain_refuses_a_holdout_that_rounds_to_no_session(tiny_logs):
+    """Left alone at the last stop: the val_* histories came back empty without a word."""
+    pc = T.PretrainConfig(n_sessions=4, epochs=1, batch_size=2, holdout=0.1)
+    with _raises("holdout=0.1 of 4 logged sessions rounds to 0 held-out sessions, so there would be no "
+                 "validation metrics; use holdout=0 (no val_* metrics) or more sessions"):
+        T.pretrain(ENV, pc, agent_config=TINY, logs=tiny_logs)
+    _, hist = T.pretrain(ENV, replace(pc, holdout=0.0), agent_config=TINY, logs=tiny_logs, compiled=False)
+    assert hist["val_loss"].shape == (0,) and hist["train_loss"].shape == (2,)
+    _, hist = T.pretrain(ENV, replace(pc, holdout=0.25), agent_config=TINY, logs=tiny_logs, compiled=False)
+    assert hist["val_loss"].shape == (2,) and np.isfinite(hist["val_loss"]).all()
+
+
 def test_policy_kl_needs_a_matching_reference():
     env = replace(ENV, max_steps=2)
     agent = T.TransformerAgent(TINY)

@@ -1372,7 +1372,8 @@ class PretrainConfig:
             sessions of similar length to save padding).
         lr: Adam learning rate (finite, > 0); n_sampled: 0 = full softmax, else the number of
             sampled-softmax negatives (< the catalogue size, checked by :func:`pretrain`).
-        holdout: share of sessions held out (in [0, 0.5]).
+        holdout: share of sessions held out (in [0, 0.5]; 0: none, and the ``val_*`` histories
+            are empty; a share that rounds to 0 sessions raises ``ValueError`` in :func:`pretrain`).
         seed: seeds the logs, the initialisation and the batches.
     """
 
@@ -1501,6 +1502,10 @@ def pretrain(env_config=None, config: PretrainConfig | None = None, *,
     log_seconds = time.perf_counter() - t0
     S = logs["items"].shape[0]
     n_val = int(round(cfg.holdout * S))
+    if cfg.holdout > 0 and n_val == 0:   # else the val_* histories would silently stay empty
+        raise ValueError(f"holdout={cfg.holdout:g} of {S} logged sessions rounds to 0 held-out sessions, "
+                         f"so there would be no validation metrics; use holdout=0 (no val_* metrics) "
+                         f"or more sessions")
     rng = np.random.default_rng(cfg.seed)
     perm = rng.permutation(S)
     val_idx, tr_idx = perm[:n_val], perm[n_val:]
