@@ -523,6 +523,8 @@ class _LinearPolicy(Policy):
         else:
             mean = np.einsum("rki,rki->rk", self.theta, x)
             quad = np.einsum("rkij,rki,rkj->rk", self.A_inv, x, x)
+        if not (np.isfinite(mean).all() and np.isfinite(quad).all()):
+            _context_overflow(x, "x·θ_a or xᵀA_a⁻¹x")
         return mean, np.sqrt(np.maximum(quad, 0.0))
 
     def _update(self, arms, rewards, context):
@@ -531,12 +533,21 @@ class _LinearPolicy(Policy):
         a_inv = self._Af[flat]                                             # (R, d, d) copy
         ax = np.einsum("rij,rj->ri", a_inv, x)                             # A⁻¹x (A⁻¹ symmetric)
         denom = 1.0 + np.einsum("ri,ri->r", x, ax)
+        if not np.isfinite(denom).all():   # Sherman-Morrison would leave A⁻¹ unchanged, θ wrong
+            _context_overflow(x, "xᵀA⁻¹x")
         a_inv -= ax[:, :, None] * (ax[:, None, :] / denom[:, None, None])
         self._Af[flat] = a_inv
         b = self._bf[flat] + rewards[:, None] * x
         self._bf[flat] = b
         self._thf[flat] = np.einsum("rij,rj->ri", a_inv, b)
         self.t += 1
+
+
+def _context_overflow(x: np.ndarray, what: str) -> None:
+    """Raise the ``ValueError`` for a context too large for the linear model's arithmetic."""
+    raise ValueError(f"context is too large for the linear model: {what} overflows to inf or NaN "
+                     f"(largest |context| entry {float(np.abs(x).max()):.3g}); rescale the features, "
+                     f"e.g. to unit norm")
 
 
 class LinUCB(_LinearPolicy):

@@ -550,3 +550,23 @@ def test_policy_select_requires_a_generator(rng):
     lin.reset(2)
     with pytest.raises(ValueError, match=f"^{re.escape(f'rng must be a numpy Generator, got {rng!r}')}$"):
         lin.select(rng, np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("make", [lambda: b.LinUCB(3, 2), lambda: b.LinearTS(3, 2)], ids=["LinUCB", "LinearTS"])
+def test_linear_policies_refuse_a_context_that_overflows(make):
+    """Left alone at the last stop: a context near 1e200 made x'A^-1 x overflow, the
+    Sherman-Morrison step left A^-1 unchanged and theta came out as 1e200 without a word."""
+    pol = make()
+    pol.reset(2)
+    big = np.array([[1e200, 1.0], [1.0, 1.0]])
+    msg = ("context is too large for the linear model: {} overflows to inf or NaN (largest |context| "
+           "entry 1e+200); rescale the features, e.g. to unit norm")
+    with pytest.raises(ValueError) as err:
+        pol.update(np.array([0, 1]), np.array([1.0, 0.0]), big)
+    assert str(err.value) == msg.format("xᵀA⁻¹x")
+    np.testing.assert_array_equal(pol.theta, 0.0)                   # refused before any change
+    with pytest.raises(ValueError) as err:
+        pol.select(np.random.default_rng(0), big)
+    assert str(err.value) == msg.format("x·θ_a or xᵀA_a⁻¹x")
+    pol.update(np.array([0, 1]), np.array([1.0, 0.0]), big / 1e200)  # rescaled: fine
+    assert np.isfinite(pol.theta).all() and pol.select(np.random.default_rng(0), big / 1e200).shape == (2,)
