@@ -67,6 +67,41 @@ def test_readme_budgets_match_the_notebooks_and_fit_in_ci():
     assert sum(budgets.values()) <= BUDGET_SHARE * CI_MINUTES
 
 
+def section_refs(text: str) -> set[str]:
+    """The article sections a text names; a range '§4.1–§4.3' names §4.1, §4.2 and §4.3."""
+    out = set()
+    for first, last in re.findall(r"§(\d+(?:\.\d+)?)(?:\s*[–-]\s*§(\d+\.\d+))?", text):
+        if last:
+            major, lo = first.split(".")
+            out |= {f"§{major}.{k}" for k in range(int(lo), int(last.split(".")[1]) + 1)}
+        else:
+            out.add(f"§{first}")
+    return out
+
+
+def readme_sections(text: str) -> dict[str, str]:
+    """{notebook number: the README table's 'article sections' cell}."""
+    table = re.search(r"<!-- notebook-table:start -->(.*?)<!-- notebook-table:end -->", text, re.S).group(1)
+    rows = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in table.splitlines() if ln.startswith("|")]
+    col = rows[0].index("article sections")
+    return {row[0]: row[col] for row in rows[2:]}
+
+
+def test_section_refs_expands_ranges():
+    assert section_refs("§4.1–§4.3, §5 (x), §2.3 point 4") == {"§4.1", "§4.2", "§4.3", "§5", "§2.3"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_names_the_article_sections_of_the_readme_table(path):
+    """The first cell's '**Article sections covered:**' paragraph and the README's row name the
+    same sections (a review found two that had drifted apart)."""
+    intro = nbformat.read(path, as_version=4).cells[0].source
+    m = re.search(r"\*\*Article sections covered:\*\*(.*?)(?:\n\n|$)", intro, re.S)
+    assert m, "the first cell must have an '**Article sections covered:**' paragraph"
+    row = readme_sections((ROOT / "README.md").read_text())[path.stem[:2]]
+    assert section_refs(m.group(1)) == section_refs(row), (m.group(1), row)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_shape(path):
     nb = nbformat.read(path, as_version=4)
