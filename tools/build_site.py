@@ -12,6 +12,8 @@ Usage: python tools/build_site.py [OUT_DIR]        (default: build/site)
   (Chromium and Firefox render MathML natively). A widget output is replaced by a
   static snapshot: the control values and the output stored in the widget state.
 - Links between notebooks (``NN_name.ipynb``) are rewritten to the pages.
+- An exercise's solution cell (tagged ``solution``, collapsed in JupyterLab) is closed in a
+  ``<details>`` element, so the answer is not on the page until the reader opens it.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ TEMPLATE = r"""
 nav.site-nav { max-width: 1100px; margin: 0 auto; padding: 12px 20px 0 20px;
   font-family: var(--jp-ui-font-family); font-size: 14px; }
 nav.site-nav a { margin-right: 1.5em; }
+details.exercise-solution > summary { font-family: var(--jp-ui-font-family); font-size: 13px;
+  cursor: pointer; color: var(--jp-brand-color1); margin: 4px 0 4px 20px; }
 .widget-snapshot-note { font-family: var(--jp-ui-font-family); font-size: 13px;
   color: var(--jp-ui-font-color2); border-left: 3px solid var(--jp-brand-color1);
   padding: 2px 8px; margin: 4px 0; }
@@ -66,6 +70,15 @@ math[display="block"] { margin: 0.6em 0; }
 {%- block footer -%}
 </html>
 {%- endblock footer -%}
+{%- block codecell scoped -%}
+{%- if 'solution' in cell.metadata.get('tags', []) -%}
+<details class="exercise-solution"><summary>Solution (click to show)</summary>
+{{ super() }}
+</details>
+{%- else -%}
+{{ super() }}
+{%- endif -%}
+{%- endblock codecell -%}
 """
 
 INDEX = """<!DOCTYPE html>

@@ -7,8 +7,9 @@ Cell markers:
     # %%                            code cell
     # %% tags=["nbval-ignore-output"]   code cell with tags (JSON list)
 
-A code cell tagged "solution" is stored with its input collapsed
-(``metadata.jupyter.source_hidden``) so exercise solutions start hidden in JupyterLab.
+A code cell tagged "solution" is stored with its input and output collapsed
+(``metadata.jupyter.source_hidden`` and ``outputs_hidden``) so exercise solutions, and their
+answers, start hidden in JupyterLab.
 Outputs are empty; run ``make execute NB=...`` afterwards to store them.
 """
 
@@ -40,7 +41,7 @@ def parse(text: str) -> list:
         if tags:
             cell.metadata["tags"] = tags
         if "solution" in tags:
-            cell.metadata["jupyter"] = {"source_hidden": True}
+            cell.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
         cells.append(cell)
 
     for line in text.split("\n"):

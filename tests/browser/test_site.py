@@ -107,3 +107,23 @@ def test_math_is_rendered_as_mathml(site, page, console):
         assert page.locator("math").count() > 0, f"{stem}: LaTeX not converted to MathML"
         assert page.locator("code.tex").count() == 0, f"{stem}: LaTeX left unconverted (code.tex)"
     console.assert_clean("pages with math")
+
+
+def solution_cells(path: Path) -> int:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return sum(1 for c in nb["cells"] if "solution" in c.get("metadata", {}).get("tags", []))
+
+
+def test_exercise_solutions_start_closed(site, page, console):
+    """Each solution cell sits in a closed <details>: neither its code nor its output (the answer)
+    is visible until the reader opens it, as the cell is collapsed in JupyterLab."""
+    for path in notebooks():
+        page.goto((site / f"{path.stem}.html").as_uri())
+        details = page.locator("details.exercise-solution")
+        assert details.count() == solution_cells(path) > 0, path.stem
+        first = details.first
+        assert first.get_attribute("open") is None, path.stem
+        assert not first.locator(".jp-Cell").is_visible(), f"{path.stem}: a solution shows before it is opened"
+        first.locator("summary").click()
+        assert first.locator(".jp-Cell").is_visible(), f"{path.stem}: the opened solution stays hidden"
+    console.assert_clean("solution pages")
