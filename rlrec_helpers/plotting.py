@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 import matplotlib
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import seaborn as sns
 
@@ -99,6 +100,8 @@ def _finish(ax, xlabel: str, ylabel: str, title: str | None):
 
 
 _LOG_AXIS = "(a log axis shows only positive values)"
+#: Line styles of reference lines, in order: several references stay apart in the legend.
+_REFERENCE_STYLES = ("--", ":", "-.", (0, (5, 2, 1, 2, 1, 2)))
 
 
 def plot_learning_curves(
@@ -120,7 +123,8 @@ def plot_learning_curves(
             curves may differ in T when ``x`` is None.
         x: shared finite x values of shape (T,) (every curve then has T points); defaults to 1..T.
         level: confidence level of the bands, in (0, 1).
-        references: name -> finite constant drawn as a dashed horizontal line.
+        references: name -> finite constant drawn as a horizontal line (dashed, dotted,
+            dash-dotted, ... in order, so that the legend tells them apart).
         logy: log-scale y axis. Every curve value and reference must then be > 0, and the band is
             the delta-method CI of log(mean), ``mean · exp(±h / mean)`` with ``h`` the half-width
             of the linear CI, so its lower edge stays positive (the mean line is unchanged).
@@ -158,8 +162,9 @@ def plot_learning_curves(
         (line,) = ax.plot(xs, mean, label=name)
         if arr.shape[0] > 1:
             ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
-    for name, value in (references or {}).items():
-        ax.axhline(value, linestyle="--", linewidth=1, label=name, color="0.4")
+    for i, (name, value) in enumerate((references or {}).items()):
+        ax.axhline(value, linestyle=_REFERENCE_STYLES[i % len(_REFERENCE_STYLES)], linewidth=1.2,
+                   label=name, color="0.3")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:
@@ -205,6 +210,7 @@ def plot_heatmap(
         m, annot=True, fmt=fmt, cmap=cmap, ax=ax, xticklabels=list(col_labels),
         yticklabels=list(row_labels), cbar=cbar, cbar_kws={"label": cbar_label} if cbar else None,
     )
+    ax.tick_params(axis="y", labelrotation=0)   # row labels read horizontally
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
@@ -230,8 +236,8 @@ def plot_bars_with_ci(
 
     ``names``: distinct bar labels (at least one); ``means``, ``lows``, ``highs``: finite
     (len(names),) arrays with lows <= means <= highs (to a relative 1e-9);
-    ``references``: name -> finite value drawn as a dashed line across the bars (legend to the
-    right); ``value_range``: finite (low, high) limits of the value axis, low < high, to zoom in
+    ``references``: name -> finite value drawn as a dashed (then dotted, ...) line across the
+    bars (legend to the right); ``horizontal``: bars top to bottom in the order of ``names``; ``value_range``: finite (low, high) limits of the value axis, low < high, to zoom in
     on close means (the axis label carries the numbers, so the bars no longer start at 0).
     Any other input raises ``ValueError`` naming the argument.
     """
@@ -261,13 +267,14 @@ def plot_bars_with_ci(
     colors = sns.color_palette(n_colors=len(names))
     if horizontal:
         ax.barh(list(names), means, xerr=err, color=colors, capsize=3)
+        ax.invert_yaxis()   # first name on top, in the order of the printed tables
     else:
         ax.bar(list(names), means, yerr=err, color=colors, capsize=3)
         ax.tick_params(axis="x", labelrotation=20)
     line = ax.axvline if horizontal else ax.axhline
-    styles = ("--", ":", "-.")
     for i, (name, value) in enumerate((references or {}).items()):
-        line(value, linestyle=styles[i % len(styles)], linewidth=1.2, color="0.25", label=name)
+        line(value, linestyle=_REFERENCE_STYLES[i % len(_REFERENCE_STYLES)], linewidth=1.2, color="0.25",
+             label=name)
     if references:  # outside the axes: the bars fill the plot area
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if value_range is not None:
@@ -453,6 +460,7 @@ def plot_category_shares(
     ax = _axes(ax)
     for name, a in arrays.items():
         ax.plot(np.arange(a.size), a, marker="o", label=name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # categories are integers
     return _finish(ax, xlabel, ylabel, title)
 
 
@@ -556,7 +564,8 @@ def plot_regret_curves(
 def plot_policy_comparison(results, *, title: str | None = None, axes=None,
                            reward_unit: str = "minutes watched"):
     """Two panels side by side: mean session return (``reward_unit``) and session length
-    (steps), each with 95% CI error bars, one bar per policy.
+    (steps), each with 95% CI error bars, one bar per policy (the panel titles say so, with the
+    number of sessions).
 
     Args:
         results: name (at least one) -> an evaluation result with finite ``returns`` and
@@ -580,11 +589,14 @@ def plot_policy_comparison(results, *, title: str | None = None, axes=None,
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
     names = list(results)
-    for ax, attr, ylabel in ((axes[0], "returns", f"session return ({reward_unit})"),
-                             (axes[1], "session_lengths", "session length (steps)")):
+    sizes = sorted({len(results[n].returns) for n in names})
+    over = f"{sizes[0]:,} sessions" if len(sizes) == 1 else f"{sizes[0]:,}–{sizes[-1]:,} sessions"
+    for ax, attr, ylabel, what in ((axes[0], "returns", f"session return ({reward_unit})", "return"),
+                                   (axes[1], "session_lengths", "session length (steps)", "session length")):
         cis = [mean_ci(getattr(results[n], attr)) for n in names]
         plot_bars_with_ci(names, [c.mean for c in cis], [c.low for c in cis], [c.high for c in cis],
-                          xlabel="policy", ylabel=ylabel, ax=ax)
+                          xlabel="policy", ylabel=ylabel, ax=ax,
+                          title=f"mean {what}, 95% CI over {over}")
     if title:
         axes[0].figure.suptitle(title)
     axes[0].figure.tight_layout()
@@ -634,7 +646,9 @@ def plot_finetune_run(history: Mapping[str, np.ndarray], *, pretrained_return: f
 def plot_session_story(story, *, reward_unit: str, title: str | None = None):
     """Two panels over one user's session (a :func:`simulator.session_story` DataFrame): the
     cumulative reward with the steps that got a response marked (left), and the hidden-state
-    columns after ``return`` (right, each scaled to its own maximum so they share an axis).
+    columns after ``return`` (right). One or two hidden columns are drawn in their own units (the
+    second on a twin axis at the right), so two stories of the same model can be compared
+    value for value; with three or more, each is scaled to its own maximum to share one axis.
 
     Args:
         story: non-empty DataFrame with ``step``, ``choice``, ``return`` and the hidden-state
@@ -667,14 +681,23 @@ def plot_session_story(story, *, reward_unit: str, title: str | None = None):
     ax_a.set_ylabel(f"cumulative reward ({reward_unit})")
     ax_a.set_title(f"{len(story)} steps, return {story['return'].iloc[-1]:.2f}")
     ax_a.legend(fontsize="small")
-    for i, col in enumerate(hidden):
-        v = story[col].to_numpy(dtype=float)
-        scale = np.max(np.abs(v)) or 1.0
-        ax_b.plot(steps, v / scale, color=f"C{i + 1}", label=f"{col} (max {scale:.3g})")
     ax_b.set_xlabel("session step")
-    ax_b.set_ylabel("hidden state / its maximum (privileged)")
-    ax_b.set_title("the user's hidden state")
-    ax_b.legend(fontsize="small")
+    ax_b.set_title("the user's hidden state (privileged)")
+    if len(hidden) <= 2:   # own units: comparable across stories
+        handles = []
+        for i, (col, axis) in enumerate(zip(hidden, (ax_b, ax_b.twinx()) if len(hidden) == 2 else (ax_b,))):
+            handles += axis.plot(steps, story[col].to_numpy(dtype=float), color=f"C{i + 1}", label=col)
+            axis.set_ylabel(col, color=f"C{i + 1}")
+            if i:
+                axis.grid(False)
+        ax_b.legend(handles=handles, fontsize="small")
+    else:
+        for i, col in enumerate(hidden):
+            v = story[col].to_numpy(dtype=float)
+            scale = np.max(np.abs(v)) or 1.0
+            ax_b.plot(steps, v / scale, color=f"C{i + 1}", label=f"{col} (max {scale:.3g})")
+        ax_b.set_ylabel("hidden state / its maximum")
+        ax_b.legend(fontsize="small")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

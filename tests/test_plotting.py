@@ -482,3 +482,63 @@ def test_step_attribution_bars_sit_at_their_step_numbers():
     assert str(err.value) == ("explanations['u'] column 'step_x' must be 'step_<t>' with t an integer >= 0 "
                               "(a history step)")
     assert matplotlib.pyplot.get_fignums() == []
+
+
+# ------------------------------------------------------------ the figure review (session 15)
+
+
+def test_reference_lines_get_distinct_styles_so_the_legend_tells_them_apart():
+    refs = {"random": 1.0, "always correct": 3.0, "ceiling": 4.0}
+    ax = plotting.plot_learning_curves({"agent": np.array([1.0, 2.0, 2.5])}, xlabel="episode",
+                                       ylabel="return (clicks)", references=refs)
+    styles = [ln.get_linestyle() for ln in ax.lines if ln.get_label() in refs]
+    assert len(styles) == 3 and len(set(styles)) == 3
+    ax = plotting.plot_bars_with_ci(["p"], [1.0], [0.5], [1.5], xlabel="policy", ylabel="return (min)",
+                                    references={"a": 1.0, "b": 1.2})
+    assert len({ln.get_linestyle() for ln in ax.lines if ln.get_label() in ("a", "b")}) == 2
+    matplotlib.pyplot.close("all")
+
+
+def test_horizontal_bars_read_top_to_bottom_in_the_given_order():
+    ax = plotting.plot_bars_with_ci(["first", "second", "third"], [1, 2, 3], [0, 1, 2], [2, 3, 4],
+                                    xlabel="return (min)", ylabel="policy", horizontal=True)
+    assert ax.yaxis_inverted()
+    tops = {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks())}
+    # on an inverted axis the smallest y is drawn at the top
+    assert sorted(tops, key=tops.get) == ["first", "second", "third"]
+    matplotlib.pyplot.close("all")
+
+
+def test_heatmap_row_labels_are_horizontal_and_category_ticks_integers():
+    ax = plotting.plot_heatmap(np.eye(2), row_labels=["s1", "s2"], col_labels=["a", "b"], xlabel="action",
+                               ylabel="state", cbar=False)
+    assert {t.get_rotation() for t in ax.get_yticklabels()} == {0.0}
+    ax = plotting.plot_category_shares({"p": np.full(20, 0.05)}, xlabel="topic cluster")
+    ax.figure.canvas.draw()
+    ticks = ax.get_xticks()
+    assert np.all(ticks == np.round(ticks))
+    matplotlib.pyplot.close("all")
+
+
+def test_policy_comparison_titles_say_what_the_error_bars_are():
+    res = {"p": _Eval([1.0, 2.0, 3.0], [4, 5, 6]), "q": _Eval([2.0, 3.0, 4.0], [5, 6, 7])}
+    axes = plotting.plot_policy_comparison(res)
+    assert axes[0].get_title() == "mean return, 95% CI over 3 sessions"
+    assert axes[1].get_title() == "mean session length, 95% CI over 3 sessions"
+    matplotlib.pyplot.close("all")
+
+
+def test_session_story_draws_one_or_two_hidden_columns_in_their_own_units():
+    import pandas as pd
+
+    story = pd.DataFrame({"step": [0, 1, 2], "choice": ["1", "-", "2"], "return": [1.0, 1.0, 3.0],
+                          "trust": [0.98, 0.9, 0.5], "patience (views)": [15.0, 14.0, 13.5]})
+    ax_a, ax_b = plotting.plot_session_story(story, reward_unit="price units")
+    twin = [a for a in ax_b.figure.axes if a not in (ax_a, ax_b)]
+    assert len(twin) == 1 and ax_b.get_ylabel() == "trust" and twin[0].get_ylabel() == "patience (views)"
+    np.testing.assert_allclose(ax_b.lines[0].get_ydata(), [0.98, 0.9, 0.5])       # not / its maximum
+    np.testing.assert_allclose(twin[0].lines[0].get_ydata(), [15.0, 14.0, 13.5])
+    three = story.assign(energy=[2.0, 1.0, 0.5])
+    _, ax_b = plotting.plot_session_story(three, reward_unit="price units")
+    np.testing.assert_allclose(ax_b.lines[2].get_ydata(), [1.0, 0.5, 0.25])       # three: scaled
+    matplotlib.pyplot.close("all")
