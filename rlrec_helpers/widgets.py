@@ -199,7 +199,7 @@ def show_bandit_comparison(epsilon: float = 0.1, n_arms: int = 10, gap: float = 
     for name, value in finals.items():
         print(f"  {name:<28} mean regret(T) = {value:.1f}")
     plot_regret_curves(out["curves"], reference_curves={"Lai–Robbins C·ln t": out["lai_robbins"]},
-                       title=f"{n_arms} arms, gap {gap:.3g}, ε = {epsilon:.3g}")
+                       title=f"{n_arms} arms, gap {gap:.3g}, ε = {epsilon:.3g}: mean and 95% band over {n_runs} runs")
     _show_figure()
     return finals
 

@@ -557,6 +557,11 @@ def test_pretraining_reduces_loss(tiny_logs):
     assert hist["val_loss"][-1] < hist["val_loss"][0] - 0.3
     np.testing.assert_allclose(hist["val_perplexity"], np.exp(hist["val_loss"]), rtol=1e-6)
     assert hist["val_accuracy"][-1] > hist["val_accuracy"][0]
+    # per clicked position: starts near ln(n_items) (untrained: about uniform), unlike step_loss,
+    # which averages over every position, no-click and padding included
+    assert hist["step_click_loss"].shape == hist["step_loss"].shape
+    assert abs(hist["step_click_loss"][0] - np.log(TINY.n_items)) < 0.5
+    assert (hist["step_click_loss"] > hist["step_loss"]).all()
     n = len(hist["step_loss"]) // 3
     assert hist["step_loss"][-n:].mean() < hist["step_loss"][:n].mean()
 

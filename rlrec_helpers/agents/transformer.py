@@ -1477,7 +1477,10 @@ def pretrain(env_config=None, config: PretrainConfig | None = None, *,
         compiled: ``tf.function`` update step (False: eager, slower, no tracing cost).
     Returns:
         ``(agent, history)``: a greedy :class:`TransformerAgent` and a dict of arrays:
-        ``step_loss`` (per update: the optimised loss, sampled softmax if ``n_sampled``),
+        ``step_loss`` (per update: the optimised loss, averaged over all B x L positions of the
+        batch, so no-click and padding positions count as 0; sampled softmax if ``n_sampled``),
+        ``step_click_loss`` (per update: the same loss per clicked position, the quantity to plot
+        as a training curve: its mean over an epoch, weighted by clicks, is that epoch's ``train_loss``),
         per epoch (index 0 = before training) ``epoch``, ``train_loss`` (mean per click of
         the loss the epoch's updates optimised, NaN at epoch 0: the full-softmax
         cross-entropy if ``n_sampled == 0``, else the sampled-softmax loss over the true item
@@ -1518,7 +1521,7 @@ def pretrain(env_config=None, config: PretrainConfig | None = None, *,
         opt = keras.optimizers.Adam(cfg.lr)
         step = make_pretrain_step(model, opt, n_sampled=cfg.n_sampled, strategy=strategy, compiled=compiled)
     hist = {k: [] for k in ("epoch", "train_loss", "val_loss", "val_perplexity", "val_accuracy", "wall_time")}
-    step_loss = []
+    step_loss, step_click_loss = [], []
 
     def log_epoch(e, train_loss):
         hist["epoch"].append(e)
@@ -1545,10 +1548,12 @@ def pretrain(env_config=None, config: PretrainConfig | None = None, *,
             b = pad_time({k: logs[k][idx][:, :int(logs["length"][idx].max())] for k in keys})
             loss, ce, n = step(b)
             step_loss.append(loss)
+            step_click_loss.append(ce / max(n, 1.0))
             ce_sum, n_sum = ce_sum + ce, n_sum + n
         log_epoch(e, ce_sum / max(n_sum, 1.0))
     out = {k: np.asarray(v, float) for k, v in hist.items()}
     out["step_loss"] = np.asarray(step_loss, float)
+    out["step_click_loss"] = np.asarray(step_click_loss, float)
     out["n_tokens"] = np.asarray(float(logs["tmask"][tr_idx].sum()))
     out["log_seconds"] = np.asarray(log_seconds)
     if n_rep > 1:
