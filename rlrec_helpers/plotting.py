@@ -628,7 +628,7 @@ def plot_finetune_run(history: Mapping[str, np.ndarray], *, pretrained_return: f
         _array(kl_budget, "kl_budget", ())
     fig, (ax_r, ax_k) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
     plot_learning_curves({"sampled training sessions": history["return"]}, xlabel="fine-tuning iteration",
-                         ylabel="return per session (minutes)",
+                         ylabel="session return (minutes watched)",
                          references={"pretrained (greedy)": pretrained_return}, ax=ax_r, title="return")
     plot_learning_curves({"KL(π ‖ π_pre)": history["kl"]}, xlabel="fine-tuning iteration",
                          ylabel="KL (nats per step)",

@@ -115,7 +115,9 @@ def test_notebook_shape(path):
     solutions = [i for i, c in enumerate(nb.cells) if "solution" in c.metadata.get("tags", [])]
     assert solutions, "every notebook has exercises with solution cells"
     for i in solutions:
-        assert nb.cells[i].metadata.get("jupyter", {}).get("source_hidden") is True   # collapsed
+        hidden = nb.cells[i].metadata.get("jupyter", {})
+        # collapsed, input and output: a shown output would give the answer away
+        assert hidden.get("source_hidden") is True and hidden.get("outputs_hidden") is True, i
         check = nb.cells[i + 1]
         assert check.cell_type == "code" and "assert" in check.source                  # and checked
 
