@@ -600,7 +600,9 @@ def test_domain_session_widget_function_plots_and_validates():
 
     story = W.show_domain_session("social_media", "heuristic", 2, agents={})
     fig = plt.gcf()
-    assert len(fig.axes) == 2 and fig.axes[0].get_ylabel() == "cumulative reward (minutes of dwell)"
+    # two panels, the right one with a twin axis for the second hidden column (own units)
+    assert len(fig.axes) == 3 and fig.axes[0].get_ylabel() == "cumulative reward (minutes of dwell)"
+    assert [fig.axes[1].get_ylabel(), fig.axes[2].get_ylabel()] == ["energy (min)", "max topic fatigue"]
     assert story["return"].iloc[-1] == pytest.approx(story["reward"].sum())
     plt.close("all")
     with pytest.raises(ValueError, match="domain"):
