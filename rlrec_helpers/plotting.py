@@ -165,6 +165,8 @@ def plot_learning_curves(
     for i, (name, value) in enumerate((references or {}).items()):
         ax.axhline(value, linestyle=_REFERENCE_STYLES[i % len(_REFERENCE_STYLES)], linewidth=1.2,
                    label=name, color="0.3")
+    if x is None or np.all(np.asarray(x) == np.round(np.asarray(x))):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # steps, epochs: no 0.25 ticks
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:
@@ -631,7 +633,7 @@ def plot_finetune_run(history: Mapping[str, np.ndarray], *, pretrained_return: f
                          ylabel="session return (minutes watched)",
                          references={"pretrained (greedy)": pretrained_return}, ax=ax_r, title="return")
     plot_learning_curves({"KL(π ‖ π_pre)": history["kl"]}, xlabel="fine-tuning iteration",
-                         ylabel="KL (nats per step)",
+                         ylabel="KL(π ‖ π_pre) (nats per step)",
                          references={"KL budget": kl_budget} if kl_budget is not None else None,
                          ax=ax_k, title="distance from the pretrained model")
     if title:

@@ -542,3 +542,15 @@ def test_session_story_draws_one_or_two_hidden_columns_in_their_own_units():
     _, ax_b = plotting.plot_session_story(three, reward_unit="price units")
     np.testing.assert_allclose(ax_b.lines[2].get_ydata(), [1.0, 0.5, 0.25])       # three: scaled
     matplotlib.pyplot.close("all")
+
+
+def test_integer_x_values_get_integer_ticks():
+    ax = plotting.plot_learning_curves({"v": np.array([1.0, 0.5, 0.4])}, x=np.array([0, 1, 2]),
+                                       xlabel="epoch", ylabel="loss (nats)")
+    ax.figure.canvas.draw()
+    assert np.all(ax.get_xticks() == np.round(ax.get_xticks()))
+    ax = plotting.plot_learning_curves({"v": np.array([1.0, 0.5, 0.4])}, x=np.array([0.0, 0.5, 1.0]),
+                                       xlabel="quality", ylabel="loss (nats)")
+    ax.figure.canvas.draw()
+    assert not np.all(ax.get_xticks() == np.round(ax.get_xticks()))   # real-valued x keeps fine ticks
+    matplotlib.pyplot.close("all")
