@@ -1096,3 +1096,32 @@ def test_baselines_reject_mismatched_topics_domains_and_negative_lambda():
     with pytest.raises(ValueError, match="lam"):
         BL.EstimatedInterestBlendPolicy(lam=-1.0)
     BL.EstimatedInterestBlendPolicy(lam=0.0)
+
+
+def test_session_trace_splits_the_implied_preference_into_encoder_and_belief_parts():
+    """Notebook 06 section 6.3: the implied preference x_c includes the belief statistics; the
+    trace also records the same logits with them zeroed, and the belief's own estimate."""
+    from rlrec_helpers.simulator import BatchEnv, get_preset
+
+    agent = R.load_pretrained("costly_browsing")
+    tr = R.session_trace(agent, "costly_browsing", n_users=6, seed=3, max_len=12)
+    full, enc, mean = tr["preferences"], tr["encoder_preferences"], tr["belief_means"]
+    assert full.shape == enc.shape == mean.shape == tr["interests"].shape
+    assert not np.allclose(full, enc)                                    # the statistics matter
+    np.testing.assert_allclose(mean[:, 0], 0.0, atol=1e-6)               # the prior mean, before any step
+    # zeroing the statistics: the logits are linear in the features, so the difference is
+    # exactly the statistics' own term, which vanishes where they are zero
+    agent.reset(2)
+    env = BatchEnv(get_preset("costly_browsing"), 2, seed=0)
+    agent.act(env.reset(), env)
+    agent._tracker.probs[:] = 1.0 / agent._tracker.probs.shape[-1]       # back to the prior: mean 0, evidence 0
+    np.testing.assert_allclose(agent.current_cluster_logits(), agent.current_cluster_logits(with_statistics=False),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="with_statistics must be a bool"):
+        agent.current_cluster_logits(with_statistics="no")
+    corr = R.preference_interest_correlation(tr, max_steps=5, key="belief_means")
+    assert corr.shape == (5,)
+    with pytest.raises(ValueError, match=re.escape("key must name a (B, L, T) entry of the trace, got 'nope'")):
+        R.preference_interest_correlation(tr, key="nope")
+    default = R.session_trace(R.load_pretrained("default"), "default", n_users=3, seed=3, max_len=5)
+    assert "preferences" in default and "encoder_preferences" not in default   # no belief statistics there

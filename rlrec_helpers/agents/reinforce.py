@@ -850,17 +850,21 @@ class ReinforceAgent:
         self.last_input, self.last_logits = x, logits
         return slates
 
-    def current_cluster_logits(self) -> np.ndarray:
-        """Implied per-cluster preference after the last ``act``: (B, T) logits of a document
-        of each cluster (one-hot features, quality column 0, the user's cluster statistics)."""
+    def current_cluster_logits(self, with_statistics: bool = True) -> np.ndarray:
+        """Implied per-cluster preference after the last ``act``: (B, T) logits
+        ``s_t · E x_c + w · x_c`` of a document of each cluster, with ``x_c`` its features: one-hot,
+        quality column 0 and, with ``cluster_stats``, the user's cluster statistics (posterior
+        mean and evidence). ``with_statistics=False`` zeroes those statistics: what the encoder
+        state and the one-hot alone give (the same as True for an agent without them)."""
         c = self.config
+        with_statistics = check_bool("with_statistics", with_statistics)
         b = self._h.shape[0]
         feats = np.zeros((b, c.n_topics, c.n_features), np.float32)
         feats[:, :, :c.n_topics] = np.eye(c.n_topics)
         if c.cluster_stats:
             cl = np.broadcast_to(np.arange(c.n_topics), (b, c.n_topics))
             feats = augment_candidates(feats, cl, self._tracker.statistics())
-            if not c.use_history:
+            if not (c.use_history and with_statistics):
                 feats[..., c.n_features:] = 0.0
         p = self._np if self._np is not None else self._numpy_weights()
         return np.matmul(feats, (self._h @ p["embed"].T + p["w"])[:, :, None])[..., 0]
@@ -1022,7 +1026,7 @@ def rollout(agent: ReinforceAgent, env, *, max_len: int = 1000, seed: int | None
 #: minutes on ``costly_browsing``, so at 1,000 sessions each 95% CI is +-1.7 to +-2.0 wide and two
 #: CIs can only be disjoint for a difference above about 3.7 minutes, more than the measured
 #: REINFORCE - quality-greedy gap of 3.2-3.8 over 5 training seeds (paired CI above 0 at either
-#: size; notebook 06, Section 6.4). 4,000 sessions halve the widths; evaluation stays cheap (about 1 s per policy).
+#: size; notebook 06, Section 6.2). 4,000 sessions halve the widths; evaluation stays cheap (about 1 s per policy).
 EVAL_EPISODES = 4000
 EVAL_SEED = 12345
 
@@ -1247,7 +1251,11 @@ def session_trace(policy, env_config="default", *, n_users: int = 200, seed: int
     Returns ``shown_clusters`` (B, L, K), ``mask`` (B, L) (user active), ``rewards`` (B, L),
     ``interests`` (B, L, T) (privileged, for plots only: the true interests when the slate
     was chosen), ``length`` (B,), ``episode_return`` (B,), and for a :class:`ReinforceAgent`
-    ``preferences`` (B, L, T): the implied per-cluster logit ``s_t · E e_c + w · e_c``.
+    ``preferences`` (B, L, T): the implied per-cluster logit ``s_t · E x_c + w · x_c``
+    (:meth:`ReinforceAgent.current_cluster_logits`, ``x_c`` the features of a document of
+    cluster c, the belief statistics included); for one with ``cluster_stats`` also
+    ``encoder_preferences`` (B, L, T), the same with the statistics zeroed (what the GRU state
+    itself adds), and ``belief_means`` (B, L, T), the belief's interest estimate it read.
     """
     from rlrec_helpers.simulator import BatchEnv, get_preset
 
@@ -1258,7 +1266,7 @@ def session_trace(policy, env_config="default", *, n_users: int = 200, seed: int
     old = getattr(policy, "sample", None)
     if old is not None:
         policy.sample = False
-    shown, masks, rewards, interests, prefs = [], [], [], [], []
+    shown, masks, rewards, interests, prefs, enc_prefs, beliefs = [], [], [], [], [], [], []
     try:
         for _ in range(max_len):
             active = np.asarray(obs["active"], bool)
@@ -1268,6 +1276,9 @@ def session_trace(policy, env_config="default", *, n_users: int = 200, seed: int
             slate = policy.act(obs, env)
             if isinstance(policy, ReinforceAgent):
                 prefs.append(policy.current_cluster_logits())
+                if policy.config.cluster_stats:
+                    enc_prefs.append(policy.current_cluster_logits(with_statistics=False))
+                    beliefs.append(policy._tracker.statistics()[..., 0].astype(float))
             shown.append(np.take_along_axis(np.asarray(obs["candidate_clusters"]), slate, 1))
             masks.append(active)
             obs, reward, _, _ = env.step(slate)
@@ -1279,6 +1290,9 @@ def session_trace(policy, env_config="default", *, n_users: int = 200, seed: int
            "rewards": np.stack(rewards, 1), "interests": np.stack(interests, 1)}
     if prefs:
         out["preferences"] = np.stack(prefs, 1)
+    if enc_prefs:
+        out["encoder_preferences"] = np.stack(enc_prefs, 1)
+        out["belief_means"] = np.stack(beliefs, 1)
     out["length"] = out["mask"].sum(1)
     out["episode_return"] = out["rewards"].sum(1)
     return out
@@ -1291,14 +1305,20 @@ def cluster_mix(trace: Mapping[str, np.ndarray], n_topics: int) -> np.ndarray:
     return counts / counts.sum()
 
 
-def preference_interest_correlation(trace: Mapping[str, np.ndarray], max_steps: int = 40) -> np.ndarray:
+def preference_interest_correlation(trace: Mapping[str, np.ndarray], max_steps: int = 40,
+                                    key: str = "preferences") -> np.ndarray:
     """Mean over active users of corr_c(implied preference change, true interest) per step.
 
     The change is ``pref_t − pref_0`` (what the history added to the initial preference);
     the correlation is Pearson's across the T clusters. Shape (max_steps,); NaN where no user
-    is active or the change is constant (step 0).
+    is active or the change is constant (step 0). ``key`` names the (B, L, T) entry of
+    :func:`session_trace` to correlate: ``"preferences"``, ``"encoder_preferences"`` or
+    ``"belief_means"`` (whose step-0 value is the prior mean, the same for every cluster).
     """
-    pref, u, mask = trace["preferences"], trace["interests"], trace["mask"]
+    if key not in trace:
+        raise ValueError(f"key must name a (B, L, T) entry of the trace, got {key!r}; the trace has "
+                         f"{sorted(k for k in trace if np.ndim(trace[k]) == 3)}")
+    pref, u, mask = trace[key], trace["interests"], trace["mask"]
     steps = min(max_steps, pref.shape[1])
     out = np.full(steps, np.nan)
     for t in range(1, steps):
