@@ -100,7 +100,7 @@ execute: install data
 	$(PY) tools/execute_notebooks.py --timeout 1200 $(NB)
 
 benchmarks: install data
-	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf build .pytest_cache .hypothesis *.egg-info

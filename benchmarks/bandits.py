@@ -16,10 +16,10 @@ speed-up is not comparable with the 20x target; ``--help`` lists the options)
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 
+from _cli import parse_count
 from rlrec_helpers._timing import paired_medians
 from rlrec_helpers import bandits as b
 from rlrec_helpers.stats import mean_ci
@@ -111,16 +111,11 @@ def speed_table(n_runs: int = N_RUNS) -> None:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=N_RUNS,
-                    help=f"independent runs (seeds) per policy in every table (default {N_RUNS}; at least 2)")
-    a = ap.parse_args(argv)
-    if a.runs < 2:
-        ap.error(f"--runs must be an integer >= 2, got {a.runs}")
+    runs = parse_count(__doc__, "runs", N_RUNS, "independent runs (seeds) per policy in every table", argv=argv)
     np.set_printoptions(precision=4)
-    testbed_table(a.runs)
-    contextual_table(a.runs)
-    speed_table(a.runs)
+    testbed_table(runs)
+    contextual_table(runs)
+    speed_table(runs)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,10 @@ bootstrap logs for the relative errors, ``--help`` lists the options)
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 
+from _cli import parse_count
 from rlrec_helpers._timing import paired_medians
 from rlrec_helpers import ope
 from rlrec_helpers.data import CAMPAIGNS, load_bts_prior, load_open_bandit
@@ -100,14 +100,9 @@ def speed_table() -> None:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=N_RUNS,
-                    help=f"bootstrap logs for the relative errors (default {N_RUNS}; at least 2)")
-    a = ap.parse_args(argv)
-    if a.runs < 2:
-        ap.error(f"--runs must be an integer >= 2, got {a.runs}")
+    runs = parse_count(__doc__, "runs", N_RUNS, "bootstrap logs for the relative errors", argv=argv)
     chen_table()
-    obd_table(a.runs)
+    obd_table(runs)
     speed_table()
 
 

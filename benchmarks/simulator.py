@@ -21,7 +21,6 @@ calibration's episodes per policy, ``--help`` lists the options)
 
 from __future__ import annotations
 
-import argparse
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core
@@ -29,6 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from _cli import parse_count  # noqa: E402
 from rlrec_helpers._timing import paired_medians  # noqa: E402
 from rlrec_helpers import simulator as S  # noqa: E402
 from rlrec_helpers.stats import mean_ci  # noqa: E402
@@ -136,15 +136,10 @@ def eval_time() -> None:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--episodes", type=int, default=N_CAL,
-                    help=f"calibration episodes per policy and preset (default {N_CAL}; at least 2)")
-    a = ap.parse_args(argv)
-    if a.episodes < 2:
-        ap.error(f"--episodes must be an integer >= 2, got {a.episodes}")
+    episodes = parse_count(__doc__, "episodes", N_CAL, "calibration episodes per policy and preset", argv=argv)
     throughput()
     eval_time()
-    calibration(a.episodes)
+    calibration(episodes)
 
 
 if __name__ == "__main__":

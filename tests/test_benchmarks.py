@@ -41,7 +41,16 @@ def _run(script: Path, args: list[str]) -> subprocess.CompletedProcess:
 
 
 def test_every_benchmark_has_a_smoke_run():
-    assert sorted(SMOKE_RUNS) == sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
+    # _cli.py is the scripts' shared command line, not a benchmark
+    assert sorted(SMOKE_RUNS) == sorted(p.name for p in (ROOT / "benchmarks").glob("[!_]*.py"))
+
+
+@pytest.mark.parametrize("script, option", [("bandits.py", "--runs"), ("ope.py", "--runs"),
+                                            ("simulator.py", "--episodes")])
+def test_count_options_refuse_too_few_before_any_work(script, option):
+    out = _run(ROOT / "benchmarks" / script, [option, "1"])
+    assert out.returncode == 2 and f"error: {option} must be an integer >= 2, got 1" in out.stderr
+    assert out.stdout == ""
 
 
 @pytest.mark.parametrize("script", sorted(SMOKE_RUNS))
@@ -59,6 +68,7 @@ def test_a_broken_benchmark_fails_its_smoke_run(tmp_path):
     assert source.count("ope.bootstrap_ci(") >= 1
     broken = tmp_path / "ope_broken.py"
     broken.write_text(source.replace("ope.bootstrap_ci(", "ope.bootstrap_ci_renamed("))
+    (tmp_path / "_cli.py").write_text((ROOT / "benchmarks" / "_cli.py").read_text())   # its sibling import
     out = _run(broken, ["--runs", "2"])
     assert out.returncode != 0 and "bootstrap_ci_renamed" in out.stderr
 
