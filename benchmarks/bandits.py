@@ -16,7 +16,6 @@ speed-up is not comparable with the 20x target; ``--help`` lists the options)
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from _cli import parse_count

@@ -16,7 +16,6 @@ bootstrap logs for the relative errors, ``--help`` lists the options)
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from _cli import parse_count

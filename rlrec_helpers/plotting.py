@@ -269,7 +269,8 @@ def plot_bars_with_ci(
     colors = sns.color_palette(n_colors=len(names))
     if horizontal:
         ax.barh(list(names), means, xerr=err, color=colors, capsize=3)
-        ax.invert_yaxis()   # first name on top, in the order of the printed tables
+        if not ax.yaxis_inverted():   # first name on top, in the order of the printed tables
+            ax.invert_yaxis()
     else:
         ax.bar(list(names), means, yerr=err, color=colors, capsize=3)
         ax.tick_params(axis="x", labelrotation=20)
@@ -554,8 +555,9 @@ def plot_regret_curves(
     idx = np.unique(np.linspace(0, T - 1, min(n_points, T)).astype(int))
     ax = plot_learning_curves({k: v[..., idx] for k, v in arrays.items()},
                               x=idx + 1, xlabel=xlabel, ylabel=ylabel, title=title, ax=ax)
-    for name, ref in refs.items():
-        ax.plot(idx + 1, ref[idx], linestyle="--", color="0.3", linewidth=1.2, label=name)
+    for i, (name, ref) in enumerate(refs.items()):
+        ax.plot(idx + 1, ref[idx], linestyle=_REFERENCE_STYLES[i % len(_REFERENCE_STYLES)], color="0.3",
+                linewidth=1.2, label=name)
     ax.legend(fontsize="small")
     return ax
 
@@ -692,7 +694,7 @@ def plot_session_story(story, *, reward_unit: str, title: str | None = None):
             axis.set_ylabel(col, color=f"C{i + 1}")
             if i:
                 axis.grid(False)
-        ax_b.legend(handles=handles, fontsize="small")
+        axis.legend(handles=handles, fontsize="small")   # on the axis drawn last, so no line crosses it
     else:
         for i, col in enumerate(hidden):
             v = story[col].to_numpy(dtype=float)

@@ -704,8 +704,8 @@ def _top_k(scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.nda
     if mask is not None and not mask.all():
         scores = np.where(mask, scores, -np.inf)
     scores = np.asarray(scores)
-    if k <= 4 and scores.ndim == 2 and k <= scores.shape[1] and scores.dtype.kind == "f" \
-            and np.isfinite(scores).all():
+    if 0 <= k <= 4 and scores.ndim == 2 and k <= scores.shape[1] and scores.dtype.kind == "f" \
+            and scores.dtype.itemsize <= 8 and np.isfinite(scores).all():   # float64 holds them exactly
         # Same result as the stable sort below, about 20% faster for a small k: k passes of
         # argmax (the first of equal maxima, as the stable sort), each chosen entry set to -inf
         # (below every finite score, so it is never chosen again).
@@ -733,7 +733,7 @@ def _has_duplicate_in_row(a: np.ndarray) -> bool:
 def _sample_choice(w: np.ndarray, w0, uniform: np.ndarray) -> np.ndarray:
     """Slate position chosen with probability ``w_i / (sum w + w0)``; K means no click.
 
-    ``w`` (B, K) non-negative weights, ``w0`` scalar or (B,), ``uniform`` (B,) in [0, 1)."""
+    ``w`` (B, K) non-negative float weights, ``w0`` scalar or (B,), ``uniform`` (B,) in [0, 1)."""
     if w.shape[1] > 8:
         cum = np.cumsum(w, axis=1)
         total = cum[:, -1] + w0
@@ -913,6 +913,9 @@ class UserModel:
 
     def respond(self, state: dict, items: dict, slates: np.ndarray, uniforms: np.ndarray,
                 active: np.ndarray) -> UserResponse:
+        """The users' response to ``slates`` (B, K), updating ``state`` in place. ``slates`` must
+        already be valid (:meth:`BatchEnv.check_slates`: distinct indices in [0, N)); a model
+        may index the candidates without checking them again."""
         raise NotImplementedError
 
     def privileged(self, state: dict, items: dict) -> dict[str, np.ndarray]:

@@ -70,12 +70,12 @@ def test_readme_budgets_match_the_notebooks_and_fit_in_ci():
 def section_refs(text: str) -> set[str]:
     """The article sections a text names; a range '§4.1–§4.3' names §4.1, §4.2 and §4.3."""
     out = set()
-    for first, last in re.findall(r"§(\d+(?:\.\d+)?)(?:\s*[–-]\s*§(\d+\.\d+))?", text):
-        if last:
+    for first, last in re.findall(r"§(\d+(?:\.\d+)?)(?:\s*[–-]\s*§(\d+(?:\.\d+)?))?", text):
+        if last and "." in first and "." in last and first.split(".")[0] == last.split(".")[0]:
             major, lo = first.split(".")
             out |= {f"§{major}.{k}" for k in range(int(lo), int(last.split(".")[1]) + 1)}
-        else:
-            out.add(f"§{first}")
+        else:   # a single section, or a range across major sections: its two ends
+            out |= {f"§{first}"} | ({f"§{last}"} if last else set())
     return out
 
 
@@ -89,6 +89,7 @@ def readme_sections(text: str) -> dict[str, str]:
 
 def test_section_refs_expands_ranges():
     assert section_refs("§4.1–§4.3, §5 (x), §2.3 point 4") == {"§4.1", "§4.2", "§4.3", "§5", "§2.3"}
+    assert section_refs("§4.3–§5.1, §4–§4.3") == {"§4.3", "§5.1", "§4"}   # across sections: the two ends
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

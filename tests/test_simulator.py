@@ -847,3 +847,13 @@ def test_every_pair_of_slate_positions_is_checked_for_duplicates(slate_size):
             with pytest.raises(ValueError, match="duplicate"):
                 env.step(bad)
     env.step(good[:, ::-1])
+
+
+def test_top_k_keeps_the_sort_for_long_double_and_negative_k():
+    """float64 cannot hold every longdouble score: those keep the stable sort (review of the fast path)."""
+    eps = np.finfo(np.longdouble).eps
+    if eps >= np.finfo(np.float64).eps:
+        pytest.skip("longdouble is float64 on this platform")
+    scores = np.array([[1.0, 1.0 + 4 * eps]], dtype=np.longdouble)
+    assert S._top_k(scores, 1).tolist() == [[1]]
+    assert S._top_k(np.array([[5.0, 1.0, 3.0]]), -1).shape == (1, 2)   # numpy's slice, as before

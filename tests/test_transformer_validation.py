@@ -234,8 +234,15 @@ def test_plackett_luce_kl_rejects_invalid_slates_and_mismatched_logits(fn):
         kl(p, q, [[-1]])
     with _raises("slates must hold distinct positions in each slate, got slates[0] = [1, 1]"):
         kl(p, q, [[1, 1]])
-    with _raises("logits_p and logits_q must have the same shape (..., N), got (1, 3) and (1, 2)"):
+    with _raises("logits_p and logits_q must score the same N candidates, with shapes (..., N) that broadcast "
+                 "(e.g. one reference (N,) against a batch (B, N)), got (1, 3) and (1, 2)"):
         kl(p, [[0.0, 1.0]], [[0]])
+    with _raises("logits_p and logits_q must score the same N candidates, with shapes (..., N) that broadcast "
+                 "(e.g. one reference (N,) against a batch (B, N)), got (2, 3) and (3, 3)"):
+        kl([[1.0, 2.0, 3.0]] * 2, [[0.0, 0.0, 0.0]] * 3, [[0], [1]])
+    # one reference against a batch broadcasts, as the KL did before the check
+    batch = [[1.0, 2.0, 3.0], [0.0, 1.0, -1.0]]
+    np.testing.assert_allclose(kl(batch, q[0], [[2, 0], [1, 2]]).numpy(), kl(batch, q * 2, [[2, 0], [1, 2]]).numpy())
     assert float(kl(p, q, [[2, 0]])[0]) > 0.0 and float(kl(p, p, [[2, 0]])[0]) == pytest.approx(0.0, abs=1e-6)
 
 

@@ -853,8 +853,9 @@ class ReinforceAgent:
     def current_cluster_logits(self, with_statistics: bool = True) -> np.ndarray:
         """Implied per-cluster preference after the last ``act``: (B, T) logits
         ``s_t · E x_c + w · x_c`` of a document of each cluster, with ``x_c`` its features: one-hot,
-        quality column 0 and, with ``cluster_stats``, the user's cluster statistics (posterior
-        mean and evidence). ``with_statistics=False`` zeroes those statistics: what the encoder
+        quality column 0 and, with ``cluster_stats``, the user's cluster statistics (the interest
+        estimate and its evidence: the posterior mean with ``interest_estimate="posterior"``, a
+        smoothed click rate with ``"click_rate"``). ``with_statistics=False`` zeroes those statistics: what the encoder
         state and the one-hot alone give (the same as True for an agent without them)."""
         c = self.config
         with_statistics = check_bool("with_statistics", with_statistics)
@@ -1255,7 +1256,8 @@ def session_trace(policy, env_config="default", *, n_users: int = 200, seed: int
     (:meth:`ReinforceAgent.current_cluster_logits`, ``x_c`` the features of a document of
     cluster c, the belief statistics included); for one with ``cluster_stats`` also
     ``encoder_preferences`` (B, L, T), the same with the statistics zeroed (what the GRU state
-    itself adds), and ``belief_means`` (B, L, T), the belief's interest estimate it read.
+    itself adds), and ``belief_means`` (B, L, T), the interest estimate it read (the posterior
+    mean with ``interest_estimate="posterior"``, a smoothed click rate with ``"click_rate"``).
     """
     from rlrec_helpers.simulator import BatchEnv, get_preset
 

@@ -612,9 +612,9 @@ def plackett_luce_kl(logits_p, logits_q, slates):
 
     Its *value* is an unbiased estimate of the slate KL, but its gradient is not an unbiased
     estimate of the KL's gradient (the prefix ``a_<j`` was drawn from p): use
-    :func:`plackett_luce_kl_surrogate` as a loss term. Called eagerly, raises ``ValueError``
-    for logits of different shapes, a position outside [0, N) or a slate that repeats a
-    position, as :func:`plackett_luce_logprob`.
+    :func:`plackett_luce_kl_surrogate` as a loss term. The two logits broadcast (same N). Called
+    eagerly, raises ``ValueError`` for logits over different N or shapes that do not broadcast, a
+    position outside [0, N) or a slate that repeats a position, as :func:`plackett_luce_logprob`.
     """
     _check_pl_kl_args(logits_p, logits_q, slates)
     return _pl_kl(logits_p, logits_q, slates)
@@ -631,10 +631,15 @@ def _check_pl_kl_args(logits_p, logits_q, slates) -> None:
     if not tf.executing_eagerly():
         return
     shape_p, shape_q = tuple(np.shape(logits_p)), tuple(np.shape(logits_q))
-    if shape_p != shape_q:
-        raise ValueError(f"logits_p and logits_q must have the same shape (..., N), got {shape_p} and {shape_q}")
-    if shape_p:
-        _check_pl_slates(slates, int(shape_p[-1]))
+    try:
+        np.broadcast_shapes(shape_p, shape_q)
+        same_n = bool(shape_p) and bool(shape_q) and shape_p[-1] == shape_q[-1]
+    except ValueError:
+        same_n = False
+    if not same_n:
+        raise ValueError(f"logits_p and logits_q must score the same N candidates, with shapes (..., N) that "
+                         f"broadcast (e.g. one reference (N,) against a batch (B, N)), got {shape_p} and {shape_q}")
+    _check_pl_slates(slates, int(shape_p[-1]))
 
 
 def plackett_luce_kl_surrogate(logits_p, logits_q, slates):
