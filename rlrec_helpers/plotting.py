@@ -9,6 +9,7 @@ Sections below are grouped by the notebook that introduced them; reuse before ad
 
 from __future__ import annotations
 
+import re
 from typing import Mapping, Sequence
 
 import matplotlib
@@ -21,8 +22,16 @@ import seaborn as sns
 from rlrec_helpers._validate import check_distribution, check_finite_array, check_int, check_real
 from rlrec_helpers.stats import mean_ci_over_axis
 
-THEME = {"style": "whitegrid", "context": "notebook", "palette": "colorblind"}
+#: The course palette: seaborn's ten "colorblind" colours, reordered so that the first six are
+#: far apart (seaborn's own order puts orange and vermilion, hard to tell apart, at C1 and C3).
+PALETTE = ("#0173b2", "#de8f05", "#029e73", "#cc78bc", "#56b4e9", "#ca9161",
+           "#d55e00", "#fbafe4", "#ece133", "#949494")
+THEME = {"style": "whitegrid", "context": "notebook", "palette": list(PALETTE)}
 FIGSIZE = (6.4, 3.6)
+#: Policies that recur across notebooks keep one colour in every figure: the first pattern
+#: found (case-insensitive) in a series name gives its index in :data:`PALETTE`.
+POLICY_COLORS = ((r"history-free", 5), (r"reinforce|\bours\b", 0), (r"linucb", 7), (r"myopic", 1),
+                 (r"quality-greedy", 2), (r"blend", 3), (r"long-term", 4), (r"\brandom\b", 9))
 
 
 def set_theme() -> None:
@@ -31,6 +40,32 @@ def set_theme() -> None:
     matplotlib.rcParams["figure.figsize"] = FIGSIZE
     matplotlib.rcParams["figure.dpi"] = 80
     matplotlib.rcParams["axes.titlesize"] = "medium"
+
+
+def series_colors(names: Sequence[str]) -> list[str]:
+    """One hex colour per series name (a list as long as ``names``), for one figure.
+
+    A name that contains a policy of :data:`POLICY_COLORS` ("myopic (privileged)", "REINFORCE
+    (GRU, ours)", "random", ...) gets that policy's colour, so a policy looks the same in every
+    figure of the course; the first such name takes it, a second one of the same policy (two
+    blends, say) is treated like any other name. The other names take the unused colours of
+    :data:`PALETTE` in order (cycling if there are more than ten). ``names``: strings.
+    """
+    names = [str(n) for n in names]
+    out: list[str | None] = [None] * len(names)
+    taken: set[int] = set()
+    for i, name in enumerate(names):
+        for pattern, idx in POLICY_COLORS:
+            if re.search(pattern, name, flags=re.IGNORECASE):
+                if idx not in taken:
+                    out[i] = PALETTE[idx]
+                    taken.add(idx)
+                break
+    free = [j for j in range(len(PALETTE)) if j not in taken] or list(range(len(PALETTE)))
+    rest = (i for i, c in enumerate(out) if c is None)
+    for n, i in enumerate(rest):
+        out[i] = PALETTE[free[n % len(free)]]
+    return out  # type: ignore[return-value]
 
 
 def _axes(ax):
@@ -154,12 +189,12 @@ def plot_learning_curves(
             raise ValueError(f"references[{name!r}] must be a finite number > 0 with logy=True {_LOG_AXIS}, "
                              f"got {float(ref)!r}")
     ax = _axes(ax)
-    for name, arr in arrays.items():
+    for (name, arr), color in zip(arrays.items(), series_colors(list(arrays))):
         xs = np.arange(1, arr.shape[1] + 1) if x is None else np.asarray(x)
         mean, low, high = mean_ci_over_axis(arr, axis=0, level=level)
         if logy:   # delta-method CI of log(mean): positive, and ≈ the linear band when h << mean
             low, high = mean * np.exp((low - mean) / mean), mean * np.exp((high - mean) / mean)
-        (line,) = ax.plot(xs, mean, label=name)
+        (line,) = ax.plot(xs, mean, label=name, color=color)
         if arr.shape[0] > 1:
             ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     for i, (name, value) in enumerate((references or {}).items()):
@@ -266,7 +301,7 @@ def plot_bars_with_ci(
     for name, value in (references or {}).items():
         _array(value, f"references[{name!r}]", ())
     ax = _axes(ax)
-    colors = sns.color_palette(n_colors=len(names))
+    colors = series_colors(list(names))
     if horizontal:
         ax.barh(list(names), means, xerr=err, color=colors, capsize=3)
         if not ax.yaxis_inverted():   # first name on top, in the order of the printed tables
@@ -322,8 +357,8 @@ def plot_policy_distributions(
     ax = _axes(ax)
     width = 0.8 / len(names)
     xs = np.arange(n_items)
-    for j, (name, m) in enumerate(zip(names, mats)):
-        ax.bar(xs + (j - (len(names) - 1) / 2) * width, m, width=width, label=name)
+    for j, (name, m, color) in enumerate(zip(names, mats, series_colors(names))):
+        ax.bar(xs + (j - (len(names) - 1) / 2) * width, m, width=width, label=name, color=color)
     ax.set_xticks(xs)
     ax.set_xticklabels(labels)
     return _finish(ax, xlabel, ylabel, title)
@@ -435,9 +470,9 @@ def plot_distributions(
     hi = max(a.max() for a in arrays.values())
     edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
     ax = _axes(ax)
-    for name, a in arrays.items():
+    for (name, a), color in zip(arrays.items(), series_colors(list(arrays))):
         ax.hist(a, bins=edges, weights=np.full(a.size, 1.0 / a.size), histtype="step",
-                linewidth=1.6, label=name)
+                linewidth=1.6, label=name, color=color)
     return _finish(ax, xlabel, ylabel, title)
 
 
@@ -461,8 +496,8 @@ def plot_category_shares(
     for name, a in arrays.items():
         check_distribution(f"shares[{name!r}]", a)
     ax = _axes(ax)
-    for name, a in arrays.items():
-        ax.plot(np.arange(a.size), a, marker="o", label=name)
+    for (name, a), color in zip(arrays.items(), series_colors(list(arrays))):
+        ax.plot(np.arange(a.size), a, marker="o", label=name, color=color)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # categories are integers
     return _finish(ax, xlabel, ylabel, title)
 
@@ -747,7 +782,7 @@ def plot_step_attributions(explanations: Mapping[str, "object"], *, title: str |
         cols = sorted((c for c in df.columns if c.startswith("step_")), key=lambda c: int(c[5:]))
         vals = df.loc[0, cols].to_numpy(dtype=float)
         steps = np.array([int(c[5:]) for c in cols])
-        ax.bar(steps, vals, color=np.where(vals >= 0, "C2", "C3"))
+        ax.bar(steps, vals, color=np.where(vals >= 0, PALETTE[2], PALETTE[6]))   # green up, vermilion down
         ax.axhline(0.0, color="0.3", linewidth=0.8)
         ax.set_xlabel("history step (0 = start)")
         ax.set_ylabel("attribution to top item's score (logit)")

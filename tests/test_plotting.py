@@ -554,3 +554,55 @@ def test_integer_x_values_get_integer_ticks():
     ax.figure.canvas.draw()
     assert not np.all(ax.get_xticks() == np.round(ax.get_xticks()))   # real-valued x keeps fine ticks
     matplotlib.pyplot.close("all")
+
+
+def test_series_colors_keep_a_policy_colour_across_figures():
+    first = plotting.series_colors(["REINFORCE (GRU, ours)", "myopic (privileged)", "random"])
+    second = plotting.series_colors(["random", "quality-greedy (privileged)", "myopic", "REINFORCE (ours)"])
+    assert first[1] == second[2] == plotting.PALETTE[1]            # myopic: orange in both
+    assert first[0] == second[3] == plotting.PALETTE[0]            # the agent: blue in both
+    assert first[2] == second[0] == plotting.PALETTE[9]            # random: grey in both
+    # "hours" is not "ours", "randomised" is not "random": whole words only
+    assert plotting.series_colors(["hours watched", "randomised"]) == list(plotting.PALETTE[:2])
+
+
+def test_series_colors_are_distinct_within_a_figure():
+    names = ["blend λ=2 (privileged, tuned)", "blend λ=2, interests from the posterior", "uncorrected",
+             "myopic", "history-free control", "REINFORCE (GRU, ours)", "LinUCB bandit", "long-term w=0.7"]
+    colors = plotting.series_colors(names)
+    assert len(set(colors)) == len(names)
+    assert colors[0] == plotting.PALETTE[3] and colors[1] != plotting.PALETTE[3]   # the second blend moves
+    assert colors[4] == plotting.PALETTE[5] and colors[5] == plotting.PALETTE[0]   # history-free is not the agent
+    many = plotting.series_colors([f"s{i}" for i in range(12)])   # more than ten: the palette cycles
+    assert many[:10] == list(plotting.PALETTE) and many[10:] == list(plotting.PALETTE[:2])
+
+
+def test_course_palette_puts_far_apart_colours_first():
+    from matplotlib.colors import to_rgb
+    rgb = np.array([to_rgb(c) for c in plotting.PALETTE[:6]])
+    gaps = np.linalg.norm(rgb[:, None] - rgb[None], axis=-1)[np.triu_indices(6, 1)]
+    # seaborn's colorblind order has orange and vermilion (RGB distance 0.20) within its first four;
+    # the closest of the course's first six are blue and green (0.30), which differ in hue
+    assert gaps.min() > 0.25
+    assert not {"#de8f05", "#d55e00"} <= set(plotting.PALETTE[:6])
+
+
+def test_plots_draw_each_policy_in_its_colour():
+    from matplotlib.colors import to_hex
+    plotting.set_theme()
+    ax = plotting.plot_learning_curves({"random": np.ones(3), "myopic (privileged)": np.ones(3)},
+                                       xlabel="step", ylabel="return (minutes)")
+    assert [to_hex(line.get_color()) for line in ax.lines] == [plotting.PALETTE[9], plotting.PALETTE[1]]
+    ax = plotting.plot_bars_with_ci(["myopic", "REINFORCE (ours)"], [1.0, 2.0], [0.5, 1.5], [1.5, 2.5],
+                                    xlabel="policy", ylabel="return (minutes)")
+    assert [to_hex(p.get_facecolor()) for p in ax.patches] == [plotting.PALETTE[1], plotting.PALETTE[0]]
+    ax = plotting.plot_category_shares({"myopic": np.full(4, 0.25), "REINFORCE": np.full(4, 0.25)},
+                                       xlabel="cluster")
+    assert [to_hex(line.get_color()) for line in ax.lines] == [plotting.PALETTE[1], plotting.PALETTE[0]]
+    ax = plotting.plot_distributions({"REINFORCE": np.arange(5.0), "myopic": np.arange(5.0)},
+                                     xlabel="session length (steps)")
+    assert [to_hex(p.get_edgecolor()) for p in ax.patches] == [plotting.PALETTE[0], plotting.PALETTE[1]]
+    ax = plotting.plot_policy_distributions({"logging": np.full(3, 1 / 3), "myopic": np.full(3, 1 / 3)},
+                                            xlabel="item", ylabel="probability")
+    assert {to_hex(p.get_facecolor()) for p in ax.patches[3:]} == {plotting.PALETTE[1]}
+    matplotlib.pyplot.close("all")
