@@ -107,7 +107,10 @@ def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
 def verify_file(data_dir: Path | str, rel: str) -> Path:
     """Check that ``data_dir/rel`` exists and has its pinned sha256; return its path.
 
-    Raises ``FileNotFoundError`` (missing) or ``ValueError`` (corrupt), naming ``make data``.
+    Raises ``FileNotFoundError`` (missing, naming ``make data``) or ``ValueError`` (another
+    sha256). Only in :data:`DEFAULT_DATA_DIR`, the fetched sample's folder, does the message
+    advise deleting the folder and fetching again; a file in a folder of your own is only named,
+    never proposed for deletion (e.g. the full-size dataset, which ``verify=False`` loads).
     """
     check_choice("rel", rel, FILE_SHA256)
     path = Path(data_dir) / rel
@@ -115,9 +118,15 @@ def verify_file(data_dir: Path | str, rel: str) -> Path:
         raise FileNotFoundError(f"Open Bandit Dataset file {path} is missing; {_HINT}.")
     digest = sha256_file(path)
     if digest != FILE_SHA256[rel]:
+        if Path(data_dir).resolve() == Path(DEFAULT_DATA_DIR).resolve():
+            raise ValueError(
+                f"Open Bandit Dataset file {path} is corrupt (sha256 {digest[:12]}… does not match the "
+                f"pinned {FILE_SHA256[rel][:12]}…); delete {Path(data_dir)} and {_HINT} again."
+            )
         raise ValueError(
-            f"Open Bandit Dataset file {path} is corrupt (sha256 {digest[:12]}… does not match the "
-            f"pinned {FILE_SHA256[rel][:12]}…); delete {Path(data_dir)} and {_HINT} again."
+            f"Open Bandit Dataset file {path} does not match the pinned sha256 of the OBD sample's {rel} "
+            f"(sha256 {digest[:12]}…, pinned {FILE_SHA256[rel][:12]}…); pass verify=False to load files "
+            f"that are not the sample (e.g. the full-size dataset)."
         )
     return path
 

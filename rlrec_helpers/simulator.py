@@ -215,7 +215,7 @@ import numpy as np
 
 from rlrec_helpers._validate import (check_choice, check_distribution, check_finite_array, check_int,
                                      check_real, is_int)
-from rlrec_helpers.stats import MeanCI, mean_ci
+from rlrec_helpers.stats import MeanCI, check_ci_count, mean_ci
 
 __all__ = [
     "SimulatorConfig", "PRESETS", "get_preset", "cluster_quality_means",
@@ -1497,6 +1497,16 @@ def get_preset(name: "str | SimulatorConfig") -> SimulatorConfig:
 # --------------------------------------------------------------------------- batch environment
 
 
+def _array_or_ragged(value, expected: str) -> np.ndarray:
+    """``np.asarray(value)``; ragged nesting (e.g. ``[[0, 1, 2], [0, 1]]``), for which numpy
+    raises its own "inhomogeneous shape" error, raises ``ValueError("<expected>, got a ragged
+    <type>")`` instead (``expected`` names the argument and its shape)."""
+    try:
+        return np.asarray(value)
+    except ValueError:
+        raise ValueError(f"{expected}, got a ragged {type(value).__name__}") from None
+
+
 class BatchEnv:
     """B independent users advanced together with numpy (see the module docstring).
 
@@ -1612,10 +1622,10 @@ class BatchEnv:
     def _check_slate_indices(self, slates) -> np.ndarray:
         """:meth:`check_slates` without the ``candidate_mask`` check (shape, dtype, range, distinct)."""
         c = self.config
-        a = np.asarray(slates)
+        shape = f"slates must have shape (batch_size, slate_size) = ({self.batch_size}, {c.slate_size})"
+        a = _array_or_ragged(slates, f"{shape}: one row of slate_size candidate indices per user")
         if a.shape != (self.batch_size, c.slate_size):
-            raise ValueError(f"slates must have shape (batch_size, slate_size) = "
-                             f"({self.batch_size}, {c.slate_size}), got {a.shape}")
+            raise ValueError(f"{shape}, got {a.shape}")
         if a.dtype.kind not in "iu":
             if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
                 a = a.astype(np.int64)
@@ -1855,11 +1865,8 @@ class InterestEvolutionEnv(gym.Env):
         if self._done:
             raise RuntimeError("episode is over: call reset()")
         k, n = self.config.slate_size, self.config.n_candidates
-        try:
-            a = np.asarray(action)
-        except ValueError:   # ragged nesting, e.g. [0, [1, 2], 3]
-            raise ValueError(f"action must have shape (slate_size,) = ({k},): a flat sequence of "
-                             f"candidate indices, got a ragged {type(action).__name__}") from None
+        a = _array_or_ragged(action, f"action must have shape (slate_size,) = ({k},): a flat sequence of "
+                                     f"candidate indices")
         if a.shape != (k,):
             raise ValueError(f"action must have shape (slate_size,) = ({k},), got {a.shape}")
         if a.dtype.kind not in "iu" or a.min() < 0 or a.max() >= n or len(set(a.tolist())) != k:
@@ -1911,6 +1918,14 @@ class SlatePolicy(Protocol):
     def reset(self, batch_size: int) -> None: ...
 
     def act(self, obs: dict, env: BatchEnv) -> np.ndarray: ...
+
+
+def _check_slate_policy(name: str, policy) -> None:
+    """``ValueError`` naming ``name`` unless ``policy`` has ``reset(batch_size)`` and ``act(obs, env)``
+    (the :class:`SlatePolicy` protocol); e.g. a bare function is refused before any episode runs."""
+    if not (callable(getattr(policy, "act", None)) and callable(getattr(policy, "reset", None))):
+        raise ValueError(f"{name} must be a slate policy with reset(batch_size) and act(obs, env), "
+                         f"got {type(policy).__name__}")
 
 
 class RandomPolicy:
@@ -2101,7 +2116,11 @@ def evaluate(policy, env_config: "SimulatorConfig | str" = "default", n_episodes
     before each later one (see :class:`SlatePolicy`). Returns an
     :class:`EvalResult` (return in the model's reward unit — minutes for interest evolution —
     with a 95% CI, clicks and steps per session). ``user_model`` is passed to :class:`BatchEnv`.
+    ``n_episodes`` must be >= 2 (the CI needs at least 2 values), and ``policy`` a
+    :class:`SlatePolicy` (``ValueError`` otherwise, before any episode runs).
     """
+    check_ci_count("n_episodes", n_episodes)
+    _check_slate_policy("policy", policy)
     returns, clicks, lengths = [], [], []
     for env in evaluation_envs(env_config, n_episodes, seed, batch_size, user_model):
         b = env.batch_size

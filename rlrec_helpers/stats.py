@@ -15,7 +15,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from rlrec_helpers._validate import check_int, check_real
+from rlrec_helpers._validate import check_int, check_real, is_int
 
 #: Above this many degrees of freedom, Student's t is computed from its large-df expansion
 #: around the normal distribution (exact normal for ``df = inf``): the incomplete-beta route
@@ -123,7 +123,13 @@ def student_t_quantile(p: float, df: float) -> float:
 
 @dataclass(frozen=True)
 class MeanCI:
-    """A mean with a two-sided confidence interval ``[low, high]`` at ``level``."""
+    """A mean with a two-sided confidence interval ``[low, high]`` at ``level``.
+
+    ``n`` depends on the producer: for :func:`mean_ci` and :func:`paired_difference` it is the
+    sample size (the number of values or pairs, >= 2); for ``ope.bootstrap_ci`` and
+    ``ope.bootstrap_estimates`` it is ``n_boot``, the number of bootstrap resamples (the
+    log's row count is not stored).
+    """
 
     mean: float
     low: float
@@ -154,6 +160,15 @@ class MeanCI:
         return f"{self.mean:.4g} [{self.low:.4g}, {self.high:.4g}]"
 
 
+def check_ci_count(name: str, value) -> int:
+    """Return ``int(value)`` for an integer >= 2, the count of values behind a :func:`mean_ci`
+    (e.g. ``evaluate``'s ``n_episodes``); else ``ValueError`` naming ``name`` and saying why."""
+    if not (is_int(value) and value >= 2):
+        raise ValueError(f"{name} must be an integer >= 2 (a confidence interval needs at least 2 values), "
+                         f"got {value!r}")
+    return int(value)
+
+
 def _check_ci_finite(m, low, high, scalar: bool = False) -> None:
     """Raise ``ValueError`` unless every mean, bound and width ``high - low`` is finite."""
     bad = ~(np.isfinite(m) & np.isfinite(low) & np.isfinite(high) & np.isfinite(high - low))
@@ -169,29 +184,31 @@ def mean_ci(values, level: float = 0.95) -> MeanCI:
     """Mean and Student-t confidence interval ``mean ± t_{n-1} · s / sqrt(n)`` of a 1-D sample.
 
     Args:
-        values: array-like of shape (n,), n >= 1, all finite (a scalar counts as n = 1). 2-D
-            input is refused: an (n_seeds, T) array holds n_seeds independent runs, not
-            n_seeds * T independent values; use :func:`mean_ci_over_axis` (or reduce each run
-            to one number first).
+        values: array-like of shape (n,), n >= 2, all finite. One value (or a scalar) is
+            refused: with n - 1 = 0 degrees of freedom there is no interval, and a zero-width
+            one would make two single runs look significantly different. 2-D input is
+            refused: an (n_seeds, T) array holds n_seeds independent runs, not n_seeds * T
+            independent values; use :func:`mean_ci_over_axis` (or reduce each run to one
+            number first).
         level: confidence level in (0, 1).
 
-    Raises ``ValueError`` if the values are so large (e.g. ``[1e308, 1e308]``) that the mean
-    or the interval overflows to inf or NaN.
+    Returns a :class:`MeanCI` with ``n`` = the number of values. Raises ``ValueError`` for
+    fewer than 2 values, and if the values are so large (e.g. ``[1e308, 1e308]``) that the
+    mean or the interval overflows to inf or NaN.
     """
     x = np.asarray(values, dtype=float)
     if x.ndim > 1:
         raise ValueError(f"values must be 1-D (n,), got shape {x.shape}; for (n_runs, T) curves use "
                          f"mean_ci_over_axis, or reduce each run to one number first")
     x = x.ravel()
-    if x.size == 0:
-        raise ValueError("values must contain at least one number, got an empty array")
+    if x.size < 2:
+        raise ValueError(f"values must contain at least 2 numbers (a confidence interval needs at least 2 "
+                         f"values: Student's t has n - 1 degrees of freedom), got {x.size}")
     if not np.all(np.isfinite(x)):
         raise ValueError("values must all be finite; got NaN or inf")
     check_real("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
         m = float(x.mean())
-        if x.size == 1:
-            return MeanCI(m, m, m, 1, level)
         se = float(x.std(ddof=1) / np.sqrt(x.size))
         t = student_t_quantile(0.5 + level / 2.0, x.size - 1)
         low, high = m - t * se, m + t * se
@@ -204,13 +221,18 @@ def paired_difference(a, b, level: float = 0.95) -> MeanCI:
 
     With common random numbers (the same users and candidate sets for both policies) most of
     the between-user variance cancels, so this is a sharper test than comparing two separate
-    CIs. Args: ``a``, ``b`` array-like (n,) per-episode returns in the same unit order.
+    CIs. Args: ``a``, ``b`` array-like (n,) per-episode returns in the same unit order, n >= 2
+    (one pair has no interval, see :func:`mean_ci`). Returns a :class:`MeanCI` with ``n`` = the
+    number of pairs.
     """
     x = np.asarray(a, dtype=float)
     y = np.asarray(b, dtype=float)
     if x.ndim != 1 or x.shape != y.shape:
         raise ValueError(f"a and b must be 1-D with the same length (one value per shared unit), "
                          f"got shapes {x.shape} and {y.shape}")
+    if x.size < 2:
+        raise ValueError(f"a and b must hold at least 2 pairs (a confidence interval needs at least 2 values), "
+                         f"got {x.size}")
     return mean_ci(x - y, level)
 
 
@@ -218,7 +240,9 @@ def mean_ci_over_axis(values, axis: int = 0, level: float = 0.95):
     """Pointwise mean and Student-t CI band of a 2-D array, e.g. (n_seeds, T) learning curves.
 
     ``axis`` in {0, 1, -1, -2} (the runs' axis), ``level`` in (0, 1). Returns ``(mean, low,
-    high)`` arrays with ``axis`` reduced (zero-width when there is a single run).
+    high)`` arrays with ``axis`` reduced. A single run is allowed (a one-run learning curve
+    still has its mean line) and gets a zero-width band: there is no interval then, unlike
+    :func:`mean_ci`, which refuses one value.
 
     Raises ``ValueError`` for an empty array (no runs or no points), and for values so large
     that a mean or a band overflows to inf or NaN.

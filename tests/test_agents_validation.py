@@ -135,7 +135,7 @@ def test_cli_checks_out_and_eval_episodes_before_training(monkeypatch, tmp_path)
     _raises(lambda: R._main(["train", "--out", bad]), f"--out must end in '.keras', got {bad!r}")
     ok = str(tmp_path / "ok.keras")
     _raises(lambda: R._main(["train", "--out", ok, "--eval-episodes", "0"]),
-            "--eval-episodes must be an integer >= 1, got 0")
+            "--eval-episodes must be an integer >= 2 (a confidence interval needs at least 2 values), got 0")
     _raises(lambda: R._main(["train", "--out", ok, "--n-iters", "0"]),
             "--n-iters must be None or an integer >= 1, got 0")
     assert not (tmp_path / "ok.keras").exists()
@@ -146,7 +146,7 @@ def test_cli_checks_out_and_eval_episodes_before_training(monkeypatch, tmp_path)
 
 def test_train_reinforce_checks_eval_seed_by_name():
     env = _tiny_env()
-    cfg = R.TrainConfig(n_iters=1, batch_size=1, eval_every=1, eval_episodes=1)
+    cfg = R.TrainConfig(n_iters=1, batch_size=1, eval_every=1, eval_episodes=2)
     _raises(lambda: R.train_reinforce(env, cfg, agent_config=R.AgentConfig.for_env(env, hidden=4),
                                       progress=False, eval_seed=-1),
             "eval_seed must be an integer >= 0, got -1")
@@ -155,7 +155,7 @@ def test_train_reinforce_checks_eval_seed_by_name():
 def test_retrain_and_compare_checks_n_eval_and_eval_seed_by_name():
     env = _tiny_env()
     _raises(lambda: R.retrain_and_compare(env, n_iters=1, batch_size=1, n_eval=0),
-            "n_eval must be an integer >= 1, got 0")
+            "n_eval must be an integer >= 2 (a confidence interval needs at least 2 values), got 0")
     _raises(lambda: R.retrain_and_compare(env, n_iters=1, batch_size=1, eval_seed=-1),
             "eval_seed must be an integer >= 0, got -1")
 
@@ -195,15 +195,16 @@ def test_policy_network_does_not_cast_its_arguments():
     ("hidden", 0, "hidden must be an integer >= 1, got 0"),
     ("hidden", "4", "hidden must be an integer >= 1, got '4'"),
     ("seed", -1, "seed must be an integer >= 0, got -1"),
-    ("weight_cap", "10", "weight_cap must be a finite number > 0 or np.inf (no cap), got '10'"),
-    ("weight_cap", 0, "weight_cap must be a finite number > 0 or np.inf (no cap), got 0"),
-    ("weight_cap", float("nan"), "weight_cap must be a finite number > 0 or np.inf (no cap), got nan"),
-    ("weight_cap", -np.inf, "weight_cap must be a finite number > 0 or np.inf (no cap), got -inf"),
+    ("weight_cap", "10", "weight_cap must be a finite number > 0, or None or np.inf (no cap), got '10'"),
+    ("weight_cap", 0, "weight_cap must be a finite number > 0, or None or np.inf (no cap), got 0"),
+    ("weight_cap", float("nan"), "weight_cap must be a finite number > 0, or None or np.inf (no cap), got nan"),
+    ("weight_cap", -np.inf, "weight_cap must be a finite number > 0, or None or np.inf (no cap), got -inf"),
     ("baseline", "no", "baseline must be a bool, got 'no'"),
 ])
 def test_off_policy_config_rejects_bad_fields(field, value, message):
     _raises(lambda: O.OffPolicyConfig(**{field: value}).validate(), message)
     O.OffPolicyConfig(weight_cap=np.inf).validate()
+    O.OffPolicyConfig(weight_cap=None).validate()   # the spelling of ope's max_weight=None
     O.OffPolicyConfig(weight_cap=1, hidden=np.int64(2)).validate()
 
 

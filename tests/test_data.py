@@ -88,7 +88,8 @@ def test_missing_file_names_make_data(sample_copy):
     assert data.verify_all(sample_copy) == ["random/all/all.csv"]
 
 
-def test_corrupt_file_names_make_data(sample_copy):
+def test_corrupt_file_names_make_data(sample_copy, monkeypatch):
+    monkeypatch.setattr(data, "DEFAULT_DATA_DIR", sample_copy)   # the fetched sample's own folder
     path = sample_copy / "bts/all/all.csv"
     raw = bytearray(path.read_bytes())
     raw[-3] = ord("9") if raw[-3] != ord("9") else ord("8")
@@ -97,7 +98,8 @@ def test_corrupt_file_names_make_data(sample_copy):
         load_open_bandit("bts", "all", data_dir=sample_copy, verify=True)
 
 
-def test_corrupt_prior_names_make_data(sample_copy):
+def test_corrupt_prior_names_make_data(sample_copy, monkeypatch):
+    monkeypatch.setattr(data, "DEFAULT_DATA_DIR", sample_copy)   # the fetched sample's own folder
     (sample_copy / "prior_bts.yaml").write_text("all:\n  alpha:\n    - 1.0\n")
     with pytest.raises(ValueError, match="make data"):
         load_bts_prior("all", data_dir=sample_copy, verify=True)

@@ -82,6 +82,10 @@ def test_weight_cap_is_applied(sim1):
     _, h_inf = op.train_off_policy(logs, op.OffPolicyConfig(correction="is", weight_cap=np.inf, **small))
     np.testing.assert_allclose(h_inf["frac_capped"], 0.0)
     assert np.all(h_inf["mean_weight"] > 100 * cap)
+    # None is the other spelling of no cap (as ope's max_weight): the same run
+    _, h_nocap = op.train_off_policy(logs, op.OffPolicyConfig(correction="is", weight_cap=None, **small))
+    for key in ("mean_weight", "frac_capped", "pg_loss"):
+        np.testing.assert_array_equal(h_nocap[key], h_inf[key])
 
 
 def test_topk_lambda():

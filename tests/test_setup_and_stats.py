@@ -192,7 +192,7 @@ def test_mean_ci_refuses_2d_input():
     """R4 #10: a (n_seeds, T) array was flattened into n_seeds * T 'independent' values."""
     with pytest.raises(ValueError, match="^values must be 1-D.*mean_ci_over_axis"):
         mean_ci(np.arange(12.0).reshape(3, 4))
-    assert mean_ci(5.0).n == 1 and mean_ci([5.0, 6.0]).n == 2     # a scalar and 1-D still work
+    assert mean_ci(np.array([5.0, 6.0])).n == 2 and mean_ci([5.0, 6.0]).n == 2     # 1-D still works
 
 
 @pytest.mark.parametrize("kwargs, name", [
@@ -216,7 +216,7 @@ def test_mean_ci_str_symmetric_unchanged_and_asymmetric_shows_bounds():
     for n in (2, 3, 10, 1000):
         ci = mean_ci(rng.normal(50.0, 7.0, size=n))
         assert ci.symmetric and str(ci) == f"{ci.mean:.4g} ± {ci.half_width:.2g}"
-    assert str(mean_ci([3.0])) == "3 ± 0"
+    assert str(mean_ci([3.0, 3.0])) == "3 ± 0"
     boot = MeanCI(0.1, 0.0, 0.25, 500)
     assert not boot.symmetric and str(boot) == "0.1 [0, 0.25]"
 

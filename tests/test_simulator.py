@@ -269,7 +269,7 @@ def test_evaluate_shared_seed_set_and_validation():
     np.testing.assert_allclose(a.returns.mean(), a.mean_return.mean)
     # returns are whole clicks of 4 minutes except the last, shorter watch
     assert np.all(a.returns <= 4.0 * a.clicks + 1e-9)
-    with pytest.raises(ValueError, match="n_episodes must be an integer >= 1"):
+    with pytest.raises(ValueError, match="n_episodes must be an integer >= 2"):
         evaluate(MyopicPolicy(), "default", 0)
     with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
         evaluate(MyopicPolicy(), "default", 10, seed=-1)

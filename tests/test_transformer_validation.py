@@ -297,3 +297,20 @@ def test_make_catalogue_rejects_a_constant_embedding():
     c = M.make_catalogue(items_per_topic=20, text_noise=(0.1, 0.0), image_noise=(0.1, 0.0), quality_spread=0.0,
                          config=cfg1)
     assert np.isfinite(c.text).all() and np.isfinite(c.image).all()
+
+
+def test_evaluation_counts_behind_a_confidence_interval_are_at_least_two():
+    """The fine-tuning and multimodal evaluations report 95% CIs: one episode has none, and the
+    error names their own argument (not evaluate's n_episodes)."""
+    from rlrec_helpers.simulator import RandomPolicy
+
+    msg = "must be an integer >= 2 (a confidence interval needs at least 2 values), got 1"
+    with pytest.raises(ValueError, match=re.escape("eval_episodes " + msg)):
+        T.FinetuneConfig(eval_episodes=1).validate()
+    tiny = T.TransformerAgent(T.TransformerConfig(n_buckets=4, d_model=16, n_layers=1, n_heads=2, window=4,
+                                                  ff_mult=2), seed=0)
+    with pytest.raises(ValueError, match=re.escape("n_eval " + msg)):
+        T.compare_finetuning(tiny, n_eval=1)
+    cat = M.make_catalogue(items_per_topic=2)
+    with pytest.raises(ValueError, match=re.escape("n_episodes " + msg)):
+        M.evaluate_multimodal(RandomPolicy(seed=0), cat, n_episodes=1)

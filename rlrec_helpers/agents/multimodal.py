@@ -71,6 +71,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from rlrec_helpers._validate import check_choice, check_int, check_real
+from rlrec_helpers.stats import check_ci_count
 from rlrec_helpers.agents._training_loop import TrainingLoop
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
@@ -613,7 +614,7 @@ def evaluate_multimodal(agent, catalogue: Catalogue, pool: str = "cold", n_episo
     if isinstance(agent, MultimodalAgent) and agent.catalogue is not catalogue:
         raise ValueError("agent was built for another catalogue; evaluate it on agent.catalogue")
     user_model = CatalogueUserModel(catalogue, pool)
-    n_episodes = check_int("n_episodes", n_episodes, 1)
+    n_episodes = check_ci_count("n_episodes", n_episodes)   # the returns get a 95% CI
     old = getattr(agent, "sample", None)
     if old is not None:
         agent.sample = False

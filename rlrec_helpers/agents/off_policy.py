@@ -144,12 +144,12 @@ class OffPolicyConfig:
 
     :meth:`validate` raises ``ValueError`` unless ``k``, ``hidden``, ``epochs`` and ``batch_size``
     are integers >= 1, ``beta_warmup_epochs`` and ``seed`` integers >= 0, ``weight_cap`` a finite
-    number > 0 or ``np.inf``, ``learning_rate`` a finite number > 0 and ``baseline`` a bool.
+    number > 0, or ``None`` or ``np.inf`` for no cap (the spelling of ``ope``'s ``max_weight``), ``learning_rate`` a finite number > 0 and ``baseline`` a bool.
     """
 
     correction: str = "topk"  # "none" | "is" | "topk"
     k: int = 3  # slate size for λ_K
-    weight_cap: float = 10.0  # c in min(w, c); use np.inf for no capping
+    weight_cap: float | None = 10.0  # c in min(w, c); None or np.inf for no capping
     hidden: int = 32
     learning_rate: float = 3e-3
     epochs: int = 10
@@ -164,9 +164,9 @@ class OffPolicyConfig:
         check_choice("correction", self.correction, CORRECTIONS)
         check_int("k", self.k, 1)
         cap = self.weight_cap
-        no_cap = isinstance(cap, numbers.Real) and not isinstance(cap, (bool, np.bool_)) and cap == math.inf
+        no_cap = cap is None or isinstance(cap, numbers.Real) and not isinstance(cap, (bool, np.bool_)) and cap == math.inf
         if not (no_cap or (is_real(cap) and cap > 0)):
-            raise ValueError(f"weight_cap must be a finite number > 0 or np.inf (no cap), got {cap!r}")
+            raise ValueError(f"weight_cap must be a finite number > 0, or None or np.inf (no cap), got {cap!r}")
         check_int("hidden", self.hidden, 1)
         check_bool("baseline", self.baseline)
         check_int("seed", self.seed, 0)
@@ -278,7 +278,7 @@ def train_off_policy(logs: dict, config: OffPolicyConfig | None = None):
     use_w = config.correction in ("is", "topk")
     use_lambda = config.correction == "topk"
     use_base = bool(config.baseline)
-    cap = float(config.weight_cap)
+    cap = math.inf if config.weight_cap is None else float(config.weight_cap)
     k = float(config.k)
 
     @tf.function(reduce_retracing=True)

@@ -61,6 +61,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -73,6 +74,8 @@ from rlrec_helpers._validate import (check_bool, check_choice, check_finite_arra
                                      check_real, describe_range)
 from rlrec_helpers.agents._training_loop import TrainingLoop
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
+from rlrec_helpers.simulator import _check_slate_policy
+from rlrec_helpers.stats import check_ci_count
 
 quiet_tensorflow()
 
@@ -198,7 +201,8 @@ class TrainConfig:
             the typical return lets the critic keep up (used by ``"value"`` and ``"gae"``).
         normalize: divide the advantages by their standard deviation over active steps.
         entropy_coef: weight of the entropy bonus (>= 0).
-        value_coef: weight of the value-head MSE (always fitted, used only by ``"value"``).
+        value_coef: weight of the value-head MSE (always fitted; ``"value"`` and ``"gae"`` read
+            the value head, so they need ``value_coef > 0``: at 0 the critic never trains).
         max_grad_norm: gradient-norm clip (> 0), applied separately to the policy's gradients
             (GRU, scoring head) and to the value head's (``grad_norm`` and
             ``value_grad_norm`` in the step statistics are the norms before clipping).
@@ -206,7 +210,7 @@ class TrainConfig:
         eval_every / eval_episodes: greedy evaluation on a fixed *validation* seed
             (``train_reinforce(eval_seed=777)``, never the test seed) every that many
             iterations and after the last one (0 = never); evaluation time is excluded from
-            ``wall_time``.
+            ``wall_time``. ``eval_episodes >= 2``: each evaluation is a mean with a 95% CI.
         keep_best: with ``eval_every``, return the weights of the evaluation with the highest
             validation return instead of the last ones (checkpoint selection on a held-out
             seed set; the final policy of a noisy REINFORCE run can be worse than an earlier one).
@@ -232,8 +236,9 @@ class TrainConfig:
     seed: int = 0
 
     def validate(self) -> "TrainConfig":
-        for name in ("n_iters", "batch_size", "max_len", "eval_episodes"):
+        for name in ("n_iters", "batch_size", "max_len"):
             check_int(name, getattr(self, name), 1)
+        check_ci_count("eval_episodes", self.eval_episodes)
         check_int("eval_every", self.eval_every, 0)  # 0 = never
         for name in ("normalize", "keep_best"):
             check_bool(name, getattr(self, name))
@@ -247,6 +252,9 @@ class TrainConfig:
         check_real("gae_lambda", self.gae_lambda, 0, 1)
         for name in ("entropy_coef", "value_coef"):
             check_real(name, getattr(self, name), 0)
+        if self.value_coef == 0 and self.baseline in ("value", "gae"):
+            raise ValueError(f"value_coef must be > 0 with baseline={self.baseline!r} (its advantages read the "
+                             f"value head, which value_coef = 0 never trains), got {self.value_coef!r}")
         check_real("max_grad_norm", self.max_grad_norm, 0, lo_open=True)
         check_int("seed", self.seed, 0)
         return self
@@ -805,7 +813,15 @@ class ReinforceAgent:
         logits = np.matmul(feats, (h @ p["embed"].T + p["w"])[:, :, None])[..., 0]
         return h, logits
 
-    def _check_obs(self, obs) -> np.ndarray:
+    def _check_obs(self, obs, env=None) -> np.ndarray:
+        """The (B, N, F) candidate features of ``obs``; ``ValueError`` if they, or ``env``'s
+        ``config`` (when given), do not fit the agent's own configuration."""
+        c, env_cfg = self.config, getattr(env, "config", None)
+        k, t = getattr(env_cfg, "slate_size", None), getattr(env_cfg, "n_topics", None)
+        if None not in (k, t) and (k, t) != (c.slate_size, c.n_topics):
+            raise ValueError(f"this ReinforceAgent was built for slate_size={c.slate_size}, n_topics={c.n_topics}, "
+                             f"but the environment has slate_size={k}, n_topics={t}; build one for it with "
+                             f"AgentConfig.for_env(config)")
         feats = np.asarray(obs["candidate_features"], dtype=np.float32)
         if feats.ndim != 3 or feats.shape[0] != self._h.shape[0] or feats.shape[2] != self.config.n_features:
             raise ValueError(f"obs['candidate_features'] must have shape ({self._h.shape[0]}, N, "
@@ -817,8 +833,9 @@ class ReinforceAgent:
         return feats
 
     def act(self, obs: Mapping[str, np.ndarray], env=None) -> np.ndarray:
-        """Slates (B, K) of distinct candidate indices for one simulator step."""
-        feats = self._check_obs(obs)
+        """Slates (B, K) of distinct candidate indices for one simulator step. With ``env``, its
+        ``config`` must have the agent's ``slate_size`` and ``n_topics`` (``ValueError`` otherwise)."""
+        feats = self._check_obs(obs, env)
         x = encode_feedback(self._shown, obs["clicked"], obs["watch_time"], self._t,
                             n_topics=self.config.n_topics, doc_length=self.config.doc_length)
         clusters = np.asarray(obs["candidate_clusters"])
@@ -960,13 +977,6 @@ class ReinforceAgent:
 
 
 # --------------------------------------------------------------------------- rollouts
-
-
-def _check_slate_policy(name: str, policy) -> None:
-    """``ValueError`` naming ``name`` unless ``policy`` has ``reset(batch_size)`` and ``act(obs, env)``."""
-    if not (callable(getattr(policy, "act", None)) and callable(getattr(policy, "reset", None))):
-        raise ValueError(f"{name} must be a slate policy with reset(batch_size) and act(obs, env), "
-                         f"got {type(policy).__name__}")
 
 
 def rollout(agent: ReinforceAgent, env, *, max_len: int = 1000, seed: int | None = None,
@@ -1378,8 +1388,12 @@ def sample_efficiency(variants: Mapping[str, TrainConfig], level: float, env_con
     return pd.DataFrame(rows), hists
 
 
-#: Shipped pre-trained weights (see ``data/pretrained/README.md`` for the commands).
-PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "pretrained"
+_REPO_PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "data" / "pretrained"
+#: Shipped pre-trained weights (see ``data/pretrained/README.md`` for the commands). They live in
+#: the repository's ``data/pretrained``, not in the package, so this default only works for an
+#: editable install from a clone; elsewhere set the ``RLREC_PRETRAINED_DIR`` environment variable
+#: to a folder holding them (read when this module is imported, like ``data``'s ``RLREC_DATA_DIR``).
+PRETRAINED_DIR = Path(os.environ.get("RLREC_PRETRAINED_DIR", _REPO_PRETRAINED_DIR))
 
 
 #: sha256 of every shipped weights file in ``data/pretrained`` (made by the commands in
@@ -1404,23 +1418,37 @@ def pretrained_path(preset: str, history_free: bool = False) -> Path:
 
 
 def load_pretrained(preset: str = "default", history_free: bool = False, *, verify: bool = True) -> ReinforceAgent:
-    """Load the shipped agent for ``preset``; ``ValueError`` if missing or for another config.
+    """Load the shipped agent for ``preset`` (a preset name) from :data:`PRETRAINED_DIR`.
 
+    ``ValueError`` if ``preset`` is not a name (e.g. a ``SimulatorConfig``), if the file is
+    missing (the message says where it looked), or if it holds another config.
     ``verify``: check the file against :data:`PRETRAINED_SHA256` first (``ValueError`` if it
     differs, e.g. a corrupt file or weights retrained on another machine); ``False`` loads
     weights you retrained yourself into ``data/pretrained`` (still checked for the config).
     """
+    if not isinstance(preset, str):
+        raise ValueError(f"preset must be a preset name (str) such as 'costly_browsing', got {type(preset).__name__}")
     path = pretrained_path(preset, history_free)
-    if verify and path.is_file():
+    if not path.is_file():
+        from rlrec_helpers.simulator import get_preset
+
+        get_preset(preset)   # an unknown name: the message lists the presets
+        if path.name not in PRETRAINED_SHA256:
+            raise ValueError(f"no weights file {path}; weights ship for {', '.join(sorted(PRETRAINED_SHA256))} only")
+        raise ValueError(f"no shipped weights file {path}: the weights ship in the repository's data/pretrained, "
+                         f"not in the installed package; install from a clone (pip install -e .) or set "
+                         f"RLREC_PRETRAINED_DIR to a folder holding {path.name}")
+    if verify:
         from rlrec_helpers.data import sha256_file
 
         pinned = PRETRAINED_SHA256.get(path.name)
         digest = sha256_file(path)
         if pinned is None or digest != pinned:
             want = "has no pinned sha256" if pinned is None else f"does not match the pinned {pinned[:12]}…"
+            restore = (f"`git checkout -- data/pretrained/{path.name}`" if PRETRAINED_DIR == _REPO_PRETRAINED_DIR
+                       else f"a copy of the repository's data/pretrained/{path.name}")
             raise ValueError(f"shipped weights file {path} (sha256 {digest[:12]}…) {want}; restore it with "
-                             f"`git checkout -- {path.relative_to(PRETRAINED_DIR.parents[1])}`, or pass "
-                             "verify=False to load weights you retrained yourself")
+                             f"{restore}, or pass verify=False to load weights you retrained yourself")
     expected = AgentConfig.for_env(preset, use_history=not history_free)
     return ReinforceAgent.load(path, expected=expected)
 
@@ -1440,11 +1468,12 @@ def retrain_and_compare(env_config="default", *, gamma: float = 0.99, entropy_co
 
     Returns a dict: ``trained``, ``random``, ``quality_greedy`` and ``pretrained`` (or None) mean
     returns (greedy slates for the agents) over ``n_eval`` episodes of one shared seed, and the
-    training ``history``. ``n_eval`` must be an integer >= 1 and ``eval_seed`` one >= 0.
+    training ``history``. ``n_eval`` must be an integer >= 2 (each evaluation has a 95% CI) and
+    ``eval_seed`` one >= 0.
     """
     from rlrec_helpers.simulator import QualityGreedyPolicy, RandomPolicy, evaluate, get_preset
 
-    check_int("n_eval", n_eval, 1)
+    check_ci_count("n_eval", n_eval)
     check_int("eval_seed", eval_seed, 0)
     base = get_preset(env_config)
     check_int("slate_size", slate_size, 1, base.n_candidates, hi_name="n_candidates")
@@ -1483,7 +1512,7 @@ def _main(argv=None) -> None:
     # check what would fail only after training before starting it
     if Path(a.out).suffix != ".keras":
         raise ValueError(f"--out must end in '.keras', got {a.out!r}")
-    check_int("--eval-episodes", a.eval_episodes, 1)
+    check_ci_count("--eval-episodes", a.eval_episodes)
     check_int("--n-iters", a.n_iters, 1, allow_none=True)
     cfg = replace(TRAIN_PRESETS.get(a.preset, TrainConfig()), seed=a.seed)
     if a.n_iters is not None:

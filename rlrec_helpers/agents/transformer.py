@@ -58,6 +58,7 @@ import numpy as np
 
 from rlrec_helpers._timing import paired_medians
 from rlrec_helpers._validate import check_choice, check_int, check_real
+from rlrec_helpers.stats import check_ci_count
 from rlrec_helpers.agents._training_loop import TrainingLoop
 from rlrec_helpers.setup import quiet_tensorflow, seed_everything
 
@@ -1612,8 +1613,9 @@ class FinetuneConfig:
     def validate(self) -> "FinetuneConfig":
         check_choice("objective", self.objective, OBJECTIVES)
         check_real("beta", self.beta, lo=0.0)
-        for name in ("n_iters", "batch_size", "max_len", "eval_episodes"):
+        for name in ("n_iters", "batch_size", "max_len"):
             check_int(name, getattr(self, name), lo=1)
+        check_ci_count("eval_episodes", self.eval_episodes)   # its returns get a 95% CI
         check_int("eval_every", self.eval_every, lo=0)
         check_int("seed", self.seed, lo=0)
         check_int("group_size", self.group_size, lo=2 if self.objective == "grpo" else 1)
@@ -1757,6 +1759,7 @@ def compare_finetuning(pretrained: TransformerAgent, env_config=None, *, betas=(
     """
     env_cfg = transformer_env_config() if env_config is None else env_config
     base = (config or FinetuneConfig()).validate()
+    check_ci_count("n_eval", n_eval)
     pre = evaluate_agent(pretrained, env_cfg, n_eval, seed=eval_seed)
     runs = {}
     for obj in objectives:
