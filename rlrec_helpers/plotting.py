@@ -16,6 +16,7 @@ import matplotlib
 
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import offset_copy
 import numpy as np
 import seaborn as sns
 
@@ -29,9 +30,12 @@ PALETTE = ("#0173b2", "#de8f05", "#029e73", "#cc78bc", "#56b4e9", "#ca9161",
 THEME = {"style": "whitegrid", "context": "notebook", "palette": list(PALETTE)}
 FIGSIZE = (6.4, 3.6)
 #: Policies that recur across notebooks keep one colour in every figure: the first pattern
-#: found (case-insensitive) in a series name gives its index in :data:`PALETTE`.
+#: found (case-insensitive) in a series name gives its index in :data:`PALETTE`. The recommender
+#: policies come first, then notebook 02's bandit algorithms (which never share a figure with them).
 POLICY_COLORS = ((r"history-free", 5), (r"reinforce|\bours\b", 0), (r"linucb", 7), (r"myopic", 1),
-                 (r"quality-greedy", 2), (r"blend", 3), (r"long-term", 4), (r"\brandom\b", 9))
+                 (r"quality-greedy", 2), (r"blend", 3), (r"long-term|heuristic", 4), (r"\brandom\b", 9),
+                 (r"^greedy\b", 9), (r"decaying", 5), (r"ε-greedy", 1), (r"\bUCB", 2),
+                 (r"linear thompson", 6), (r"thompson.*gaussian", 4), (r"thompson", 3))
 
 
 def set_theme() -> None:
@@ -42,19 +46,28 @@ def set_theme() -> None:
     matplotlib.rcParams["axes.titlesize"] = "medium"
 
 
-def series_colors(names: Sequence[str]) -> list[str]:
-    """One hex colour per series name (a list as long as ``names``), for one figure.
+def series_colors(names: Sequence[str], fixed: Mapping[str, str] | None = None) -> list[str]:
+    """One colour per series name (a list as long as ``names``), for one figure.
 
-    A name that contains a policy of :data:`POLICY_COLORS` ("myopic (privileged)", "REINFORCE
-    (GRU, ours)", "random", ...) gets that policy's colour, so a policy looks the same in every
-    figure of the course; the first such name takes it, a second one of the same policy (two
-    blends, say) is treated like any other name. The other names take the unused colours of
-    :data:`PALETTE` in order (cycling if there are more than ten). ``names``: strings.
+    ``fixed`` maps names to colours chosen by the caller (e.g. to keep the series of several
+    figures in the same colours: compute ``dict(zip(names, series_colors(names)))`` once and pass
+    it to each). Otherwise, a name that contains a policy of :data:`POLICY_COLORS` ("myopic
+    (privileged)", "REINFORCE (GRU, ours)", "random", ...) gets that policy's colour, so a policy
+    looks the same in every figure of the course; the first such name takes it, a second one of
+    the same policy (two blends, say) is treated like any other name. The other names take the
+    unused colours of :data:`PALETTE` in order (cycling if there are more than ten).
+    ``names``: strings; ``fixed``: name -> a matplotlib colour (names not in ``names`` are ignored).
     """
     names = [str(n) for n in names]
-    out: list[str | None] = [None] * len(names)
-    taken: set[int] = set()
+    fixed = {str(k): v for k, v in (fixed or {}).items()}
+    for name, color in fixed.items():
+        if not matplotlib.colors.is_color_like(color):
+            raise ValueError(f"colors[{name!r}] must be a matplotlib colour such as '#0173b2' or 'C1', got {color!r}")
+    out: list[str | None] = [fixed.get(n) for n in names]
+    taken: set[int] = {PALETTE.index(c) for c in out if c in PALETTE}
     for i, name in enumerate(names):
+        if out[i] is not None:
+            continue
         for pattern, idx in POLICY_COLORS:
             if re.search(pattern, name, flags=re.IGNORECASE):
                 if idx not in taken:
@@ -66,6 +79,21 @@ def series_colors(names: Sequence[str]) -> list[str]:
     for n, i in enumerate(rest):
         out[i] = PALETTE[free[n % len(free)]]
     return out  # type: ignore[return-value]
+
+
+def policy_color(name: str) -> str:
+    """The colour of a recurring policy (see :data:`POLICY_COLORS`), e.g. ``policy_color("blend")``;
+    ``ValueError`` for a name that contains none of them."""
+    for pattern, idx in POLICY_COLORS:
+        if re.search(pattern, str(name), flags=re.IGNORECASE):
+            return PALETTE[idx]
+    raise ValueError(f"name must contain one of the course's recurring policies "
+                     f"{[p for p, _ in POLICY_COLORS]}, got {name!r}")
+
+
+def _integer_ticks(axis) -> None:
+    """Integer ticks (steps, epochs, categories: no 0.25), only as many as the axis has room for."""
+    axis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
 
 
 def _axes(ax):
@@ -124,13 +152,37 @@ def _check_mapping(mapping, name: str, required: Sequence[str] = ()) -> None:
         raise ValueError(f"{name} is missing the required key(s) {missing}; it needs {list(required)}")
 
 
+#: A legend with at least this many entries goes outside the axes (inside, ``loc="best"`` had to
+#: cover some of the data).
+LEGEND_OUTSIDE_FROM = 4
+
+
+def _legend(ax, handles=None, outside: bool = False):
+    """A small legend for ``ax``; returns it. Up to ``LEGEND_OUTSIDE_FROM - 1`` entries: inside,
+    where it covers the least data. More: outside the axes, to the right of a figure's only axes,
+    or in two columns under the x label when the figure has several panels (so that it does not
+    cover a neighbour). ``outside``: always outside, whatever the number of entries."""
+    kw = {"fontsize": "small"} if handles is None else {"fontsize": "small", "handles": handles}
+    n = len(handles) if handles is not None else len(ax.get_legend_handles_labels()[1])
+    if n < LEGEND_OUTSIDE_FROM and not outside:
+        return ax.legend(**kw)
+    if len(ax.figure.axes) == 1:
+        return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), **kw)
+    # the height of the tick labels and x label, in points: it stays right when a later
+    # tight_layout resizes the axes (a fraction of the axes height would not)
+    tight = ax.get_tightbbox(ax.figure.canvas.get_renderer())
+    points = (ax.bbox.y0 - tight.y0) * 72.0 / ax.figure.dpi + 4.0
+    anchor = offset_copy(ax.transAxes, fig=ax.figure, y=-points, units="points")
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=anchor, ncol=2, **kw)
+
+
 def _finish(ax, xlabel: str, ylabel: str, title: str | None):
-    """Axis labels, optional title and a small legend; returns ``ax``."""
+    """Axis labels, optional title and a small legend (:func:`_legend`); returns ``ax``."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    ax.legend(fontsize="small")
+    _legend(ax)
     return ax
 
 
@@ -150,6 +202,7 @@ def plot_learning_curves(
     references: Mapping[str, float] | None = None,
     ax=None,
     logy: bool = False,
+    colors: Mapping[str, str] | None = None,
 ):
     """Mean curve with a confidence band for each entry of ``curves``.
 
@@ -163,6 +216,8 @@ def plot_learning_curves(
         logy: log-scale y axis. Every curve value and reference must then be > 0, and the band is
             the delta-method CI of log(mean), ``mean · exp(±h / mean)`` with ``h`` the half-width
             of the linear CI, so its lower edge stays positive (the mean line is unchanged).
+        colors: optional curve name -> colour, to keep series in the same colours across
+            figures; other curves as :func:`series_colors`.
     Raises:
         ValueError: naming the argument, for an empty ``curves``, a wrong shape, NaN or inf,
             ``level`` outside (0, 1), or (with ``logy``) a curve value or reference <= 0.
@@ -189,7 +244,7 @@ def plot_learning_curves(
             raise ValueError(f"references[{name!r}] must be a finite number > 0 with logy=True {_LOG_AXIS}, "
                              f"got {float(ref)!r}")
     ax = _axes(ax)
-    for (name, arr), color in zip(arrays.items(), series_colors(list(arrays))):
+    for (name, arr), color in zip(arrays.items(), series_colors(list(arrays), colors)):
         xs = np.arange(1, arr.shape[1] + 1) if x is None else np.asarray(x)
         mean, low, high = mean_ci_over_axis(arr, axis=0, level=level)
         if logy:   # delta-method CI of log(mean): positive, and ≈ the linear band when h << mean
@@ -201,14 +256,14 @@ def plot_learning_curves(
         ax.axhline(value, linestyle=_REFERENCE_STYLES[i % len(_REFERENCE_STYLES)], linewidth=1.2,
                    label=name, color="0.3")
     if x is None or np.all(np.asarray(x) == np.round(np.asarray(x))):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # steps, epochs: no 0.25 ticks
+        _integer_ticks(ax.xaxis)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
     if title:
         ax.set_title(title)
-    ax.legend(fontsize="small")
+    _legend(ax)
     return ax
 
 
@@ -268,6 +323,7 @@ def plot_bars_with_ci(
     horizontal: bool = False,
     references: Mapping[str, float] | None = None,
     value_range: tuple[float, float] | None = None,
+    colors: Mapping[str, str] | None = None,
 ):
     """Bar chart of means with asymmetric CI error bars (e.g. returns per policy).
 
@@ -275,8 +331,9 @@ def plot_bars_with_ci(
     (len(names),) arrays with lows <= means <= highs (to a relative 1e-9);
     ``references``: name -> finite value drawn as a dashed (then dotted, ...) line across the
     bars (legend to the right); ``horizontal``: bars top to bottom in the order of ``names``; ``value_range``: finite (low, high) limits of the value axis, low < high, to zoom in
-    on close means (the axis label carries the numbers, so the bars no longer start at 0).
-    Any other input raises ``ValueError`` naming the argument.
+    on close means (the axis label carries the numbers, so the bars no longer start at 0);
+    ``colors``: optional bar name -> colour (e.g. one colour for variants of one policy); other
+    bars as :func:`series_colors`. Any other input raises ``ValueError`` naming the argument.
     """
     _require_labels(xlabel, ylabel)
     n = len(names)
@@ -301,7 +358,7 @@ def plot_bars_with_ci(
     for name, value in (references or {}).items():
         _array(value, f"references[{name!r}]", ())
     ax = _axes(ax)
-    colors = series_colors(list(names))
+    colors = series_colors(list(names), colors)
     if horizontal:
         ax.barh(list(names), means, xerr=err, color=colors, capsize=3)
         if not ax.yaxis_inverted():   # first name on top, in the order of the printed tables
@@ -391,7 +448,7 @@ def plot_estimates_vs_truth(
     ax = plot_bars_with_ci(names, [c.mean for c in cis], [c.low for c in cis],
                            [c.high for c in cis], xlabel=xlabel, ylabel=ylabel, title=title, ax=ax)
     ax.axhline(truth, linestyle="--", color="0.3", linewidth=1.2, label=truth_label)
-    ax.legend(fontsize="small")
+    _legend(ax, outside=True)   # inside, it covered error bars
     return ax
 
 
@@ -498,7 +555,7 @@ def plot_category_shares(
     ax = _axes(ax)
     for (name, a), color in zip(arrays.items(), series_colors(list(arrays))):
         ax.plot(np.arange(a.size), a, marker="o", label=name, color=color)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # categories are integers
+    _integer_ticks(ax.xaxis)
     return _finish(ax, xlabel, ylabel, title)
 
 
@@ -547,7 +604,7 @@ def plot_preference_tracking(
     ax_b.set_xlabel(xlabel)
     ax_b.set_ylabel("true interest (privileged)")
     ax_b.set_title("the user's hidden interests")
-    ax_b.legend(fontsize="small")
+    _legend(ax_b)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -566,6 +623,7 @@ def plot_regret_curves(
     title: str | None = None,
     ax=None,
     n_points: int = 400,
+    colors: Mapping[str, str] | None = None,
 ):
     """Cumulative regret per policy (mean and 95% band over runs) plus dashed reference curves.
 
@@ -575,6 +633,7 @@ def plot_regret_curves(
         reference_curves: name -> finite (T,) curve drawn dashed (e.g. the Lai–Robbins C·ln t).
         n_points: an integer >= 1; at most this many evenly spaced steps are drawn (keeps
             figures light).
+        colors: optional policy name -> colour (see :func:`plot_learning_curves`).
     Raises:
         ValueError: naming the bad argument.
     """
@@ -589,11 +648,11 @@ def plot_regret_curves(
             for name, ref in (reference_curves or {}).items()}
     idx = np.unique(np.linspace(0, T - 1, min(n_points, T)).astype(int))
     ax = plot_learning_curves({k: v[..., idx] for k, v in arrays.items()},
-                              x=idx + 1, xlabel=xlabel, ylabel=ylabel, title=title, ax=ax)
+                              x=idx + 1, xlabel=xlabel, ylabel=ylabel, title=title, ax=ax, colors=colors)
     for i, (name, ref) in enumerate(refs.items()):
         ax.plot(idx + 1, ref[idx], linestyle=_REFERENCE_STYLES[i % len(_REFERENCE_STYLES)], color="0.3",
                 linewidth=1.2, label=name)
-    ax.legend(fontsize="small")
+    _legend(ax)
     return ax
 
 
@@ -645,9 +704,13 @@ def plot_policy_comparison(results, *, title: str | None = None, axes=None,
 # --- notebook 10: large-model fine-tuning ---
 
 
+_KL_LINEAR_BELOW = 1e-3   # nats per step: plot_finetune_run's KL axis is logarithmic above it
+
+
 def plot_finetune_run(history: Mapping[str, np.ndarray], *, pretrained_return: float,
                       kl_budget: float | None = None, title: str | None = None):
-    """Two panels for one fine-tuning run: sampled return and KL(π ‖ π_pre) per iteration.
+    """Two panels for one fine-tuning run: sampled return and KL(π ‖ π_pre) per iteration (on a
+    symmetric-log axis, linear below 0.001 nats, so a KL far below the budget stays visible).
 
     Args:
         history: a ``transformer.finetune`` history (required keys ``return``, ``kl``: finite,
@@ -672,7 +735,10 @@ def plot_finetune_run(history: Mapping[str, np.ndarray], *, pretrained_return: f
     plot_learning_curves({"KL(π ‖ π_pre)": history["kl"]}, xlabel="fine-tuning iteration",
                          ylabel="KL(π ‖ π_pre) (nats per step)",
                          references={"KL budget": kl_budget} if kl_budget is not None else None,
-                         ax=ax_k, title="distance from the pretrained model")
+                         ax=ax_k, title=f"distance from the pretrained model (log axis above {_KL_LINEAR_BELOW:g})")
+    # symmetric log: the first KL is 0 (measured before the first update), and a run that stays
+    # at 0.007 nats would otherwise lie flat under a budget of 0.25
+    ax_k.set_yscale("symlog", linthresh=_KL_LINEAR_BELOW)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -729,14 +795,14 @@ def plot_session_story(story, *, reward_unit: str, title: str | None = None):
             axis.set_ylabel(col, color=f"C{i + 1}")
             if i:
                 axis.grid(False)
-        axis.legend(handles=handles, fontsize="small")   # on the axis drawn last, so no line crosses it
+        _legend(ax_b, handles, outside=True)   # under the panel: inside, it covered the end of a line
     else:
         for i, col in enumerate(hidden):
             v = story[col].to_numpy(dtype=float)
             scale = np.max(np.abs(v)) or 1.0
             ax_b.plot(steps, v / scale, color=f"C{i + 1}", label=f"{col} (max {scale:.3g})")
         ax_b.set_ylabel("hidden state / its maximum")
-        ax_b.legend(fontsize="small")
+        _legend(ax_b)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

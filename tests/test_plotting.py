@@ -606,3 +606,92 @@ def test_plots_draw_each_policy_in_its_colour():
                                             xlabel="item", ylabel="probability")
     assert {to_hex(p.get_facecolor()) for p in ax.patches[3:]} == {plotting.PALETTE[1]}
     matplotlib.pyplot.close("all")
+
+
+def _legend_and_axes_boxes(fig, ax):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return ax.get_legend().get_window_extent(renderer), ax.bbox, ax
+
+
+def test_a_long_legend_goes_outside_the_axes():
+    """Four or more entries: the legend leaves the data area (to the right of a figure's only
+    axes; under the x label of one panel among several, even after tight_layout)."""
+    import matplotlib.pyplot as plt
+
+    plotting.set_theme()
+    four = {f"curve {i}": np.linspace(0, 1, 20) + i for i in range(4)}
+    fig, ax = plt.subplots()
+    plotting.plot_learning_curves(four, xlabel="step", ylabel="value (units)", ax=ax)
+    legend, axes_box, _ = _legend_and_axes_boxes(fig, ax)
+    assert legend.x0 >= axes_box.x1                                   # right of the axes
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    plotting.plot_learning_curves(four, xlabel="step", ylabel="value (units)", ax=axes[0])
+    plotting.plot_learning_curves({"one": np.ones(5)}, xlabel="step", ylabel="value (units)", ax=axes[1])
+    fig.tight_layout()
+    legend, axes_box, ax0 = _legend_and_axes_boxes(fig, axes[0])
+    label_bottom = ax0.xaxis.label.get_window_extent(fig.canvas.get_renderer()).y0
+    assert legend.y1 <= label_bottom and legend.x1 <= axes[1].bbox.x0   # under the x label, not on the neighbour
+    # three entries stay inside the axes
+    fig, ax = plt.subplots()
+    plotting.plot_learning_curves({k: four[k] for k in list(four)[:3]}, xlabel="step", ylabel="value (units)", ax=ax)
+    legend, axes_box, _ = _legend_and_axes_boxes(fig, ax)
+    assert axes_box.x0 <= legend.x0 and legend.x1 <= axes_box.x1 and axes_box.y0 <= legend.y0
+    plt.close("all")
+
+
+def test_callers_can_fix_colours_across_figures():
+    from matplotlib.colors import to_hex
+
+    names = ["grpo, β=0.1", "grpo, β=1.0"]
+    fixed = dict(zip(names, plotting.series_colors(names)))
+    # a later figure with the runs in another order, and one more series, keeps their colours
+    later = plotting.series_colors(["pretrained", "grpo, β=1.0", "grpo, β=0.1"], fixed)
+    assert later[1:] == [fixed["grpo, β=1.0"], fixed["grpo, β=0.1"]] and later[0] not in fixed.values()
+    ax = plotting.plot_bars_with_ci(["pretrained", "grpo, β=1.0"], [1.0, 2.0], [0.5, 1.5], [1.5, 2.5],
+                                    xlabel="model", ylabel="return (minutes)", colors=fixed)
+    assert to_hex(ax.patches[1].get_facecolor()) == fixed["grpo, β=1.0"]
+    ax = plotting.plot_learning_curves({"grpo, β=1.0": np.ones(3)}, xlabel="step", ylabel="return (minutes)",
+                                       colors=fixed)
+    assert to_hex(ax.lines[0].get_color()) == fixed["grpo, β=1.0"]
+    ax = plotting.plot_regret_curves({"UCB1": np.ones((2, 5))}, colors={"UCB1": "#029e73"})
+    assert to_hex(ax.lines[0].get_color()) == "#029e73"
+    with pytest.raises(ValueError, match=r"colors\['a'\] must be a matplotlib colour"):
+        plotting.series_colors(["a"], {"a": "not-a-colour"})
+    assert plotting.policy_color("blend λ=2, revealed after 4 showings") == plotting.PALETTE[3]
+    assert plotting.policy_color("heuristic") == plotting.policy_color("long-term value") == plotting.PALETTE[4]
+    with pytest.raises(ValueError, match="name must contain one of the course's recurring policies"):
+        plotting.policy_color("uncorrected")
+    matplotlib.pyplot.close("all")
+
+
+def test_integer_ticks_thin_out_on_a_narrow_axis():
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3))
+    plotting.plot_learning_curves({"a": np.ones(4801)}, x=np.arange(4801), xlabel="step", ylabel="p", ax=axes[0])
+    fig.canvas.draw()
+    ticks = [t for t in axes[0].get_xticks() if 0 <= t <= 4800]
+    assert ticks == [round(t) for t in ticks] and len(ticks) <= 6   # MaxNLocator(integer=True) alone drew 9+
+    plt.close("all")
+
+
+def test_estimates_legend_and_session_story_legend_leave_the_data_area():
+    import pandas as pd
+    import matplotlib.pyplot as plt
+    from rlrec_helpers.stats import MeanCI
+
+    plotting.set_theme()
+    ax = plotting.plot_estimates_vs_truth(["IPS", "SNIPS"], [MeanCI(1.0, 0.5, 1.5, 10), MeanCI(1.1, 0.7, 1.5, 10)],
+                                          1.0, xlabel="estimator", ylabel="click rate")
+    ax.figure.canvas.draw()
+    assert ax.get_legend().get_window_extent().x0 >= ax.bbox.x1
+    story = pd.DataFrame({"step": np.arange(5), "choice": ["-", "a", "-", "b", "-"], "reward": np.ones(5),
+                          "return": np.arange(1.0, 6.0), "trust": np.linspace(1, 2, 5), "patience": np.linspace(9, 1, 5)})
+    ax_a, ax_b = plotting.plot_session_story(story, reward_unit="price units")
+    fig = ax_b.figure
+    fig.canvas.draw()
+    legend = ax_b.get_legend().get_window_extent()
+    assert legend.y1 <= ax_b.xaxis.label.get_window_extent().y0                # under the panel's x label
+    assert [t.get_text() for t in ax_b.get_legend().get_texts()] == ["trust", "patience"]
+    plt.close("all")
