@@ -701,7 +701,11 @@ def compare_on_testbed(epsilon: float = 0.1, n_arms: int = 10, gap: float = 0.1,
     a second, independent set of greedy runs next to ``"greedy"``).
 
     Returns ``{"curves": name -> (n_runs, horizon) cumulative regret,
-    "lai_robbins": (horizon,) C·ln t, "probs": (n_arms,)}``. Pure; used by the notebook widget.
+    "lai_robbins": (horizon,) C·ln t, "max_regret": (horizon,) gap·t, the regret of never showing
+    the best arm (the most any policy can have), "lai_robbins_capped": (horizon,)
+    min(C·ln t, gap·t), "probs": (n_arms,)}``. C·ln t is an asymptotic statement: for a small
+    gap it exceeds gap·t over the whole horizon, hence the capped curve for plots. Pure; used by
+    the notebook widget.
     """
     best = check_probability("best", best)
     gap = check_real("gap", gap, 0.0, best, lo_open=True, hi_name="best")
@@ -717,4 +721,6 @@ def compare_on_testbed(epsilon: float = 0.1, n_arms: int = 10, gap: float = 0.1,
         curves[pol.name] = run_bandit(pol, env, horizon, n_runs, seed=seed + i,
                                       record_arms=False)["regret"]
     lr = lai_robbins_curve(env.probs, horizon) if 0.0 < best < 1.0 else np.zeros(horizon)
-    return {"curves": curves, "lai_robbins": lr, "probs": env.probs}
+    max_regret = gap * np.arange(1, horizon + 1, dtype=float)
+    return {"curves": curves, "lai_robbins": lr, "max_regret": max_regret,
+            "lai_robbins_capped": np.minimum(lr, max_regret), "probs": env.probs}

@@ -697,17 +697,20 @@ def recommendation_mdp(gamma: float = 0.9) -> TabularMDP:
 def optimal_vs_myopic(gamma: float) -> dict:
     """Solve the recommendation MDP at discount ``gamma`` and compare with the myopic policy.
 
-    Returns a dict with the optimal policy (action names per state), the optimal and myopic
-    state values V(s) (minutes of discounted watch time) and ``gain`` = V* - V_myopic.
+    Returns a dict with the optimal policy (action names per state; ``"any (all tie)"`` in a
+    state where every action has the same Q*, such as the absorbing ``churned``), the optimal
+    and myopic state values V(s) (minutes of discounted watch time) and ``gain`` = V* - V_myopic.
     ``gamma`` must be a real number in [0, 1) (not None, a string or a bool).
     """
     gamma = check_real("gamma", gamma, 0.0, 1.0, hi_open=True)
     mdp = recommendation_mdp(gamma=gamma)
     opt = policy_iteration(mdp)
     v_myopic = evaluate_policy_exact(mdp, myopic_policy(mdp))
+    q = q_from_v(mdp, opt.V)
+    tie = np.ptp(q, axis=1) <= 1e-12 * np.maximum(1.0, np.abs(q).max(axis=1))
     return {
         "states": mdp.states,
-        "optimal_policy": tuple(mdp.actions[a] for a in opt.policy),
+        "optimal_policy": tuple("any (all tie)" if t else mdp.actions[a] for a, t in zip(opt.policy, tie)),
         "V_optimal": opt.V,
         "V_myopic": v_myopic,
         "gain": opt.V - v_myopic,

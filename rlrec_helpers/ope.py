@@ -241,18 +241,28 @@ def bootstrap_ci(
 ) -> MeanCI:
     """Percentile bootstrap CI of ``estimator(**arrays, **fixed)``.
 
-    Rows of every array in ``arrays`` (all with the same first dimension n) are resampled
-    jointly with replacement ``n_boot`` times. Returns a :class:`~rlrec_helpers.stats.MeanCI`
-    whose ``mean`` is the estimate on the full log, ``low``/``high`` the percentile bounds
-    and ``n`` the number of bootstrap resamples.
+    Rows of every array in ``arrays`` (at least one array, each with at least one dimension,
+    all with the same first dimension n >= 2) are resampled jointly with replacement ``n_boot``
+    times. Returns a :class:`~rlrec_helpers.stats.MeanCI` whose ``mean`` is the estimate on the
+    full log, ``low``/``high`` the percentile bounds and ``n`` the number of bootstrap resamples.
+    Other input raises ``ValueError`` naming the argument.
     """
     check_int("n_boot", n_boot, 2)
     check_real("level", level, 0, 1, lo_open=True, hi_open=True)
+    if not arrays:
+        raise ValueError("arrays must map at least one name to an array of logged rows, got an empty mapping")
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    for k, v in arrays.items():
+        if v.ndim == 0:
+            raise ValueError(f"arrays[{k!r}] must have one row per logged sample (at least 1 dimension), "
+                             f"got a scalar {v!r}")
     lengths = {k: v.shape[0] for k, v in arrays.items()}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"arrays must share their first dimension, got lengths {lengths}")
     n = next(iter(lengths.values()))
+    if n < 2:
+        raise ValueError(f"arrays must hold at least 2 rows to resample (a bootstrap of one row has no "
+                         f"spread), got {n}")
     point = float(estimator(**arrays, **fixed))
     rng = np.random.default_rng(seed)
     stats = np.empty(n_boot)
@@ -720,12 +730,16 @@ def chen_summary(sim: int = 2, correction: str = "topk", *, k: int = 2, lr: floa
                  n_steps: int = 5000) -> dict:
     """Run Chen simulation ``sim`` (1 or 2) with one correction; return the final policy.
 
-    Returns {"pi": (10,), "expected_reward": float, "slate_reward": float (K draws)}. The pure
-    function behind the notebook-07 widget.
+    Returns {"pi": (10,), "expected_reward": float, "slate_reward": float (K draws), "step": (T,),
+    "slate_rewards": (T,) the K-draw slate reward at every step 0..n_steps, so T = n_steps + 1 (a
+    step size too large for the task shows as a curve that jumps between values instead of
+    settling)}. The pure function behind the notebook-07 widget.
     """
     check_choice("sim", sim, (1, 2))
+    check_int("n_steps", n_steps, 0)
     reward, behavior = chen_sim1() if sim == 1 else chen_sim2()
     h = run_chen_simulation(reward, behavior, correction, k=k, lr=lr, n_steps=n_steps,
-                            record_every=max(1, n_steps))
+                            record_every=1)
     return {"pi": h["pi"][-1], "expected_reward": float(h["expected_reward"][-1]),
-            "slate_reward": float(h["slate_reward"][-1])}
+            "slate_reward": float(h["slate_reward"][-1]), "step": h["step"],
+            "slate_rewards": h["slate_reward"]}

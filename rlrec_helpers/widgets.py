@@ -18,7 +18,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 
 from rlrec_helpers._validate import check_choice
-from rlrec_helpers.simulator import REWARD_UNITS
+from rlrec_helpers.simulator import REWARD_UNITS, get_preset
 
 
 def _interactive(fn, **controls):
@@ -40,20 +40,27 @@ def _show_figure() -> None:
 def show_chen_simulation(sim: int = 2, correction: str = "topk", k: int = 2, lr: float = 0.2,
                          n_steps: int = 3000) -> dict:
     """Run Chen et al.'s simulation ``sim`` with one correction for ``n_steps`` exact gradient
-    steps (step size ``lr``); print the expected reward of one draw and of a ``k``-draw slate
-    and draw the final policy π(item).
+    steps (step size ``lr``); print the expected reward of one draw and of a ``k``-draw slate;
+    draw that slate reward at every step (convergence, or oscillation when the step is too large)
+    and the final policy π(item). ``k`` is the slate size of the printed slate reward; only the
+    ``"topk"`` correction also trains with it (λ_K).
 
     Wraps :func:`rlrec_helpers.ope.chen_summary` and
     :func:`rlrec_helpers.plotting.plot_policy_distributions`; returns chen_summary's dict.
     """
     from rlrec_helpers.ope import chen_summary
-    from rlrec_helpers.plotting import plot_policy_distributions
+    from rlrec_helpers.plotting import plot_learning_curves, plot_policy_distributions
 
     out = chen_summary(sim, correction, k=k, lr=lr, n_steps=n_steps)
-    print(f"expected reward of one draw: {out['expected_reward']:.4f}; "
-          f"expected reward of a {k}-draw slate: {out['slate_reward']:.4f}")
+    print(f"step size {lr:.3g}: expected reward of one draw {out['expected_reward']:.4f}; "
+          f"expected reward of a {k}-draw slate {out['slate_reward']:.4f}")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    plot_learning_curves({f"{correction}, step size {lr:.3g}": out["slate_rewards"]}, x=out["step"],
+                         xlabel="exact gradient step", ylabel=f"expected reward of a {k}-draw slate",
+                         title="a curve that settles has converged; a thick band oscillates", ax=axes[0])
     plot_policy_distributions({correction: out["pi"]}, xlabel="item", ylabel="π(item)",
-                              title=f"simulation {sim} after {n_steps} exact gradient steps")
+                              title=f"simulation {sim} after {n_steps} steps of size {lr:.3g}", ax=axes[1])
+    fig.tight_layout()
     _show_figure()
     return out
 
@@ -70,7 +77,7 @@ def chen_simulation_widget():
         show_chen_simulation,
         sim=widgets.Dropdown(options=[1, 2], value=2, description="simulation"),
         correction=widgets.Dropdown(options=list(CORRECTIONS), value="topk", description="correction"),
-        k=widgets.IntSlider(value=2, min=1, max=5, description="K"),
+        k=widgets.IntSlider(value=2, min=1, max=5, description="slate K"),
         lr=widgets.FloatLogSlider(value=0.2, base=10, min=-2, max=0.5, step=0.1, description="step size"),
         n_steps=widgets.fixed(3000),
     )
@@ -78,9 +85,14 @@ def chen_simulation_widget():
 
 # --- notebook 03: policy gradient worked example ---
 
+#: Gradient steps per redraw of the worked-example widget: notebook 03's raw-feature runs
+#: (N_ITERS_RAW) use as many, so the widget reproduces its results (about 0.05 s a run).
+WORKED_EXAMPLE_ITERS = 2000
+
+
 
 def show_worked_example(alpha: float = 1.0, feature_map: str = "bias", reading: str = "diagonal",
-                        n_iters: int = 300) -> float:
+                        n_iters: int = WORKED_EXAMPLE_ITERS) -> float:
     """Run exact gradient ascent on the §4.3 task, print the final J and draw it; return final J.
 
     Wraps :func:`rlrec_helpers.policy_gradient.worked_example_run`,
@@ -108,7 +120,7 @@ def worked_example_widget():
         alpha=widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=1.7, step=0.05, description="α"),
         feature_map=widgets.Dropdown(options=["none", *FEATURE_MAPS], value="bias", description="features"),
         reading=widgets.Dropdown(options=list(READINGS), value="diagonal", description="reading"),
-        n_iters=widgets.fixed(300),
+        n_iters=widgets.fixed(WORKED_EXAMPLE_ITERS),
     )
 
 
@@ -134,12 +146,15 @@ def show_reinforce_retrain(preset: str = "default", gamma: float = 0.99, entropy
     batch_size = LIVE_BATCH if batch_size is None else batch_size
     out = retrain_and_compare(preset, gamma=gamma, entropy_coef=entropy_coef, slate_size=slate_size,
                               n_iters=n_iters, lr=lr, batch_size=batch_size, n_eval=n_eval, seed=seed)
-    refs = {"random": out["random"], "quality-greedy (privileged)": out["quality_greedy"]}
+    refs = {"this agent after training (greedy slates)": out["trained"], "random": out["random"],
+            "quality-greedy (privileged)": out["quality_greedy"]}
     if out["pretrained"] is not None:
-        refs["shipped pre-trained agent"] = out["pretrained"]
-    print(f"small agent: {out['trained']:.4f}; random: {out['random']:.4f}; "
-          f"quality-greedy: {out['quality_greedy']:.4f}; "
-          f"pre-trained: {'n/a' if out['pretrained'] is None else format(out['pretrained'], '.4f')}")
+        refs["shipped pre-trained agent (greedy)"] = out["pretrained"]
+    print(f"small agent (greedy): {out['trained']:.4f}; random: {out['random']:.4f}; "
+          f"quality-greedy: {out['quality_greedy']:.4f}; pre-trained: "
+          + (format(out["pretrained"], ".4f") if out["pretrained"] is not None
+             else f"n/a (the shipped agent serves slates of {get_preset(preset).slate_size}, not {slate_size})"
+             if slate_size != get_preset(preset).slate_size else "n/a (no shipped weights found)"))
     h = out["history"]
     plot_learning_curves({"training return (sampled slates)": h["return"]}, x=h["env_steps"],
                          xlabel="environment steps (user-steps)", ylabel="return (minutes)",
@@ -181,7 +196,7 @@ def reinforce_widget(preset: str = "default", lr: float | None = None, batch_siz
 
 
 def show_bandit_comparison(epsilon: float = 0.1, n_arms: int = 10, gap: float = 0.1,
-                           horizon: int = 2000, n_runs: int = 20, seed: int = 0) -> dict:
+                           horizon: int = 2000, n_runs: int = 100, seed: int = 0) -> dict:
     """Regret of greedy, ε-greedy, UCB1 and Thompson sampling on a Bernoulli testbed
     (best arm 0.5, the others 0.5 − gap): print the final regrets and draw the curves.
 
@@ -194,14 +209,23 @@ def show_bandit_comparison(epsilon: float = 0.1, n_arms: int = 10, gap: float = 
     out = compare_on_testbed(epsilon=epsilon, n_arms=n_arms, gap=gap, horizon=horizon,
                              n_runs=n_runs, seed=seed)
     finals = {name: float(c[:, -1].mean()) for name, c in out["curves"].items()}
+    c_ln_t, worst = out["lai_robbins"][-1], out["max_regret"][-1]
     print(f"{n_arms} arms, gap {gap:.3g}, ε = {epsilon:.3g}, T = {horizon}, {n_runs} runs; "
-          f"Lai–Robbins C·ln T = {out['lai_robbins'][-1]:.1f}")
+          f"Lai–Robbins C·ln T = {c_ln_t:.1f}" + (
+              f", above gap·T = {worst:.1f}, the regret of never showing the best item: at this horizon "
+              "the asymptotic bound says nothing (the reference line is capped at gap·t)" if c_ln_t > worst else ""))
     for name, value in finals.items():
         print(f"  {name:<28} mean regret(T) = {value:.1f}")
-    plot_regret_curves(out["curves"], reference_curves={"Lai–Robbins C·ln t": out["lai_robbins"]},
+    plot_regret_curves(out["curves"],
+                       reference_curves={"Lai–Robbins C·ln t (asymptotic), capped at gap·t": out["lai_robbins_capped"]},
                        title=f"{n_arms} arms, gap {gap:.3g}, ε = {epsilon:.3g}: mean and 95% band over {n_runs} runs")
     _show_figure()
     return finals
+
+
+#: Largest gap of the bandit widget: at 0.5 the worse items would never be clicked (0.5 − 0.5),
+#: and greedy, which keeps the first item that earned a click, could no longer get stuck.
+BANDIT_GAP_MAX = 0.45
 
 
 def bandit_regret_widget():
@@ -210,9 +234,9 @@ def bandit_regret_widget():
         show_bandit_comparison,
         epsilon=widgets.FloatSlider(value=0.1, min=0.0, max=0.5, step=0.01, description="ε"),
         n_arms=widgets.IntSlider(value=10, min=2, max=50, description="arms"),
-        gap=widgets.FloatSlider(value=0.1, min=0.01, max=0.5, step=0.01, description="gap"),
+        gap=widgets.FloatSlider(value=0.1, min=0.01, max=BANDIT_GAP_MAX, step=0.01, description="gap"),
         horizon=widgets.fixed(2000),
-        n_runs=widgets.fixed(20),
+        n_runs=widgets.fixed(100),
         seed=widgets.fixed(0),
     )
 
@@ -278,6 +302,11 @@ def show_simulator_comparison(quality_min: float = -3.0, quality_max: float = 3.
 SIMULATOR_QUALITY_MAX = 3.5
 
 
+#: Largest slate of the simulator widget: n_candidates − 1 of the default preset. A slate of all
+#: 10 candidates leaves a policy nothing to choose, so all four would score the same.
+SIMULATOR_SLATE_MAX = get_preset("default").n_candidates - 1
+
+
 def simulator_widget(n_episodes: int = 300):
     """Sliders for the quality range, the no-click weight and the slate size (notebook 05);
     ``n_episodes`` sessions per policy."""
@@ -287,7 +316,7 @@ def simulator_widget(n_episodes: int = 300):
         quality_max=widgets.FloatSlider(value=3.0, min=0.0, max=SIMULATOR_QUALITY_MAX, step=0.25,
                                         description="max quality"),
         no_click_weight=widgets.FloatSlider(value=2.0, min=0.25, max=8.0, step=0.25, description="no-click w₀"),
-        slate_size=widgets.IntSlider(value=3, min=1, max=10, description="slate K"),
+        slate_size=widgets.IntSlider(value=3, min=1, max=SIMULATOR_SLATE_MAX, description="slate K"),
         n_episodes=widgets.fixed(n_episodes),
         seed=widgets.fixed(0),
     )
@@ -312,8 +341,8 @@ def show_finetune_run(runs, key, pretrained_return: float) -> dict:
     check_choice("key", key, runs)
     history = runs[key][1]
     summary = summarize_finetune(history)
-    print(f"{key[0]}, beta={key[1]}: {summary['iterations']} iterations, final sampled return "
-          f"{summary['final_return']:.2f} min, mean KL {summary['mean_kl']:.4f}, max KL {summary['max_kl']:.4f} nats/step")
+    print(f"{key[0]}, beta={key[1]}: {summary['iterations']} iterations, sampled return of the last 3 "
+          f"iterations {summary['final_return']:.2f} min, mean KL {summary['mean_kl']:.4f}, max KL {summary['max_kl']:.4f} nats/step")
     plot_finetune_run(history, pretrained_return=pretrained_return, kl_budget=KL_BUDGET,
                       title=f"{key[0]}, β = {key[1]}")
     _show_figure()

@@ -308,7 +308,7 @@ def test_chen_summary_and_notebook07_plots_and_widget():
     assert ax.get_lines()[-1].get_ydata()[0] == pytest.approx(1.2)
     plt.close("all")
     w = widgets.chen_simulation_widget()
-    assert {c.description for c in w.children[:-1]} >= {"simulation", "correction", "K", "step size"}
+    assert {c.description for c in w.children[:-1]} >= {"simulation", "correction", "slate K", "step size"}
     plt.close("all")
 
 
@@ -772,3 +772,14 @@ def test_an_infinite_cap_is_no_cap_and_support_violations_are_allowed():
     sb = ope.SyntheticBandit(np.full((1, 2), 0.5), [[1.0, 0.0]], [[0.5, 0.5]])
     logs = sb.log(100, np.random.default_rng(0))
     assert (logs["action"] == 0).all() and (logs["propensity"] == 1.0).all()
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({}, "arrays must map at least one name to an array of logged rows, got an empty mapping"),
+    ({"reward": 1.0}, "arrays['reward'] must have one row per logged sample (at least 1 dimension), got a scalar"),
+    ({"reward": np.ones(1)}, "arrays must hold at least 2 rows to resample (a bootstrap of one row has no spread), got 1"),
+])
+def test_bootstrap_ci_refuses_logs_it_cannot_resample(arrays, message):
+    with pytest.raises(ValueError) as err:
+        ope.bootstrap_ci(lambda reward: float(np.mean(reward)), arrays, n_boot=10)
+    assert str(err.value).startswith(message)

@@ -11,7 +11,7 @@ import pytest
 
 from rlrec_helpers import simulator as S
 from rlrec_helpers import widgets as W
-from rlrec_helpers.stats import mean_ci
+from rlrec_helpers.stats import MeanCI, mean_ci
 
 
 def _result(lengths, returns=None):
@@ -19,7 +19,9 @@ def _result(lengths, returns=None):
     lengths = np.asarray(lengths, dtype=np.int64)
     returns = np.asarray(lengths * 2.0 if returns is None else returns, dtype=float)
     clicks = lengths // 2
-    return S.EvalResult(mean_ci(returns), returns, float(clicks.mean()), float(lengths.mean()), clicks, lengths)
+    m = float(returns.mean())   # truncation_summary reads lengths only; one session has no CI
+    ci = mean_ci(returns) if returns.size > 1 else MeanCI(m, m, m, 1)
+    return S.EvalResult(ci, returns, float(clicks.mean()), float(lengths.mean()), clicks, lengths)
 
 
 # ------------------------------------------------------------ #6 simulator.truncation_summary
@@ -123,13 +125,33 @@ def test_show_chen_simulation_prints_and_draws_chen_summary(capsys):
     plt.close("all")
     out = W.show_chen_simulation(2, "topk", k=2, lr=0.2, n_steps=50)
     ref = chen_summary(2, "topk", k=2, lr=0.2, n_steps=50)
-    assert capsys.readouterr().out == (f"expected reward of one draw: {ref['expected_reward']:.4f}; "
-                                       f"expected reward of a 2-draw slate: {ref['slate_reward']:.4f}\n")
+    assert capsys.readouterr().out == (f"step size 0.2: expected reward of one draw {ref['expected_reward']:.4f}; "
+                                       f"expected reward of a 2-draw slate {ref['slate_reward']:.4f}\n")
     assert out["expected_reward"] == ref["expected_reward"] and np.array_equal(out["pi"], ref["pi"])
-    (ax,) = plt.gcf().axes
-    assert ax.get_title() == "simulation 2 after 50 exact gradient steps"
+    curve_ax, ax = plt.gcf().axes
+    assert ax.get_title() == "simulation 2 after 50 steps of size 0.2"
     assert [p.get_height() for p in ax.patches] == list(ref["pi"])
+    # the left panel draws the slate reward at every step, ending at the printed value
+    (line,) = curve_ax.get_lines()
+    np.testing.assert_array_equal(line.get_xdata(), np.arange(51))
+    assert line.get_ydata()[-1] == ref["slate_reward"] and curve_ax.get_ylabel() == "expected reward of a 2-draw slate"
     plt.close("all")
+
+
+def test_chen_summary_shows_the_oscillation_of_a_large_step():
+    """Notebook 07 says too large a step makes simulation 2 oscillate: the per-step slate reward
+    settles at step 0.2 and keeps jumping at 0.5; at the slider's maximum it settles on a worse
+    slate than at 0.2, which the final policy alone would not show."""
+    from rlrec_helpers.ope import chen_summary
+
+    def late_jump(out):
+        return float(np.abs(np.diff(out["slate_rewards"][-100:])).max())
+
+    small, large = chen_summary(2, "topk", k=2, lr=0.2, n_steps=3000), chen_summary(2, "topk", k=2, lr=0.5, n_steps=3000)
+    assert late_jump(small) < 1e-6 and late_jump(large) > 0.05
+    top = chen_summary(2, "topk", k=2, lr=10 ** 0.5, n_steps=3000)
+    assert top["slate_reward"] < 0.75 * small["slate_reward"]
+    assert top["slate_rewards"].shape == top["step"].shape == (3001,)
 
 
 def test_chen_widget_wraps_show_chen_simulation_with_3000_steps(capsys):
@@ -139,9 +161,9 @@ def test_chen_widget_wraps_show_chen_simulation_with_3000_steps(capsys):
     assert w.f is W.show_chen_simulation and w.kwargs["n_steps"] == 3000
     # the notebook-07 widget's default printed text (3000 steps), unchanged
     w.f(sim=2, correction="topk", k=2, lr=0.2, n_steps=3000)
-    assert capsys.readouterr().out == ("expected reward of one draw: 9.5233; "
-                                       "expected reward of a 2-draw slate: 14.2605\n")
-    assert plt.gcf().axes[0].get_title() == "simulation 2 after 3000 exact gradient steps"
+    assert capsys.readouterr().out == ("step size 0.2: expected reward of one draw 9.5233; "
+                                       "expected reward of a 2-draw slate 14.2605\n")
+    assert plt.gcf().axes[1].get_title() == "simulation 2 after 3000 steps of size 0.2"
     plt.close("all")
 
 
@@ -157,9 +179,10 @@ def test_show_optimal_vs_myopic_prints_the_rows_of_mdp_optimal_vs_myopic(gamma, 
     res = optimal_vs_myopic(gamma)
     assert lines[0] == f"gamma = {gamma:.2f}; values in discounted minutes"
     assert lines[1].split() == ["state", "optimal", "action", "V*", "V_myopic", "gain"]
-    rows = [line.split() for line in lines[2:]]
+    rows = [[line[:9].strip(), line[9:25].strip(), *line[25:].split()] for line in lines[2:]]
     assert [r[0] for r in rows] == list(res["states"])
     assert [r[1] for r in rows] == list(res["optimal_policy"])
+    assert rows[-1][1] == "any (all tie)"   # churned is absorbing with reward 0: no action is better
     for col, key in ((2, "V_optimal"), (3, "V_myopic"), (4, "gain")):
         np.testing.assert_allclose([float(r[col]) for r in rows], res[key], atol=0.005 + 1e-12)
 
@@ -172,4 +195,133 @@ def test_show_optimal_vs_myopic_matches_notebook_01(capsys):
         "new      popular              35.06           19.75   15.31\n"
         "engaged  niche                41.05           22.61   18.44\n"
         "bored    fresh                29.42            9.94   19.48\n"
-        "churned  popular               0.00            0.00    0.00\n")
+        "churned  any (all tie)         0.00            0.00    0.00\n")
+
+
+# ------------------------------------------------------------ widget ranges an instructor can reach
+
+
+def test_bandit_widget_reference_never_exceeds_the_largest_possible_regret():
+    """C·ln t is asymptotic: for small gaps it lies above gap·t, the regret of never showing the
+    best item. The widget draws it capped, over the whole slider grid of arms and gaps."""
+    from rlrec_helpers.bandits import compare_on_testbed, lai_robbins_curve
+
+    w = W.bandit_regret_widget()
+    plt.close("all")
+    arms, gap = (next(c for c in w.children if c.description == d) for d in ("arms", "gap"))
+    assert gap.max == W.BANDIT_GAP_MAX < 0.5
+    t = np.arange(1, 2001, dtype=float)
+    above = 0
+    for n_arms in (arms.min, 10, arms.max):
+        for g in np.arange(gap.min, gap.max + 1e-9, 0.04):
+            out = compare_on_testbed(n_arms=n_arms, gap=g, horizon=2000, n_runs=1)
+            raw = lai_robbins_curve(out["probs"], 2000)
+            np.testing.assert_array_equal(out["lai_robbins"], raw)
+            np.testing.assert_allclose(out["max_regret"], g * t)
+            np.testing.assert_array_equal(out["lai_robbins_capped"], np.minimum(raw, g * t))
+            above += bool(raw[-1] > g * 2000)
+    assert above > 0   # the uncapped curve does exceed gap·T somewhere on the grid
+
+
+def test_bandit_widget_prints_when_the_bound_says_nothing(capsys):
+    W.show_bandit_comparison(epsilon=0.1, n_arms=10, gap=0.1, horizon=2000, n_runs=2)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "above gap·T = 200.0, the regret of never showing the best item" in first
+    (ax,) = plt.gcf().axes
+    ref = next(line for line in ax.get_lines() if line.get_label().startswith("Lai–Robbins"))
+    assert ref.get_ydata().max() <= 200.0
+    plt.close("all")
+    W.show_bandit_comparison(epsilon=0.1, n_arms=2, gap=0.4, horizon=2000, n_runs=2)
+    assert "above gap·T" not in capsys.readouterr().out
+    plt.close("all")
+
+
+def test_greedy_still_gets_stuck_at_the_largest_gap():
+    """Notebook 02: 'a larger gap (everything learns fast; greedy still gets stuck)'. At the
+    slider's maximum greedy's regret stays far above Thompson sampling's; at gap 0.5 (the worse
+    items never clicked) it would not."""
+    from rlrec_helpers.bandits import compare_on_testbed
+
+    top = compare_on_testbed(n_arms=10, gap=W.BANDIT_GAP_MAX, horizon=2000, n_runs=100, seed=0)["curves"]
+    assert top["greedy"][:, -1].mean() > 5 * top["Thompson sampling (Beta)"][:, -1].mean()
+    half = compare_on_testbed(n_arms=10, gap=0.5, horizon=2000, n_runs=100, seed=0)["curves"]
+    assert half["greedy"][:, -1].mean() < half["Thompson sampling (Beta)"][:, -1].mean()
+
+
+def test_simulator_widget_slate_leaves_a_choice():
+    from rlrec_helpers.simulator import get_preset
+
+    w = W.simulator_widget()
+    plt.close("all")
+    k = next(c for c in w.children if c.description == "slate K")
+    assert k.max == W.SIMULATOR_SLATE_MAX == get_preset("default").n_candidates - 1
+
+
+def test_worked_example_widget_runs_as_long_as_notebook_03(capsys):
+    """The widget reproduces notebook 03's raw-feature result (alpha about 0.3 ends near 0.98),
+    which 300 steps did not (J = 0.74)."""
+    w = W.worked_example_widget()
+    plt.close("all")
+    assert w.kwargs["n_iters"] == W.WORKED_EXAMPLE_ITERS == 2000
+    final = W.show_worked_example(alpha=10 ** -0.5, feature_map="raw", reading="diagonal")
+    plt.close("all")
+    capsys.readouterr()
+    assert final > 0.97
+
+
+@pytest.mark.parametrize("feature_map", ["none", "bias", "raw", "normalised", "centred"])
+@pytest.mark.parametrize("reading", ["diagonal", "literal"])
+def test_worked_example_widget_runs_for_every_menu_choice(feature_map, reading, capsys):
+    from rlrec_helpers.policy_gradient import FEATURE_MAPS, READINGS
+
+    assert set(FEATURE_MAPS) | {"none"} == {"none", "bias", "raw", "normalised", "centred"}
+    assert set(READINGS) == {"diagonal", "literal"}
+    final = W.show_worked_example(alpha=1.0, feature_map=feature_map, reading=reading, n_iters=50)
+    plt.close("all")
+    assert np.isfinite(final) and 0.0 <= final <= 1.0
+    assert f"features={feature_map}, reading={reading}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("sim", [1, 2])
+@pytest.mark.parametrize("correction", ["none", "standard", "topk"])
+def test_chen_widget_runs_for_every_menu_choice(sim, correction, capsys):
+    from rlrec_helpers.ope import CORRECTIONS
+
+    assert set(CORRECTIONS) == {"none", "standard", "topk"}
+    out = W.show_chen_simulation(sim, correction, k=3, lr=0.2, n_steps=100)
+    plt.close("all")
+    assert np.isclose(out["pi"].sum(), 1.0) and np.isfinite(out["slate_rewards"]).all()
+    assert capsys.readouterr().out.startswith("step size 0.2:")
+
+
+def test_reinforce_widget_draws_the_trained_agent_and_explains_a_missing_comparison(monkeypatch, capsys):
+    import rlrec_helpers.agents.reinforce as R
+
+    hist = {"return": np.array([100.0, 120.0]), "env_steps": np.array([10, 20])}
+    fake = {"trained": 150.0, "random": 90.0, "quality_greedy": 160.0, "pretrained": None, "history": hist}
+    monkeypatch.setattr(R, "retrain_and_compare", lambda *a, **k: fake)
+    W.show_reinforce_retrain("default", slate_size=1)
+    out = capsys.readouterr().out
+    assert "pre-trained: n/a (the shipped agent serves slates of 3, not 1)" in out
+    (ax,) = plt.gcf().axes
+    refs = {line.get_label(): line.get_ydata()[0] for line in ax.get_lines()[1:]}
+    assert refs["this agent after training (greedy slates)"] == 150.0 and refs["random"] == 90.0
+    plt.close("all")
+    W.show_reinforce_retrain("default", slate_size=3)
+    assert "pre-trained: n/a (no shipped weights found)" in capsys.readouterr().out
+    plt.close("all")
+
+
+def test_finetune_kl_panel_keeps_a_small_kl_visible_under_its_budget():
+    """Notebook 10's widget at β = 1: a KL of about 0.007 nats lay flat under the 0.25 budget on
+    a linear axis. The axis is symmetric-log (the first KL, before any update, is 0)."""
+    from rlrec_helpers.plotting import plot_finetune_run
+
+    hist = {"return": np.array([1.0, 2.0, 3.0]), "kl": np.array([0.0, 0.004, 0.007])}
+    _, ax_k = plot_finetune_run(hist, pretrained_return=2.0, kl_budget=0.25)
+    assert ax_k.get_yscale() == "symlog" and ax_k.get_title().endswith("(log axis above 0.001)")
+    low, high = ax_k.get_ylim()
+    span = ax_k.transData.transform([(0, 0.004), (0, 0.007), (0, 0.25)])[:, 1]
+    # 0.004 -> 0.007 takes a visible share of the height of 0 -> 0.25 (1.2% on a linear axis)
+    assert (span[1] - span[0]) / (span[2] - ax_k.transData.transform([(0, 0.0)])[0, 1]) > 0.05
+    plt.close("all")
