@@ -396,7 +396,8 @@ def load_open_bandit(
             a user-given ``data_dir`` (the full-size files have no pinned digests).
 
     Raises:
-        FileNotFoundError / ValueError naming ``make data`` for a missing or corrupt file,
+        FileNotFoundError naming ``make data`` for a missing file; ValueError for a file whose
+        sha256 differs (naming ``make data`` in the sample's own folder, ``verify=False`` in yours),
         ValueError for an unknown policy/campaign or a schema violation.
     """
     check_choice("behavior_policy", behavior_policy, BEHAVIOR_POLICIES)

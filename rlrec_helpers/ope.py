@@ -280,9 +280,13 @@ def bootstrap_estimates(reward, action, propensity, action_dist, q_hat, *, n_boo
     Every estimator is a (ratio of) mean(s) of per-row terms, so each resample costs one
     gather. The reward model ``q_hat`` is held fixed: the DM/DR intervals do not include the
     variance of fitting q̂ (refit per resample, as :func:`obd_relative_errors` does, for that).
-    Returns name -> MeanCI(mean=estimate on the full log, low, high, n=n_boot).
+    Returns name -> MeanCI(mean=estimate on the full log, low, high, n=n_boot). The log must hold
+    at least 2 rows (``ValueError`` otherwise, as :func:`bootstrap_ci`).
     """
     r, a, p, d = _check_log(reward, action, propensity, action_dist)
+    if r.shape[0] < 2:
+        raise ValueError(f"the log must hold at least 2 rows to resample (a bootstrap of one row has no "
+                         f"spread), got {r.shape[0]}")
     q = _check_q(q_hat, d)
     check_int("n_boot", n_boot, 2)
     check_real("level", level, 0, 1, lo_open=True, hi_open=True)

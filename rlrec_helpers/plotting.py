@@ -64,7 +64,8 @@ def series_colors(names: Sequence[str], fixed: Mapping[str, str] | None = None) 
         if not matplotlib.colors.is_color_like(color):
             raise ValueError(f"colors[{name!r}] must be a matplotlib colour such as '#0173b2' or 'C1', got {color!r}")
     out: list[str | None] = [fixed.get(n) for n in names]
-    taken: set[int] = {PALETTE.index(c) for c in out if c in PALETTE}
+    hexes = [matplotlib.colors.to_hex(c) for c in out if c is not None]   # "C1", "#DE8F05": one colour
+    taken: set[int] = {PALETTE.index(h) for h in hexes if h in PALETTE}
     for i, name in enumerate(names):
         if out[i] is not None:
             continue
@@ -169,8 +170,12 @@ def _legend(ax, handles=None, outside: bool = False):
     if len(ax.figure.axes) == 1:
         return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), **kw)
     # the height of the tick labels and x label, in points: it stays right when a later
-    # tight_layout resizes the axes (a fraction of the axes height would not)
-    tight = ax.get_tightbbox(ax.figure.canvas.get_renderer())
+    # tight_layout resizes the axes (a fraction of the axes height would not); measured without
+    # an earlier legend of this axes (a second call would otherwise go one legend lower), with the
+    # renderer matplotlib picks for any backend (Agg, pdf, svg)
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    tight = ax.get_tightbbox()
     points = (ax.bbox.y0 - tight.y0) * 72.0 / ax.figure.dpi + 4.0
     anchor = offset_copy(ax.transAxes, fig=ax.figure, y=-points, units="points")
     return ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=anchor, ncol=2, **kw)
@@ -667,7 +672,8 @@ def plot_policy_comparison(results, *, title: str | None = None, axes=None,
 
     Args:
         results: name (at least one) -> an evaluation result with finite ``returns`` and
-            ``session_lengths`` (n_episodes,) arrays (e.g. ``rlrec_helpers.simulator.EvalResult``).
+            ``session_lengths`` (n_episodes,) arrays, n_episodes >= 2 (e.g.
+            ``rlrec_helpers.simulator.EvalResult``).
         reward_unit: unit of the returns, e.g. ``"price units"`` for the e-commerce preset
             (left y-axis label ``"session return (<reward_unit>)"``; non-blank).
     Returns the two axes. Bad input raises ``ValueError`` naming the argument.
@@ -683,6 +689,9 @@ def plot_policy_comparison(results, *, title: str | None = None, axes=None,
             raise ValueError(f"results[{n!r}] must have returns and session_lengths arrays "
                              f"(e.g. a simulator.EvalResult), got {type(r).__name__}")
         n_episodes = _array(r.returns, f"results[{n!r}].returns", ("n_episodes",)).shape[0]
+        if n_episodes < 2:
+            raise ValueError(f"results[{n!r}].returns must hold at least 2 episodes (a 95% CI needs 2 values), "
+                             f"got {n_episodes}")
         _array(r.session_lengths, f"results[{n!r}].session_lengths", (n_episodes,), hint="one per episode")
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
@@ -739,6 +748,9 @@ def plot_finetune_run(history: Mapping[str, np.ndarray], *, pretrained_return: f
     # symmetric log: the first KL is 0 (measured before the first update), and a run that stays
     # at 0.007 nats would otherwise lie flat under a budget of 0.25
     ax_k.set_yscale("symlog", linthresh=_KL_LINEAR_BELOW)
+    ax_k.set_ylim(bottom=0.0)   # a KL is never negative (symlog's margin would show down to -0.01)
+    for ax in (ax_r, ax_k):   # under the panels: a return curve fills its panel, and loc="best" covered a dip
+        _legend(ax, outside=True)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -90,7 +90,6 @@ def chen_simulation_widget():
 WORKED_EXAMPLE_ITERS = 2000
 
 
-
 def show_worked_example(alpha: float = 1.0, feature_map: str = "bias", reading: str = "diagonal",
                         n_iters: int = WORKED_EXAMPLE_ITERS) -> float:
     """Run exact gradient ascent on the §4.3 task, print the final J and draw it; return final J.
@@ -150,11 +149,15 @@ def show_reinforce_retrain(preset: str = "default", gamma: float = 0.99, entropy
             "quality-greedy (privileged)": out["quality_greedy"]}
     if out["pretrained"] is not None:
         refs["shipped pre-trained agent (greedy)"] = out["pretrained"]
+    shipped_k = get_preset(preset).slate_size
+    if out["pretrained"] is not None:
+        pretrained = format(out["pretrained"], ".4f")
+    elif slate_size != shipped_k:
+        pretrained = f"n/a (the shipped agent serves slates of {shipped_k}, not {slate_size})"
+    else:
+        pretrained = "n/a (no shipped weights found)"
     print(f"small agent (greedy): {out['trained']:.4f}; random: {out['random']:.4f}; "
-          f"quality-greedy: {out['quality_greedy']:.4f}; pre-trained: "
-          + (format(out["pretrained"], ".4f") if out["pretrained"] is not None
-             else f"n/a (the shipped agent serves slates of {get_preset(preset).slate_size}, not {slate_size})"
-             if slate_size != get_preset(preset).slate_size else "n/a (no shipped weights found)"))
+          f"quality-greedy: {out['quality_greedy']:.4f}; pre-trained: {pretrained}")
     h = out["history"]
     plot_learning_curves({"training return (sampled slates)": h["return"]}, x=h["env_steps"],
                          xlabel="environment steps (user-steps)", ylabel="return (minutes)",
@@ -303,7 +306,7 @@ SIMULATOR_QUALITY_MAX = 3.5
 
 
 #: Largest slate of the simulator widget: n_candidates − 1 of the default preset. A slate of all
-#: 10 candidates leaves a policy nothing to choose, so all four would score the same.
+#: 10 candidates leaves a policy nothing to choose: the four would differ only by sampling noise.
 SIMULATOR_SLATE_MAX = get_preset("default").n_candidates - 1
 
 

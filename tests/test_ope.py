@@ -783,3 +783,10 @@ def test_bootstrap_ci_refuses_logs_it_cannot_resample(arrays, message):
     with pytest.raises(ValueError) as err:
         ope.bootstrap_ci(lambda reward: float(np.mean(reward)), arrays, n_boot=10)
     assert str(err.value).startswith(message)
+
+
+def test_bootstrap_estimates_refuses_a_one_row_log():
+    """It returned a zero-width '95% CI' for every estimator."""
+    with pytest.raises(ValueError, match=r"^the log must hold at least 2 rows to resample \(a bootstrap of one "
+                                         r"row has no spread\), got 1$"):
+        ope.bootstrap_estimates(np.array([1.0]), np.array([0]), np.array([0.5]), [[0.5, 0.5]], [[0.2, 0.3]], n_boot=10)

@@ -695,3 +695,39 @@ def test_estimates_legend_and_session_story_legend_leave_the_data_area():
     assert legend.y1 <= ax_b.xaxis.label.get_window_extent().y0                # under the panel's x label
     assert [t.get_text() for t in ax_b.get_legend().get_texts()] == ["trust", "patience"]
     plt.close("all")
+
+
+def test_outside_legends_work_on_vector_backends_and_when_drawn_twice():
+    """The first version asked the canvas for its renderer, which only Agg canvases have; and a
+    second legend call (plot_regret_curves adds its references) measured the first legend too."""
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import FigureCanvasPdf
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+    curves = {f"policy {i}": np.ones((2, 50)).cumsum(1) * (i + 1) for i in range(4)}
+    for canvas in (FigureCanvasPdf, FigureCanvasSVG):
+        fig, axes = plt.subplots(1, 2)
+        canvas(fig)
+        plotting.plot_learning_curves(curves, xlabel="step", ylabel="regret (clicks)", ax=axes[0])
+        assert axes[0].get_legend() is not None
+        plt.close(fig)
+    gaps = []
+    for refs in (None, {"reference": np.arange(50.0)}):
+        fig, axes = plt.subplots(1, 2)
+        plotting.plot_regret_curves(curves, reference_curves=refs, ax=axes[0])
+        fig.canvas.draw()
+        label_bottom = axes[0].xaxis.label.get_window_extent().y0
+        gaps.append(label_bottom - axes[0].get_legend().get_window_extent().y1)
+        plt.close(fig)
+    assert abs(gaps[0] - gaps[1]) < 2.0   # pixels: the second legend sits where the first would
+
+
+def test_fixed_colours_count_in_any_spelling_and_policy_comparison_needs_two_episodes():
+    plotting.set_theme()   # "C1" is the course palette's orange
+    assert plotting.series_colors(["a", "myopic"], {"a": "C1"})[1] != plotting.PALETTE[1]
+    assert plotting.series_colors(["a", "myopic"], {"a": "#DE8F05"})[1] != plotting.PALETTE[1]
+    from rlrec_helpers.simulator import evaluate
+
+    one = evaluate.__globals__["EvalResult"](None, np.array([3.0]), 1.0, 2.0, np.array([1]), np.array([2]))
+    with pytest.raises(ValueError, match=r"^results\['x'\]\.returns must hold at least 2 episodes"):
+        plotting.plot_policy_comparison({"x": one})

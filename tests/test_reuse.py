@@ -94,12 +94,21 @@ def test_train_config_and_retraining_need_two_evaluation_episodes(monkeypatch, t
 def test_load_pretrained_says_where_it_looked_and_where_the_weights_ship(tmp_path, monkeypatch):
     from rlrec_helpers.agents import reinforce as R
 
-    monkeypatch.setattr(R, "PRETRAINED_DIR", tmp_path)
-    path = tmp_path / "reinforce_default.keras"
+    # an installed package: no data/pretrained beside it
+    missing = tmp_path / "site-packages" / "data" / "pretrained"
+    monkeypatch.setattr(R, "PRETRAINED_DIR", missing)
+    monkeypatch.setattr(R, "_REPO_PRETRAINED_DIR", missing)
+    path = missing / "reinforce_default.keras"
     _raises(lambda: R.load_pretrained("default"),
             f"no shipped weights file {path}: the weights ship in the repository's data/pretrained, not "
             f"in the installed package; install from a clone (pip install -e .) or set "
             f"RLREC_PRETRAINED_DIR to a folder holding reinforce_default.keras")
+    # a clone that lost the file
+    monkeypatch.setattr(R, "PRETRAINED_DIR", tmp_path)
+    monkeypatch.setattr(R, "_REPO_PRETRAINED_DIR", tmp_path)
+    _raises(lambda: R.load_pretrained("default"),
+            f"no shipped weights file {tmp_path / 'reinforce_default.keras'}: restore it with "
+            f"`git checkout -- data/pretrained/reinforce_default.keras`")
 
 
 def test_pretrained_dir_follows_the_environment_variable(tmp_path):
@@ -112,7 +121,9 @@ def test_pretrained_dir_follows_the_environment_variable(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     lines = out.stdout.splitlines()
     assert lines[0] == str(tmp_path), out.stderr
-    assert lines[1].startswith(f"no shipped weights file {tmp_path / 'reinforce_costly_browsing.keras'}:")
+    assert lines[1] == (f"no shipped weights file {tmp_path / 'reinforce_costly_browsing.keras'}: "
+                        f"RLREC_PRETRAINED_DIR={tmp_path} holds no reinforce_costly_browsing.keras; copy it from "
+                        f"the repository's data/pretrained"), out.stderr
 
 
 @pytest.mark.parametrize("preset", [S.PRESETS["default"], 3, None])

@@ -320,8 +320,42 @@ def test_finetune_kl_panel_keeps_a_small_kl_visible_under_its_budget():
     hist = {"return": np.array([1.0, 2.0, 3.0]), "kl": np.array([0.0, 0.004, 0.007])}
     _, ax_k = plot_finetune_run(hist, pretrained_return=2.0, kl_budget=0.25)
     assert ax_k.get_yscale() == "symlog" and ax_k.get_title().endswith("(log axis above 0.001)")
+    assert ax_k.get_ylim()[0] == 0.0
+    ax_k.figure.canvas.draw()
+    assert ax_k.get_legend().get_window_extent().y1 <= ax_k.xaxis.label.get_window_extent().y0   # under the panel
     low, high = ax_k.get_ylim()
     span = ax_k.transData.transform([(0, 0.004), (0, 0.007), (0, 0.25)])[:, 1]
     # 0.004 -> 0.007 takes a visible share of the height of 0 -> 0.25 (1.2% on a linear axis)
     assert (span[1] - span[0]) / (span[2] - ax_k.transData.transform([(0, 0.0)])[0, 1]) > 0.05
     plt.close("all")
+
+
+@pytest.mark.parametrize("alpha, expect", [(10 ** -0.9, "rises"), (10 ** -0.5, "near 0.98"),
+                                           (10 ** -0.15, "stalls at 2/3"), (10 ** 0.5, "stays at 1/3")])
+def test_worked_example_outcomes_that_notebook_03_tells_instructors_to_expect(alpha, expect):
+    """Notebook 03 §6.3 lists what each slider setting shows (raw features, diagonal reading,
+    the widget's 2,000 steps)."""
+    from rlrec_helpers.policy_gradient import count_decreases, worked_example_run
+
+    hist = worked_example_run(alpha, "raw", "diagonal", n_iters=W.WORKED_EXAMPLE_ITERS)
+    j, falls = float(hist["J"][-1]), count_decreases(hist["J"])
+    if expect == "rises":
+        assert falls == 0 and abs(j - 0.94) < 0.01
+    elif expect == "near 0.98":
+        assert falls >= 100 and abs(j - 0.98) < 0.01
+    elif expect == "stalls at 2/3":
+        wrong = np.argmax(hist["policy"][-1], axis=1) != np.arange(3)
+        assert abs(j - 2 / 3) < 0.01 and wrong.sum() == 1
+    else:
+        assert abs(j - 1 / 3) < 1e-4
+    # with bias features every slider value rises at every step; P1 ('none') stays at 1/3
+    assert count_decreases(worked_example_run(alpha, "bias", "diagonal", n_iters=W.WORKED_EXAMPLE_ITERS)["J"]) == 0
+    assert abs(worked_example_run(alpha, "none", "diagonal", n_iters=200)["J"][-1] - 1 / 3) < 1e-9
+
+
+def test_simulator_widget_outcome_that_notebook_05_tells_instructors_to_expect():
+    """Notebook 05 §4: with max quality 0 quality-greedy still beats myopic (178.5 against 151.2
+    on the widget's 300 sessions)."""
+    res = S.compare_policies("default", n_episodes=300, seed=0, quality_min=-3.0, quality_max=0.0)
+    qg, my = res["quality-greedy"].mean_return, res["myopic"].mean_return
+    assert qg.low > my.high and abs(qg.mean - 178.5) < 0.05 and abs(my.mean - 151.2) < 0.05

@@ -1424,7 +1424,7 @@ def load_pretrained(preset: str = "default", history_free: bool = False, *, veri
     missing (the message says where it looked), or if it holds another config.
     ``verify``: check the file against :data:`PRETRAINED_SHA256` first (``ValueError`` if it
     differs, e.g. a corrupt file or weights retrained on another machine); ``False`` loads
-    weights you retrained yourself into ``data/pretrained`` (still checked for the config).
+    weights you retrained yourself into :data:`PRETRAINED_DIR` (still checked for the config).
     """
     if not isinstance(preset, str):
         raise ValueError(f"preset must be a preset name (str) such as 'costly_browsing', got {type(preset).__name__}")
@@ -1435,9 +1435,15 @@ def load_pretrained(preset: str = "default", history_free: bool = False, *, veri
         get_preset(preset)   # an unknown name: the message lists the presets
         if path.name not in PRETRAINED_SHA256:
             raise ValueError(f"no weights file {path}; weights ship for {', '.join(sorted(PRETRAINED_SHA256))} only")
-        raise ValueError(f"no shipped weights file {path}: the weights ship in the repository's data/pretrained, "
-                         f"not in the installed package; install from a clone (pip install -e .) or set "
-                         f"RLREC_PRETRAINED_DIR to a folder holding {path.name}")
+        if PRETRAINED_DIR != _REPO_PRETRAINED_DIR:
+            hint = (f"RLREC_PRETRAINED_DIR={PRETRAINED_DIR} holds no {path.name}; copy it from the repository's "
+                    f"data/pretrained")
+        elif PRETRAINED_DIR.is_dir():   # a clone that lost the file
+            hint = f"restore it with `git checkout -- data/pretrained/{path.name}`"
+        else:
+            hint = (f"the weights ship in the repository's data/pretrained, not in the installed package; install "
+                    f"from a clone (pip install -e .) or set RLREC_PRETRAINED_DIR to a folder holding {path.name}")
+        raise ValueError(f"no shipped weights file {path}: {hint}")
     if verify:
         from rlrec_helpers.data import sha256_file
 
