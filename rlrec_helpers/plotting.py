@@ -760,7 +760,7 @@ def plot_finetune_run(history: Mapping[str, np.ndarray], *, pretrained_return: f
 # --- notebook 08: application domains ---
 
 
-def plot_session_story(story, *, reward_unit: str, title: str | None = None):
+def plot_session_story(story, *, reward_unit: str, title: str | None = None, policy: str | None = None):
     """Two panels over one user's session (a :func:`simulator.session_story` DataFrame): the
     cumulative reward with the steps that got a response marked (left), and the hidden-state
     columns after ``return`` (right). One or two hidden columns are drawn in their own units (the
@@ -772,6 +772,8 @@ def plot_session_story(story, *, reward_unit: str, title: str | None = None):
             columns (``step``, ``return`` and the hidden state finite numbers).
             At least one hidden-state column is required (the right panel draws them).
         reward_unit: unit of the reward, e.g. ``"price units"`` (y-axis label; non-blank).
+        policy: the policy that made the story, to draw its return in that policy's colour
+            (:func:`policy_color`, e.g. ``"myopic"``); None or another name: the first palette colour.
     Returns:
         The two axes.
     Raises:
@@ -791,9 +793,10 @@ def plot_session_story(story, *, reward_unit: str, title: str | None = None):
         _array(story[col], f"story[{col!r}]")
     fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(FIGSIZE[0] * 1.6, FIGSIZE[1]))
     steps = story["step"].to_numpy()
-    ax_a.plot(steps, story["return"].to_numpy(), color="C0")
+    color = series_colors([policy if policy is not None else ""])[0]   # not a known policy: PALETTE[0]
+    ax_a.plot(steps, story["return"].to_numpy(), color=color)
     hit = (story["choice"] != "-").to_numpy()
-    ax_a.scatter(steps[hit], story["return"].to_numpy()[hit], s=14, color="C0", label="response (click / purchase)")
+    ax_a.scatter(steps[hit], story["return"].to_numpy()[hit], s=14, color=color, label="response (click / purchase)")
     ax_a.set_xlabel("session step")
     ax_a.set_ylabel(f"cumulative reward ({reward_unit})")
     ax_a.set_title(f"{len(story)} steps, return {story['return'].iloc[-1]:.2f}")

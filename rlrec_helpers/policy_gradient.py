@@ -32,6 +32,9 @@ from rlrec_helpers._validate import SUM_TOL, check_bool, check_choice, check_dis
 WORKED_EXAMPLE_STATES = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
 #: The article's one-hot actions e1, e2, e3 (one per row).
 WORKED_EXAMPLE_ACTIONS = np.eye(3)
+#: Axis labels of the worked example's states and actions, for tables and heatmaps.
+WORKED_EXAMPLE_STATE_LABELS = tuple("(" + ",".join(f"{v:g}" for v in s) + ")" for s in WORKED_EXAMPLE_STATES)
+WORKED_EXAMPLE_ACTION_LABELS = ("e1", "e2", "e3")
 #: Reward readings accepted by :func:`worked_example_rewards`.
 READINGS = ("literal", "diagonal")
 #: Feature maps accepted by :func:`worked_example_features`.

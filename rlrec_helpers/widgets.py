@@ -99,13 +99,15 @@ def show_worked_example(alpha: float = 1.0, feature_map: str = "bias", reading: 
     :func:`rlrec_helpers.plotting.plot_ascent_history`.
     """
     from rlrec_helpers.plotting import plot_ascent_history
-    from rlrec_helpers.policy_gradient import count_decreases, worked_example_run
+    from rlrec_helpers.policy_gradient import (WORKED_EXAMPLE_ACTION_LABELS, WORKED_EXAMPLE_STATE_LABELS,
+                                               count_decreases, worked_example_run)
 
     hist = worked_example_run(alpha, feature_map, reading, n_iters=n_iters)
     drops = count_decreases(hist["J"])
     print(f"alpha={alpha:.4g}, features={feature_map}, reading={reading}: "
           f"J0={hist['J'][0]:.4f}, J{n_iters}={hist['J'][-1]:.4f}, steps where J fell: {drops}")
-    plot_ascent_history(hist, title=f"α = {alpha:.3g}, features = {feature_map}, reading = {reading}")
+    plot_ascent_history(hist, title=f"α = {alpha:.3g}, features = {feature_map}, reading = {reading}",
+                        state_labels=WORKED_EXAMPLE_STATE_LABELS, action_labels=WORKED_EXAMPLE_ACTION_LABELS)
     _show_figure()
     return float(hist["J"][-1])
 
@@ -393,7 +395,8 @@ def show_domain_session(domain: str, policy: str, user_seed: int, agents) -> "pd
     print(f"{domain}, {policy}, user {user_seed}: {len(story)} steps, "
           f"{int((story['choice'] != '-').sum())} responses, return {story['return'].iloc[-1]:.2f}")
     print(story.head(8).round(3).to_string(index=False))
-    plot_session_story(story, reward_unit=DOMAIN_REWARD_UNITS[domain], title=f"{domain}: {policy}")
+    plot_session_story(story, reward_unit=DOMAIN_REWARD_UNITS[domain], title=f"{domain}: {policy}",
+                       policy="REINFORCE" if policy == "RL" else policy)
     _show_figure()
     return story
 

@@ -731,3 +731,17 @@ def test_fixed_colours_count_in_any_spelling_and_policy_comparison_needs_two_epi
     one = evaluate.__globals__["EvalResult"](None, np.array([3.0]), 1.0, 2.0, np.array([1]), np.array([2]))
     with pytest.raises(ValueError, match=r"^results\['x'\]\.returns must hold at least 2 episodes"):
         plotting.plot_policy_comparison({"x": one})
+
+
+def test_session_story_draws_the_return_in_its_policy_colour():
+    import pandas as pd
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    story = pd.DataFrame({"step": np.arange(3), "choice": ["-", "a", "-"], "reward": [0.0, 1.0, 0.0],
+                          "return": [0.0, 1.0, 1.0], "trust": [1.0, 1.1, 1.1]})
+    for policy, color in (("myopic", plotting.PALETTE[1]), ("random", plotting.PALETTE[9]),
+                          ("REINFORCE", plotting.PALETTE[0]), (None, plotting.PALETTE[0])):
+        ax_a, _ = plotting.plot_session_story(story, reward_unit="price units", policy=policy)
+        assert to_hex(ax_a.get_lines()[0].get_color()) == color
+        plt.close("all")

@@ -359,3 +359,26 @@ def test_simulator_widget_outcome_that_notebook_05_tells_instructors_to_expect()
     res = S.compare_policies("default", n_episodes=300, seed=0, quality_min=-3.0, quality_max=0.0)
     qg, my = res["quality-greedy"].mean_return, res["myopic"].mean_return
     assert qg.low > my.high and abs(qg.mean - 178.5) < 0.05 and abs(my.mean - 151.2) < 0.05
+
+
+def test_domain_session_widget_draws_the_return_in_the_policy_colour(capsys):
+    from matplotlib.colors import to_hex
+    from rlrec_helpers.plotting import PALETTE
+
+    for policy, color in (("myopic", PALETTE[1]), ("heuristic", PALETTE[4]), ("random", PALETTE[9])):
+        W.show_domain_session("ecommerce", policy, 4, agents={})
+        assert to_hex(plt.gcf().axes[0].get_lines()[0].get_color()) == color
+        plt.close("all")
+    capsys.readouterr()
+
+
+def test_worked_example_widget_labels_states_as_notebook_03_does(capsys):
+    from rlrec_helpers.policy_gradient import WORKED_EXAMPLE_STATES
+
+    W.show_worked_example(alpha=1.0, feature_map="bias", reading="diagonal", n_iters=5)
+    heat = plt.gcf().axes[1]
+    assert [t.get_text() for t in heat.get_yticklabels()] == ["(1,2,3)", "(4,5,6)", "(7,8,9)"]
+    assert [t.get_text() for t in heat.get_xticklabels()] == ["e1", "e2", "e3"]
+    assert len(WORKED_EXAMPLE_STATES) == 3
+    plt.close("all")
+    capsys.readouterr()
